@@ -1,0 +1,56 @@
+package dev.daxload.image;
+
+import static dev.daxload.image.DaxfsLayout.S_IFDIR;
+import static dev.daxload.image.DaxfsLayout.S_IFLNK;
+import static dev.daxload.image.DaxfsLayout.S_IFMT;
+import static dev.daxload.image.DaxfsLayout.S_IFREG;
+
+/**
+ * One inode of an image, as stored.
+ *
+ * @param ino the inode number (1-based)
+ * @param mode the full {@code st_mode}: type bits and permissions
+ * @param uid owner
+ * @param gid group
+ * @param size file length; symlink target length; for a directory, entry count x 271
+ * @param dataOffset where the data starts, relative to the base image (see {@link DaxImage#absoluteOffset})
+ * @param nlink the link count stored in the image
+ */
+public record DaxInode(long ino, int mode, long uid, long gid, long size, long dataOffset, long nlink) {
+
+    public boolean isDirectory() {
+        return (mode & S_IFMT) == S_IFDIR;
+    }
+
+    public boolean isRegularFile() {
+        return (mode & S_IFMT) == S_IFREG;
+    }
+
+    public boolean isSymlink() {
+        return (mode & S_IFMT) == S_IFLNK;
+    }
+
+    /** Permission bits, setuid/setgid/sticky included. */
+    public int permissions() {
+        return mode & 07777;
+    }
+
+    /** Number of entries of a directory, 0 for other types. */
+    public long entryCount() {
+        return isDirectory() ? size / DaxfsLayout.DIRENT_SIZE_UNIT : 0;
+    }
+
+    /** {@code ls -l} style type and permission string, e.g. {@code drwxr-xr-x}. */
+    public String modeString() {
+        char type = isDirectory() ? 'd' : isSymlink() ? 'l' : '-';
+        StringBuilder sb = new StringBuilder(10).append(type);
+        String rwx = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) {
+            sb.append((mode & (1 << (8 - i))) != 0 ? rwx.charAt(i) : '-');
+        }
+        if ((mode & 04000) != 0) sb.setCharAt(3, (mode & 0100) != 0 ? 's' : 'S');
+        if ((mode & 02000) != 0) sb.setCharAt(6, (mode & 010) != 0 ? 's' : 'S');
+        if ((mode & 01000) != 0) sb.setCharAt(9, (mode & 01) != 0 ? 't' : 'T');
+        return sb.toString();
+    }
+}

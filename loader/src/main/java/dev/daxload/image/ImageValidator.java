@@ -1,0 +1,458 @@
+package dev.daxload.image;
+
+import static dev.daxload.image.DaxfsLayout.*;
+
+import dev.daxload.image.ImageProblem.Severity;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Checks an image against every rule of the format and builds the path index a reader needs.
+ *
+ * <p>The image is untrusted: every offset and length is checked before it is used, every sum is
+ * checked for overflow, no allocation is sized by a field that has not been bounded by the real size
+ * of the image, and the tree walk visits each directory once, so a hostile image costs time and
+ * memory proportional to its own size at most. The checks are those of the kernel's {@code validate}
+ * option plus overlapping ranges, cycles, directories with two parents and names a path cannot hold.
+ */
+public final class ImageValidator {
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Enough to diagnose any image; past this, a hostile image would only fill memory with reports. */
+    static final int MAX_PROBLEMS = 1000;
+
+    private final MemorySegment image;
+    private final List<ImageProblem> problems = new ArrayList<>();
+    private int droppedProblems;
+
+    private Superblock superblock;
+    private long base;        // absolute offset of the base image
+    private long bound;       // base-relative end of the base image: every range ends within it
+    private long inodeTable;  // absolute offset of inode 1
+    private int inodeCount;
+    private BitSet bad;       // inodes whose own fields are broken: never followed
+    private final Map<String, Long> paths = new HashMap<>();
+
+    private ImageValidator(MemorySegment image) {
+        this.image = image;
+    }
+
+    /**
+     * Checks {@code image} and, where it is readable, indexes it.
+     *
+     * @param image the whole image; nothing outside it is read
+     */
+    public static Result validate(MemorySegment image) {
+        ImageValidator v = new ImageValidator(image);
+        boolean readable = v.run();
+        return new Result(List.copyOf(v.problems), v.droppedProblems, v.superblock,
+                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), Map.copyOf(v.paths)) : null);
+    }
+
+    /**
+     * What validation found.
+     *
+     * @param problems every problem, errors and warnings, in the order found (at most {@value #MAX_PROBLEMS})
+     * @param droppedProblems problems found beyond the cap and not kept
+     * @param superblock the superblock fields, or null if the superblocks themselves are unreadable
+     * @param index the path index, or null if the image cannot be read safely
+     */
+    public record Result(List<ImageProblem> problems, int droppedProblems, Superblock superblock, Index index) {
+        /** True when no error was found: every path can be read without leaving the image. */
+        public boolean readable() {
+            return problems.stream().noneMatch(p -> p.severity() == Severity.ERROR);
+        }
+
+        /** True when nothing at all was found. */
+        public boolean sound() {
+            return problems.isEmpty() && droppedProblems == 0;
+        }
+
+        public long errorCount() {
+            return problems.stream().filter(p -> p.severity() == Severity.ERROR).count();
+        }
+    }
+
+    /** Where things are in a checked image. */
+    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<String, Long> paths) {}
+
+    private void problem(Severity severity, long inode, long offset, String rule, String detail) {
+        if (problems.size() < MAX_PROBLEMS) {
+            problems.add(new ImageProblem(severity, inode, offset, rule, detail));
+        } else {
+            droppedProblems++;
+        }
+    }
+
+    private void error(long inode, long offset, String rule, String detail) {
+        problem(Severity.ERROR, inode, offset, rule, detail);
+    }
+
+    private void warn(long inode, long offset, String rule, String detail) {
+        problem(Severity.WARNING, inode, offset, rule, detail);
+    }
+
+    private int u32(long off) {
+        return image.get(U32, off);
+    }
+
+    private long u32l(long off) {
+        return Integer.toUnsignedLong(image.get(U32, off));
+    }
+
+    private long u64(long off) {
+        return image.get(U64, off);
+    }
+
+    /** True if {@code [off, off+len)} lies within {@code [0, limit)}; unsigned-safe, overflow-safe. */
+    static boolean within(long off, long len, long limit) {
+        return off >= 0 && len >= 0 && off <= limit && len <= limit - off;
+    }
+
+    private boolean run() {
+        if (!readSuperblocks()) {
+            return false;
+        }
+        bad = new BitSet(inodeCount + 1);
+        List<long[]> ranges = new ArrayList<>(); // {start, end, ino}, base-relative
+        for (int ino = 1; ino <= inodeCount; ino++) {
+            checkInode(ino, ranges);
+        }
+        checkOverlaps(ranges);
+        long root = superblock.rootInode();
+        if (bad.get((int) root)) {
+            return false;
+        }
+        walk();
+        return problems.stream().noneMatch(p -> p.severity() == Severity.ERROR);
+    }
+
+    private boolean readSuperblocks() {
+        long size = image.byteSize();
+        if (size < 2L * BLOCK_SIZE) {
+            error(0, 0, "image.size", "image is " + size + " bytes; a DAXFS image holds at least a superblock and a base superblock (8192 bytes)");
+            return false;
+        }
+        int magic = u32(SB_MAGIC);
+        if (magic != SUPER_MAGIC) {
+            error(0, SB_MAGIC, "super.magic", String.format("superblock magic is 0x%08x, expected 0x%08x (\"dax5\"): not a DAXFS v5 image", magic, SUPER_MAGIC));
+            return false;
+        }
+        int version = u32(SB_VERSION);
+        if (version != VERSION) {
+            error(0, SB_VERSION, "super.version", "superblock version is " + Integer.toUnsignedString(version) + ", expected " + VERSION);
+            return false;
+        }
+        int blockSize = u32(SB_BLOCK_SIZE);
+        if (blockSize != BLOCK_SIZE) {
+            error(0, SB_BLOCK_SIZE, "super.block_size", "block_size is " + Integer.toUnsignedString(blockSize) + ", expected " + BLOCK_SIZE);
+            return false;
+        }
+        long totalSize = u64(SB_TOTAL_SIZE);
+        long baseOffset = u64(SB_BASE_OFFSET);
+        long baseSize = u64(SB_BASE_SIZE);
+        if (baseOffset < BLOCK_SIZE || baseOffset % BLOCK_SIZE != 0) {
+            error(0, SB_BASE_OFFSET, "super.base_offset", "base_offset is " + Long.toUnsignedString(baseOffset) + ", expected a non-zero multiple of " + BLOCK_SIZE);
+            return false;
+        }
+        if (!within(baseOffset, baseSize, size)) {
+            error(0, SB_BASE_SIZE, "super.base_size", "base image [" + Long.toUnsignedString(baseOffset) + ", +" + Long.toUnsignedString(baseSize)
+                    + ") runs past the end of the image (" + size + " bytes): truncated image?");
+            return false;
+        }
+        if (Long.compareUnsigned(totalSize, size) > 0) {
+            error(0, SB_TOTAL_SIZE, "super.total_size", "total_size is " + Long.toUnsignedString(totalSize) + " but the image has only " + size + " bytes: truncated image?");
+        }
+        long branches = u32l(SB_BRANCH_TABLE_ENTRIES);
+        base = baseOffset;
+        int baseMagic = u32(base + BASE_MAGIC_OFF);
+        if (baseMagic != BASE_MAGIC) {
+            error(0, base + BASE_MAGIC_OFF, "base.magic", String.format("base superblock magic is 0x%08x, expected 0x%08x (\"dda5\")", baseMagic, BASE_MAGIC));
+            return false;
+        }
+        int baseVersion = u32(base + BASE_VERSION);
+        if (baseVersion != VERSION) {
+            error(0, base + BASE_VERSION, "base.version", "base superblock version is " + Integer.toUnsignedString(baseVersion) + ", expected " + VERSION);
+            return false;
+        }
+        int baseBlock = u32(base + BASE_BLOCK_SIZE);
+        if (baseBlock != BLOCK_SIZE) {
+            error(0, base + BASE_BLOCK_SIZE, "base.block_size", "base block_size is " + Integer.toUnsignedString(baseBlock) + ", expected " + BLOCK_SIZE);
+            return false;
+        }
+        int baseFlags = u32(base + BASE_FLAGS);
+        long baseTotal = u64(base + BASE_TOTAL_SIZE);
+        long inodeOffset = u64(base + BASE_INODE_OFFSET);
+        long count = u32l(base + BASE_INODE_COUNT);
+        long rootIno = u32l(base + BASE_ROOT_INODE);
+        long dataOffset = u64(base + BASE_DATA_OFFSET);
+        superblock = new Superblock(version, u32(SB_FLAGS), blockSize, totalSize, baseOffset, baseSize, branches,
+                baseTotal, baseFlags, inodeOffset, count, rootIno, dataOffset);
+        if ((baseFlags & BASE_FLAG_EXTERNAL_DATA) != 0) {
+            error(0, base + BASE_FLAGS, "base.flags", "file data lives in an external backing file (split image); only self-contained images can be read");
+            return false;
+        }
+        if (baseFlags != 0) {
+            warn(0, base + BASE_FLAGS, "base.flags", String.format("unknown base flags 0x%x", baseFlags));
+        }
+        if (Long.compareUnsigned(baseTotal, baseSize) > 0 || baseTotal < BLOCK_SIZE) {
+            error(0, base + BASE_TOTAL_SIZE, "base.total_size", "base total_size is " + Long.toUnsignedString(baseTotal)
+                    + ", expected at least " + BLOCK_SIZE + " and at most base_size " + baseSize);
+            return false;
+        }
+        bound = baseTotal;
+        if (count == 0) {
+            error(0, base + BASE_INODE_COUNT, "base.inode_count", "inode_count is 0; an image has at least the root directory");
+            return false;
+        }
+        if (inodeOffset < BLOCK_SIZE || count > (bound - Math.min(inodeOffset, bound)) / INODE_SIZE) {
+            error(0, base + BASE_INODE_OFFSET, "base.inode_table", "inode table at " + Long.toUnsignedString(inodeOffset) + " with " + count
+                    + " inodes of 64 bytes does not fit between the base superblock and the end of the base image (" + bound + ")");
+            return false;
+        }
+        if (rootIno < 1 || rootIno > count) {
+            error(0, base + BASE_ROOT_INODE, "base.root_inode", "root_inode is " + rootIno + ", expected 1.." + count);
+            return false;
+        }
+        if (Long.compareUnsigned(dataOffset, bound) > 0) {
+            warn(0, base + BASE_DATA_OFFSET, "base.data_offset", "data_offset " + Long.toUnsignedString(dataOffset) + " lies past the base image");
+        }
+        inodeCount = (int) count; // bounded by bound / 64 above, and bound by the segment size
+        inodeTable = base + inodeOffset;
+        return true;
+    }
+
+    private void checkInode(int ino, List<long[]> ranges) {
+        long at = inodeTable + (long) (ino - 1) * INODE_SIZE;
+        long stored = u32l(at + INODE_INO);
+        if (stored != ino) {
+            error(ino, at + INODE_INO, "inode.ino", "inode table entry " + ino + " holds ino " + stored + "; inode numbers must equal their position");
+            bad.set(ino);
+        }
+        int mode = u32(at + INODE_MODE);
+        long size = u64(at + INODE_SIZE_FIELD);
+        long data = u64(at + INODE_DATA_OFFSET);
+        long metaEnd = inodeTable - base + (long) inodeCount * INODE_SIZE;
+        switch (mode & S_IFMT) {
+            case S_IFREG -> {
+                if (size == 0) {
+                    return;
+                }
+                if (!within(data, size, bound)) {
+                    error(ino, at + INODE_DATA_OFFSET, "file.range", "file data [" + Long.toUnsignedString(data) + ", +" + Long.toUnsignedString(size)
+                            + ") runs past the base image (" + bound + " bytes)");
+                    bad.set(ino);
+                    return;
+                }
+                if (data % BLOCK_SIZE != 0) {
+                    warn(ino, at + INODE_DATA_OFFSET, "file.align", "file data at " + data + " is not " + BLOCK_SIZE + "-byte aligned");
+                }
+                checkAfterMetadata(ino, at, data, metaEnd);
+                ranges.add(new long[] {data, data + size, ino});
+            }
+            case S_IFDIR -> {
+                if (Long.remainderUnsigned(size, DIRENT_SIZE_UNIT) != 0) {
+                    error(ino, at + INODE_SIZE_FIELD, "dir.size", "directory size " + Long.toUnsignedString(size) + " is not a multiple of " + DIRENT_SIZE_UNIT);
+                    bad.set(ino);
+                    return;
+                }
+                long count = Long.divideUnsigned(size, DIRENT_SIZE_UNIT);
+                if (count == 0) {
+                    return;
+                }
+                if (count > bound / DIRENT_STRIDE || !within(data, count * DIRENT_STRIDE, bound)) {
+                    error(ino, at + INODE_DATA_OFFSET, "dir.range", "directory of " + Long.toUnsignedString(count) + " entries at "
+                            + Long.toUnsignedString(data) + " runs past the base image (" + bound + " bytes) with the kernel's 272-byte stride");
+                    bad.set(ino);
+                    return;
+                }
+                checkAfterMetadata(ino, at, data, metaEnd);
+                ranges.add(new long[] {data, data + count * DIRENT_STRIDE, ino});
+            }
+            case S_IFLNK -> {
+                if (size == 0 || Long.compareUnsigned(size, SYMLINK_MAX) > 0) {
+                    error(ino, at + INODE_SIZE_FIELD, "symlink.size", "symlink target length " + Long.toUnsignedString(size) + ", expected 1.." + SYMLINK_MAX);
+                    bad.set(ino);
+                    return;
+                }
+                if (!within(data, size + 1, bound)) {
+                    error(ino, at + INODE_DATA_OFFSET, "symlink.range", "symlink target [" + Long.toUnsignedString(data) + ", +" + (size + 1)
+                            + ") runs past the base image (" + bound + " bytes)");
+                    bad.set(ino);
+                    return;
+                }
+                long target = base + data;
+                if (image.get(ValueLayout.JAVA_BYTE, target + size) != 0) {
+                    error(ino, target + size, "symlink.nul", "symlink target is not NUL-terminated");
+                    bad.set(ino);
+                    return;
+                }
+                for (long i = 0; i < size; i++) {
+                    if (image.get(ValueLayout.JAVA_BYTE, target + i) == 0) {
+                        error(ino, target + i, "symlink.nul", "symlink target holds a NUL byte before its end");
+                        bad.set(ino);
+                        return;
+                    }
+                }
+                checkAfterMetadata(ino, at, data, metaEnd);
+                ranges.add(new long[] {data, data + size + 1, ino});
+            }
+            default -> {
+                error(ino, at + INODE_MODE, "inode.mode", String.format("file type 0%o is not a regular file, directory or symlink", mode & S_IFMT));
+                bad.set(ino);
+            }
+        }
+    }
+
+    private void checkAfterMetadata(int ino, long at, long data, long metaEnd) {
+        if (data < metaEnd) {
+            error(ino, at + INODE_DATA_OFFSET, "range.metadata", "data at " + data + " overlaps the superblock or the inode table (which end at " + metaEnd + ")");
+            bad.set(ino);
+        }
+    }
+
+    private void checkOverlaps(List<long[]> ranges) {
+        ranges.sort((a, b) -> Long.compare(a[0], b[0]));
+        long maxEnd = -1;
+        long maxOwner = 0;
+        for (long[] r : ranges) {
+            if (r[0] < maxEnd) {
+                error(r[2], base + r[0], "range.overlap", "data [" + r[0] + ", " + r[1] + ") overlaps that of inode " + maxOwner + " (ends at " + maxEnd + ")");
+                bad.set((int) r[2]);
+                bad.set((int) maxOwner);
+            }
+            if (r[1] > maxEnd) {
+                maxEnd = r[1];
+                maxOwner = r[2];
+            }
+        }
+    }
+
+    private DaxInode inode(long ino) {
+        long at = inodeTable + (ino - 1) * INODE_SIZE;
+        return new DaxInode(ino, u32(at + INODE_MODE), u32l(at + INODE_UID), u32l(at + INODE_GID),
+                u64(at + INODE_SIZE_FIELD), u64(at + INODE_DATA_OFFSET), u32l(at + INODE_NLINK));
+    }
+
+    private void walk() {
+        long root = superblock.rootInode();
+        DaxInode rootInode = inode(root);
+        if (!rootInode.isDirectory()) {
+            error(root, inodeTable + (root - 1) * INODE_SIZE + INODE_MODE, "root.type", "the root inode is not a directory");
+            return;
+        }
+        int[] refs = new int[inodeCount + 1];
+        int[] subdirs = new int[inodeCount + 1];
+        BitSet visited = new BitSet(inodeCount + 1);
+        visited.set((int) root);
+        paths.put("", root);
+        record Pending(long ino, String path) {}
+        ArrayDeque<Pending> queue = new ArrayDeque<>();
+        queue.add(new Pending(root, ""));
+        var utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        while (!queue.isEmpty()) {
+            Pending dir = queue.poll();
+            DaxInode d = inode(dir.ino);
+            long count = d.entryCount();
+            Set<String> names = new HashSet<>();
+            for (long k = 0; k < count; k++) {
+                long at = base + d.dataOffset() + k * DIRENT_STRIDE;
+                long child = u32l(at + DIRENT_INO);
+                int entryMode = u32(at + DIRENT_MODE);
+                int nameLen = Short.toUnsignedInt(image.get(U16, at + DIRENT_NAME_LEN));
+                if (nameLen < 1 || nameLen > NAME_MAX) {
+                    error(dir.ino, at + DIRENT_NAME_LEN, "dirent.name_len", "entry " + k + " has name_len " + nameLen + ", expected 1.." + NAME_MAX);
+                    continue;
+                }
+                byte[] raw = image.asSlice(at + DIRENT_NAME, nameLen).toArray(ValueLayout.JAVA_BYTE);
+                String name = checkName(dir.ino, at, k, raw, utf8);
+                if (name == null) {
+                    continue;
+                }
+                if (!names.add(new String(raw, StandardCharsets.ISO_8859_1))) {
+                    error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "name '" + name + "' appears twice in this directory");
+                    continue;
+                }
+                if (child < 1 || child > inodeCount) {
+                    error(dir.ino, at + DIRENT_INO, "dirent.ino", "entry '" + name + "' names inode " + child + ", expected 1.." + inodeCount);
+                    continue;
+                }
+                if (bad.get((int) child)) {
+                    continue; // its own fields were reported already
+                }
+                DaxInode c = inode(child);
+                if ((entryMode & S_IFMT) != (c.mode() & S_IFMT)) {
+                    error(dir.ino, at + DIRENT_MODE, "dirent.mode", String.format("entry '%s' has type 0%o but inode %d has type 0%o",
+                            name, entryMode & S_IFMT, child, c.mode() & S_IFMT));
+                    continue;
+                }
+                String path = dir.path.isEmpty() ? name : dir.path + "/" + name;
+                if (c.isDirectory()) {
+                    if (visited.get((int) child)) {
+                        error(child, at + DIRENT_INO, "dir.parents", "directory reached a second time through '" + path
+                                + "': a directory with two parents, or a cycle");
+                        continue;
+                    }
+                    visited.set((int) child);
+                    subdirs[(int) dir.ino]++;
+                    queue.add(new Pending(child, path));
+                }
+                refs[(int) child]++;
+                if (paths.putIfAbsent(path, child) != null) {
+                    error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "path '" + path + "' appears twice once decoded as UTF-8");
+                }
+            }
+        }
+        for (int ino = 1; ino <= inodeCount; ino++) {
+            if (bad.get(ino)) {
+                continue;
+            }
+            DaxInode n = inode(ino);
+            long at = inodeTable + (long) (ino - 1) * INODE_SIZE + INODE_NLINK;
+            if (ino != root && refs[ino] == 0) {
+                warn(ino, at - INODE_NLINK, "inode.unreachable", "no directory entry names this inode");
+                continue;
+            }
+            long expected = n.isDirectory() ? 2L + subdirs[ino] : refs[ino];
+            if (n.nlink() != expected) {
+                warn(ino, at, "inode.nlink", "nlink is " + n.nlink() + ", expected " + expected
+                        + (n.isDirectory() ? " (2 + subdirectories)" : " (entries naming it)"));
+            }
+        }
+    }
+
+    private String checkName(long dirIno, long at, long k, byte[] raw, java.nio.charset.CharsetDecoder utf8) {
+        for (byte b : raw) {
+            if (b == '/' || b == 0) {
+                error(dirIno, at + DIRENT_NAME, "dirent.name", "entry " + k + " has a name with a " + (b == 0 ? "NUL byte" : "'/'"));
+                return null;
+            }
+        }
+        if (Arrays.equals(raw, new byte[] {'.'}) || Arrays.equals(raw, new byte[] {'.', '.'})) {
+            error(dirIno, at + DIRENT_NAME, "dirent.name", "entry " + k + " is named '" + new String(raw, StandardCharsets.US_ASCII) + "'");
+            return null;
+        }
+        try {
+            return utf8.decode(java.nio.ByteBuffer.wrap(raw)).toString();
+        } catch (CharacterCodingException e) {
+            warn(dirIno, at + DIRENT_NAME, "dirent.utf8", "entry " + k + " has a name that is not valid UTF-8; shown with replacement characters");
+            return new String(raw, StandardCharsets.UTF_8);
+        }
+    }
+}

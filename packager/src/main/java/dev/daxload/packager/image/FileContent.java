@@ -1,0 +1,155 @@
+package dev.daxload.packager.image;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Where a regular file's bytes come from when an image is written. Contents are pulled one file at a
+ * time, straight into the image, so the writer never holds more than one file's worth of buffers.
+ */
+public interface FileContent {
+
+    /** Length in bytes; must not change between planning and writing. */
+    long size();
+
+    /**
+     * Writes exactly {@link #size()} bytes into {@code image} at {@code position}.
+     *
+     * @throws IOException if the source cannot be read or no longer has {@link #size()} bytes
+     */
+    void writeTo(FileChannel image, long position) throws IOException;
+
+    /** A description for messages: a path, a path and a range. */
+    String describe();
+
+    /** The whole of a file, as it is when the image is written. */
+    static FileContent of(Path file, long size) {
+        return range(file, 0, size);
+    }
+
+    /**
+     * {@code length} bytes of {@code file} from {@code offset}: a tensor inside a safetensors file, say.
+     * Copied with {@link FileChannel#transferTo}, so the kernel moves the bytes (copy_file_range, reflinks
+     * where the filesystem has them) and no Java loop touches them.
+     */
+    static FileContent range(Path file, long offset, long length) {
+        return new FileRange(file, offset, length);
+    }
+
+    /** Bytes already in memory: small side files, manifests. */
+    static FileContent of(byte[] bytes) {
+        return new Bytes(bytes.clone());
+    }
+
+    /**
+     * Bytes made after every other file of the image is placed and written: a manifest that records
+     * where the other files landed. Late files go at the end of the data area, so their size moves
+     * nothing else.
+     */
+    static Late late(LateProducer producer) {
+        return new Late(producer);
+    }
+
+    /** Makes the bytes of a {@link Late} file once the layout of everything else is final. */
+    @FunctionalInterface
+    interface LateProducer {
+        byte[] produce(ImageLayout layout) throws IOException;
+    }
+
+    /** See {@link #late(LateProducer)}. */
+    final class Late implements FileContent {
+        private final LateProducer producer;
+        private byte[] bytes;
+
+        Late(LateProducer producer) {
+            this.producer = producer;
+        }
+
+        void produce(ImageLayout layout) throws IOException {
+            bytes = producer.produce(layout);
+        }
+
+        @Override
+        public long size() {
+            if (bytes == null) {
+                throw new IllegalStateException("a late file's size is known only once it is produced");
+            }
+            return bytes.length;
+        }
+
+        @Override
+        public void writeTo(FileChannel image, long position) throws IOException {
+            new Bytes(bytes).writeTo(image, position);
+        }
+
+        @Override
+        public String describe() {
+            return "a file written last";
+        }
+    }
+
+    /** A slice of a source file. */
+    record FileRange(Path file, long offset, long length) implements FileContent {
+        public FileRange {
+            if (offset < 0 || length < 0) {
+                throw new IllegalArgumentException("negative range " + offset + "+" + length + " of " + file);
+            }
+        }
+
+        @Override
+        public long size() {
+            return length;
+        }
+
+        @Override
+        public void writeTo(FileChannel image, long position) throws IOException {
+            if (length == 0) {
+                return;
+            }
+            try (FileChannel src = FileChannel.open(file, StandardOpenOption.READ)) {
+                if (src.size() < offset + length) {
+                    throw new IOException(file + ": has " + src.size() + " bytes now, but " + (offset + length)
+                            + " were planned (changed while packing?)");
+                }
+                image.position(position);
+                long done = 0;
+                while (done < length) {
+                    long n = src.transferTo(offset + done, length - done, image);
+                    if (n <= 0) {
+                        throw new IOException(file + ": copy stopped at byte " + (offset + done) + " of " + (offset + length));
+                    }
+                    done += n;
+                }
+            }
+        }
+
+        @Override
+        public String describe() {
+            return offset == 0 ? file.toString() : file + " [" + offset + ", +" + length + ")";
+        }
+    }
+
+    /** In-memory bytes. */
+    record Bytes(byte[] bytes) implements FileContent {
+        @Override
+        public long size() {
+            return bytes.length;
+        }
+
+        @Override
+        public void writeTo(FileChannel image, long position) throws IOException {
+            ByteBuffer buf = ByteBuffer.wrap(bytes);
+            while (buf.hasRemaining()) {
+                position += image.write(buf, position);
+            }
+        }
+
+        @Override
+        public String describe() {
+            return bytes.length + " bytes in memory";
+        }
+    }
+}

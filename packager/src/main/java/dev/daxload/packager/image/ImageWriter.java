@@ -1,0 +1,338 @@
+package dev.daxload.packager.image;
+
+import static dev.daxload.image.DaxfsLayout.*;
+
+import dev.daxload.packager.image.ImageTree.Directory;
+import dev.daxload.packager.image.ImageTree.Node;
+import dev.daxload.packager.image.ImageTree.RegularFile;
+import dev.daxload.packager.image.ImageTree.Symlink;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes an {@link ImageTree} as a static DAXFS v5 image.
+ *
+ * <p>It streams: file contents go straight from their sources into the image through the kernel's
+ * copy paths, and only metadata (a few dozen bytes per node) is held in memory, so the heap needed does
+ * not grow with the size of the data. The image is written to a temporary file beside the target and
+ * renamed over it at the end: a failed or interrupted write leaves nothing at the target path.
+ *
+ * <p>The layout is a pure function of the tree: inodes are numbered breadth first in name order, data
+ * is placed in inode order (directory entry arrays, then symlink targets, then files, then
+ * {@link FileContent.Late late} files), so the same tree gives the same bytes.
+ */
+public final class ImageWriter {
+    private long alignment = BLOCK_SIZE;
+    private boolean rootOwned;
+    private ProgressListener progress = ProgressListener.NONE;
+
+    /**
+     * Aligns files at least {@code bytes} long to {@code bytes} (a power of two, at least 4096), so
+     * that they can be mapped with huge pages; smaller files stay 4096-aligned.
+     */
+    public ImageWriter alignment(long bytes) {
+        if (bytes < BLOCK_SIZE || Long.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("alignment " + bytes + " is not a power of two of at least " + BLOCK_SIZE);
+        }
+        this.alignment = bytes;
+        return this;
+    }
+
+    /** Writes every node as owned by uid 0 and gid 0, whatever the tree says. */
+    public ImageWriter rootOwned(boolean rootOwned) {
+        this.rootOwned = rootOwned;
+        return this;
+    }
+
+    public ImageWriter progress(ProgressListener listener) {
+        this.progress = listener;
+        return this;
+    }
+
+    /** Per-node facts the writer needs, indexed by inode number - 1. */
+    private record Placed(Node node, long ino, long nlink) {}
+
+    /**
+     * Writes {@code tree} to {@code target}, replacing it only once the image is complete.
+     *
+     * @return where everything landed
+     */
+    public ImageLayout write(ImageTree tree, Path target) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        Thread cleanup = new Thread(() -> deleteQuietly(tmp), "daxload-image-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        boolean done = false;
+        try {
+            ImageLayout layout;
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                layout = writeTo(tree, ch);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            done = true;
+            return layout;
+        } finally {
+            if (!done) {
+                deleteQuietly(tmp);
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or will run; it deletes only a file that is no longer there
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // best effort during cleanup; the original error is what the caller needs
+        }
+    }
+
+    /** Writes the image into an empty channel from position 0. */
+    ImageLayout writeTo(ImageTree tree, FileChannel ch) throws IOException {
+        List<Placed> placed = number(tree);
+        ImageLayout layout = new ImageLayout();
+        layout.baseOffset(STATIC_BASE_OFFSET);
+        for (Placed p : placed) {
+            layout.place(p.node, p.ino);
+        }
+        int count = placed.size();
+        long tableEnd = STATIC_INODE_OFFSET + (long) count * INODE_SIZE;
+        long dataStart = alignUp(tableEnd, BLOCK_SIZE);
+
+        // Plan: base-relative data offsets, in inode order within each kind.
+        Map<Node, Long> dataOffset = new IdentityHashMap<>();
+        long cursor = dataStart;
+        for (Placed p : placed) {
+            if (p.node instanceof Directory d && d.size() > 0) {
+                dataOffset.put(d, cursor);
+                cursor = alignUp(cursor + (long) d.size() * DIRENT_STRIDE, BLOCK_SIZE);
+            }
+        }
+        for (Placed p : placed) {
+            if (p.node instanceof Symlink s) {
+                dataOffset.put(s, cursor);
+                cursor = alignUp(cursor + s.targetBytes().length + 1, BLOCK_SIZE);
+            }
+        }
+        long totalFileBytes = 0;
+        List<RegularFile> late = new ArrayList<>();
+        for (Placed p : placed) {
+            if (p.node instanceof RegularFile f) {
+                if (f.content() instanceof FileContent.Late) {
+                    late.add(f);
+                    continue;
+                }
+                long size = f.content().size();
+                if (size == 0) {
+                    continue;
+                }
+                if (alignment > BLOCK_SIZE && size >= alignment) {
+                    cursor = alignUp(cursor, alignment);
+                }
+                dataOffset.put(f, cursor);
+                layout.data(f, STATIC_BASE_OFFSET + cursor);
+                cursor = alignUp(cursor + size, BLOCK_SIZE);
+                totalFileBytes += size;
+            }
+        }
+
+        // File data first: the largest part, and what late files may describe.
+        long written = 0;
+        progress.progress(0, totalFileBytes);
+        for (Placed p : placed) {
+            if (p.node instanceof RegularFile f && dataOffset.containsKey(f)) {
+                long size = f.content().size();
+                try {
+                    f.content().writeTo(ch, STATIC_BASE_OFFSET + dataOffset.get(f));
+                } catch (IOException e) {
+                    throw new IOException("while packing " + f.content().describe() + ": " + e.getMessage(), e);
+                }
+                written += size;
+                progress.progress(written, totalFileBytes);
+            }
+        }
+        for (RegularFile f : late) {
+            ((FileContent.Late) f.content()).produce(layout);
+            long size = f.content().size();
+            if (size == 0) {
+                continue;
+            }
+            dataOffset.put(f, cursor);
+            layout.data(f, STATIC_BASE_OFFSET + cursor);
+            f.content().writeTo(ch, STATIC_BASE_OFFSET + cursor);
+            cursor = alignUp(cursor + size, BLOCK_SIZE);
+        }
+        long baseSize = cursor;
+
+        // Metadata.
+        Map<Node, Long> inoOf = new IdentityHashMap<>();
+        for (Placed p : placed) {
+            inoOf.put(p.node, p.ino);
+        }
+        for (Placed p : placed) {
+            if (p.node instanceof Directory d && d.size() > 0) {
+                writeDirents(ch, d, inoOf, STATIC_BASE_OFFSET + dataOffset.get(d));
+            } else if (p.node instanceof Symlink s) {
+                byte[] t = s.targetBytes();
+                writeFully(ch, ByteBuffer.allocate(t.length + 1).put(t).put((byte) 0).flip(), STATIC_BASE_OFFSET + dataOffset.get(s));
+            }
+        }
+        writeInodeTable(ch, placed, dataOffset);
+        writeBaseSuperblock(ch, count, dataStart, baseSize);
+        writeSuperblock(ch, count, baseSize);
+        long total = STATIC_BASE_OFFSET + baseSize;
+        if (ch.size() < total) {
+            // the last slot's padding: a hole reads as zeros and costs no disk
+            writeFully(ch, ByteBuffer.allocate(1), total - 1);
+        }
+        return layout;
+    }
+
+    /** Numbers nodes breadth first, entries in name order; a hard-linked file keeps its first number. */
+    private static List<Placed> number(ImageTree tree) {
+        Map<Node, Integer> index = new IdentityHashMap<>();
+        List<Node> order = new ArrayList<>();
+        Map<Node, Long> links = new IdentityHashMap<>();
+        ArrayDeque<Directory> queue = new ArrayDeque<>();
+        order.add(tree.root());
+        index.put(tree.root(), 0);
+        queue.add(tree.root());
+        while (!queue.isEmpty()) {
+            Directory d = queue.poll();
+            for (var e : d.entries()) {
+                Node child = e.getValue();
+                links.merge(child, 1L, Long::sum);
+                if (index.containsKey(child)) {
+                    if (!(child instanceof RegularFile)) {
+                        throw new IllegalArgumentException("'" + e.getKey() + "': only regular files may have several names");
+                    }
+                    continue;
+                }
+                index.put(child, order.size());
+                order.add(child);
+                if (child instanceof Directory sub) {
+                    queue.add(sub);
+                }
+            }
+        }
+        if (order.size() > 0xFFFF_FFFEL) {
+            throw new IllegalArgumentException("too many nodes for 32-bit inode numbers");
+        }
+        List<Placed> placed = new ArrayList<>(order.size());
+        for (int i = 0; i < order.size(); i++) {
+            Node n = order.get(i);
+            long nlink;
+            if (n instanceof Directory d) {
+                nlink = 2 + d.entries().stream().filter(e -> e.getValue() instanceof Directory).count();
+            } else {
+                nlink = links.get(n);
+            }
+            placed.add(new Placed(n, i + 1L, nlink));
+        }
+        return placed;
+    }
+
+    private static int mode(Node n) {
+        return n.type() | n.attributes().permissions();
+    }
+
+    private static void writeDirents(FileChannel ch, Directory d, Map<Node, Long> inoOf, long at) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(d.size() * DIRENT_STRIDE).order(ByteOrder.LITTLE_ENDIAN);
+        int k = 0;
+        for (var e : d.entries()) {
+            int base = k++ * DIRENT_STRIDE;
+            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
+            buf.putInt(base + DIRENT_INO, (int) (long) inoOf.get(e.getValue()));
+            buf.putInt(base + DIRENT_MODE, mode(e.getValue()));
+            buf.putShort(base + DIRENT_NAME_LEN, (short) name.length);
+            buf.put(base + DIRENT_NAME, name);
+        }
+        writeFully(ch, buf, at);
+    }
+
+    private void writeInodeTable(FileChannel ch, List<Placed> placed, Map<Node, Long> dataOffset) throws IOException {
+        final int batch = 1024; // 64 KiB per write: bounded memory for any inode count
+        ByteBuffer buf = ByteBuffer.allocate(batch * INODE_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        long at = STATIC_BASE_OFFSET + STATIC_INODE_OFFSET;
+        for (int i = 0; i < placed.size(); i += batch) {
+            buf.clear();
+            int n = Math.min(batch, placed.size() - i);
+            for (int j = 0; j < n; j++) {
+                Placed p = placed.get(i + j);
+                ImageTree.Attributes a = p.node.attributes();
+                long size = switch (p.node) {
+                    case Directory d -> (long) d.size() * DIRENT_SIZE_UNIT;
+                    case Symlink s -> s.targetBytes().length;
+                    case RegularFile f -> f.content().size();
+                };
+                int o = j * INODE_SIZE;
+                buf.putInt(o + INODE_INO, (int) p.ino);
+                buf.putInt(o + INODE_MODE, mode(p.node));
+                buf.putInt(o + INODE_UID, rootOwned ? 0 : (int) a.uid());
+                buf.putInt(o + INODE_GID, rootOwned ? 0 : (int) a.gid());
+                buf.putLong(o + INODE_SIZE_FIELD, size);
+                buf.putLong(o + INODE_DATA_OFFSET, dataOffset.getOrDefault(p.node, 0L));
+                buf.putInt(o + INODE_NLINK, (int) p.nlink);
+            }
+            buf.limit(n * INODE_SIZE);
+            at += writeFully(ch, buf, at);
+        }
+    }
+
+    private static void writeBaseSuperblock(FileChannel ch, int count, long dataStart, long baseSize) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(BASE_MAGIC_OFF, BASE_MAGIC);
+        b.putInt(BASE_VERSION, VERSION);
+        b.putInt(BASE_FLAGS, 0);
+        b.putInt(BASE_BLOCK_SIZE, BLOCK_SIZE);
+        b.putLong(BASE_TOTAL_SIZE, baseSize);
+        b.putLong(BASE_INODE_OFFSET, STATIC_INODE_OFFSET);
+        b.putInt(BASE_INODE_COUNT, count);
+        b.putInt(BASE_ROOT_INODE, 1);
+        b.putLong(BASE_DATA_OFFSET, dataStart);
+        writeFully(ch, b, STATIC_BASE_OFFSET);
+    }
+
+    private static void writeSuperblock(FileChannel ch, int count, long baseSize) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(SB_MAGIC, SUPER_MAGIC);
+        b.putInt(SB_VERSION, VERSION);
+        b.putInt(SB_FLAGS, 0);
+        b.putInt(SB_BLOCK_SIZE, BLOCK_SIZE);
+        b.putLong(SB_TOTAL_SIZE, STATIC_BASE_OFFSET + baseSize);
+        b.putLong(SB_BASE_OFFSET, STATIC_BASE_OFFSET);
+        b.putLong(SB_BASE_SIZE, baseSize);
+        b.putLong(SB_NEXT_INODE_ID, count + 1L);
+        writeFully(ch, b, 0);
+    }
+
+    private static int writeFully(FileChannel ch, ByteBuffer buf, long at) throws IOException {
+        int total = buf.remaining();
+        while (buf.hasRemaining()) {
+            at += ch.write(buf, at);
+        }
+        return total;
+    }
+}

@@ -1,0 +1,97 @@
+package dev.daxload.packager.image;
+
+import dev.daxload.packager.image.ImageTree.Attributes;
+import dev.daxload.packager.image.ImageTree.Directory;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Reads a directory tree into an {@link ImageTree}: types, permission bits, owners, symlink targets
+ * and hard links (files that share a device and inode become one node). File contents are not read:
+ * they are copied when the image is written.
+ *
+ * <p>Sockets, FIFOs and device nodes have no place in a DAXFS image; they are skipped and reported
+ * through the warning callback.
+ */
+public final class TreeScanner {
+    private final Consumer<String> warnings;
+
+    /** @param warnings told about each entry that is skipped, with its path and why */
+    public TreeScanner(Consumer<String> warnings) {
+        this.warnings = warnings;
+    }
+
+    private record FileKey(Object dev, Object ino) {}
+
+    /**
+     * Scans {@code root}, which must be a directory (symlinks to one are followed at the top only).
+     *
+     * @throws IOException if an entry cannot be read, or a name cannot be held by the format
+     */
+    public ImageTree scan(Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            throw new java.nio.file.NotDirectoryException(root.toString());
+        }
+        ImageTree tree = new ImageTree(attributes(Files.readAttributes(root, "unix:mode,uid,gid")));
+        Map<FileKey, ImageTree.RegularFile> seen = new HashMap<>();
+        // Depth-first with an explicit stack: deep trees must not overflow the Java stack.
+        record Work(Path dir, Directory node) {}
+        List<Work> stack = new ArrayList<>();
+        stack.add(new Work(root, tree.root()));
+        while (!stack.isEmpty()) {
+            Work w = stack.removeLast();
+            List<Path> children = new ArrayList<>();
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(w.dir)) {
+                ds.forEach(children::add);
+            }
+            for (Path child : children) {
+                String name = child.getFileName().toString();
+                try {
+                    ImageTree.checkName(name);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(child + ": " + e.getMessage());
+                }
+                Map<String, Object> a = Files.readAttributes(child, "unix:mode,uid,gid,ino,dev,nlink,size", LinkOption.NOFOLLOW_LINKS);
+                int mode = (Integer) a.get("mode");
+                Attributes attrs = attributes(a);
+                switch (mode & dev.daxload.image.DaxfsLayout.S_IFMT) {
+                    case dev.daxload.image.DaxfsLayout.S_IFDIR -> stack.add(new Work(child, w.node.directory(name, attrs)));
+                    case dev.daxload.image.DaxfsLayout.S_IFLNK -> {
+                        try {
+                            w.node.symlink(name, Files.readSymbolicLink(child).toString(), attrs);
+                        } catch (IllegalArgumentException e) {
+                            throw new IOException(child + ": " + e.getMessage());
+                        }
+                    }
+                    case dev.daxload.image.DaxfsLayout.S_IFREG -> {
+                        FileKey key = (Integer) a.get("nlink") > 1 ? new FileKey(a.get("dev"), a.get("ino")) : null;
+                        ImageTree.RegularFile existing = key == null ? null : seen.get(key);
+                        if (existing != null) {
+                            w.node.link(name, existing);
+                        } else {
+                            var f = w.node.file(name, FileContent.of(child, (Long) a.get("size")), attrs);
+                            if (key != null) {
+                                seen.put(key, f);
+                            }
+                        }
+                    }
+                    default -> warnings.accept(child + ": skipped: sockets, FIFOs and device nodes have no place in a DAXFS image");
+                }
+            }
+        }
+        return tree;
+    }
+
+    private static Attributes attributes(Map<String, Object> a) {
+        return new Attributes((Integer) a.get("mode") & 07777,
+                Integer.toUnsignedLong((Integer) a.get("uid")), Integer.toUnsignedLong((Integer) a.get("gid")));
+    }
+}
