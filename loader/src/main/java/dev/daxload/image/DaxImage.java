@@ -81,13 +81,13 @@ public final class DaxImage implements AutoCloseable {
     }
 
     /**
-     * Takes ownership of {@code arena}: the image closes it when it is closed, or at once if the
-     * memory does not hold a readable image. For memory sources other than files (see dmabuf-bridge).
+     * Takes ownership of {@code arena}: the image closes it when it is closed, or before this method
+     * throws if the memory does not hold a readable image. For memory sources other than files (see dmabuf-bridge).
      */
     public static DaxImage adopt(MemorySegment memory, Arena arena, String source) throws DaxFormatException {
         try {
             return checked(source, memory, arena);
-        } catch (RuntimeException e) {
+        } catch (DaxFormatException | RuntimeException e) {
             arena.close();
             throw e;
         }
@@ -96,9 +96,6 @@ public final class DaxImage implements AutoCloseable {
     private static DaxImage checked(String source, MemorySegment seg, Arena arena) throws DaxFormatException {
         ImageValidator.Result result = ImageValidator.validate(seg);
         if (!result.readable()) {
-            if (arena != null) {
-                arena.close();
-            }
             ImageProblem first = result.problems().stream()
                     .filter(p -> p.severity() == ImageProblem.Severity.ERROR).findFirst().orElseThrow();
             throw new DaxFormatException(source, first, (int) result.errorCount() - 1 + result.droppedProblems());

@@ -1,0 +1,42 @@
+package dev.daxload.cli;
+
+import dev.daxload.image.DaxImage;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "cat", mixinStandardHelpOptions = true, description = "Write a file of an image to standard output (symlinks followed).")
+final class CatCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IMAGE")
+    Path imagePath;
+
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "PATH", description = "files inside the image")
+    java.util.List<String> paths;
+
+    @Override
+    public Integer call() throws Exception {
+        System.out.flush();
+        // A channel on fd 1 lets the kernel copy straight from the mapping; it is never closed,
+        // since closing it would close standard output for the whole process.
+        @SuppressWarnings("resource")
+        FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
+        try (DaxImage image = DaxImage.open(imagePath)) {
+            for (String p : paths) {
+                MemorySegment data = image.content(p);
+                final long chunk = 1L << 30;
+                for (long off = 0; off < data.byteSize(); off += chunk) {
+                    var buf = data.asSlice(off, Math.min(chunk, data.byteSize() - off)).asByteBuffer();
+                    while (buf.hasRemaining()) {
+                        out.write(buf);
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+}

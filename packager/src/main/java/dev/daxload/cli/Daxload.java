@@ -1,0 +1,80 @@
+package dev.daxload.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code daxload} command line: make, inspect and unpack DAXFS images.
+ *
+ * <p>Exit codes: 0 success, 1 failure (an unreadable or unsound image, an I/O error), 2 bad usage.
+ * Errors go to standard error as one line naming the file and what is wrong.
+ */
+@Command(name = "daxload",
+        mixinStandardHelpOptions = true,
+        versionProvider = Daxload.Version.class,
+        description = "Model weights served zero-copy from DAXFS images.",
+        subcommands = {
+            PackCommand.class,
+            LsCommand.class,
+            CatCommand.class,
+            ExtractCommand.class,
+            InspectCommand.class,
+            VerifyCommand.class,
+            CommandLine.HelpCommand.class
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:success", "1:failure (bad image, I/O error)", "2:bad usage"})
+public final class Daxload implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code (for tests and embedding). */
+    public static int run(String... args) {
+        return commandLine().execute(args);
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Daxload());
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            err.println("daxload " + commandLine.getCommandName() + ": " + describe(e));
+            if (Boolean.getBoolean("daxload.debug")) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return 1;
+        });
+        return cl;
+    }
+
+    /** One line for a failure: the message, with the exception's kind where the message alone is unclear. */
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        return switch (e) {
+            case java.nio.file.NoSuchFileException n -> (n.getFile() != null ? n.getFile() : m) + ": no such file or directory";
+            case java.nio.file.AccessDeniedException a -> a.getFile() + ": permission denied";
+            case java.nio.file.FileAlreadyExistsException f -> f.getFile() + ": already exists";
+            case java.nio.file.NotDirectoryException d -> d.getFile() + ": not a directory";
+            default -> m != null ? m : e.toString();
+        };
+    }
+
+    /** Version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Daxload.class.getPackage().getImplementationVersion();
+            return new String[] {"daxload " + (v != null ? v : "(development build)"), "JVM " + Runtime.version()};
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.daxload.cli;
+
+import dev.daxload.image.DaxImage;
+import dev.daxload.packager.image.ImageTree;
+import dev.daxload.packager.image.ImageWriter;
+import dev.daxload.packager.image.TreeScanner;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "pack", mixinStandardHelpOptions = true,
+        description = {"Pack a directory tree into a static DAXFS image.",
+            "Regular files, directories, symlinks and hard links are kept with their modes and owners;"
+                + " sockets, FIFOs and devices are skipped with a warning. The same tree gives the same image."})
+final class PackCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "DIR", description = "the directory to pack")
+    Path dir;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write (replaced only when complete)")
+    Path output;
+
+    @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4096",
+            description = "align files at least SIZE long to SIZE, e.g. 2M for huge-page mappings (default: ${DEFAULT-VALUE})")
+    long align;
+
+    @Option(names = "--all-root", description = "make every file owned by uid 0 and gid 0")
+    boolean allRoot;
+
+    @Option(names = {"-q", "--quiet"}, description = "no progress bar, no summary")
+    boolean quiet;
+
+    @Option(names = "--no-verify", description = "skip reading the image back and checking it after writing")
+    boolean noVerify;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isDirectory(dir)) {
+            throw new java.nio.file.NotDirectoryException(dir.toString());
+        }
+        long t0 = System.nanoTime();
+        ImageTree tree = new TreeScanner(w -> System.err.println("daxload pack: warning: " + w)).scan(dir);
+        try (ProgressBar bar = new ProgressBar("packing", quiet)) {
+            new ImageWriter().alignment(align).rootOwned(allRoot).progress(bar).write(tree, output);
+        }
+        if (!noVerify) {
+            // Opening runs the full validator: a writer bug shows here, not at mount time.
+            try (DaxImage image = DaxImage.open(output)) {
+                if (!image.warnings().isEmpty()) {
+                    throw new IllegalStateException("wrote an image with problems (a daxload bug): " + image.warnings());
+                }
+            }
+        }
+        if (!quiet) {
+            double secs = (System.nanoTime() - t0) / 1e9;
+            System.err.printf("%s: %s in %.2f s%n", output, Sizes.human(Files.size(output)), secs);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,132 @@
+package dev.daxload.packager.extract;
+
+import dev.daxload.image.DaxEntry;
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.DaxInode;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Unpacks an image into a directory, restoring types, contents, modes, owners (when run as root),
+ * symlink targets and hard links.
+ *
+ * <p>Nothing is written outside the target directory: every path is checked to stay inside it,
+ * nothing is created through a symlink (files are created with {@code CREATE_NEW} and
+ * {@code NOFOLLOW_LINKS}, existing directories must be real directories), and symlinks are created
+ * as links, never followed. Existing files are not overwritten.
+ */
+public final class ImageExtractor {
+    private final boolean restoreOwners;
+
+    /** @param restoreOwners set uid and gid from the image (needs root) */
+    public ImageExtractor(boolean restoreOwners) {
+        this.restoreOwners = restoreOwners;
+    }
+
+    /** Extracts everything under {@code imagePath} (the root for {@code ""}) into {@code target}. */
+    public long extract(DaxImage image, String imagePath, Path target) throws IOException {
+        Path root = target.toAbsolutePath().normalize();
+        Files.createDirectories(root);
+        requireRealDirectory(root);
+        DaxInode top = image.resolve(imagePath);
+        if (!top.isDirectory()) {
+            throw new java.nio.file.NotDirectoryException(image.source() + ":/" + imagePath);
+        }
+        String prefix = imagePath.replaceAll("^/+|/+$", "");
+        List<DaxEntry> entries = new ArrayList<>();
+        image.walk(e -> {
+            if (prefix.isEmpty() || e.path().startsWith(prefix + "/")) {
+                entries.add(e);
+            }
+        });
+        Map<Long, Path> firstPath = new HashMap<>();
+        List<Runnable> directoryModes = new ArrayList<>();
+        long bytes = 0;
+        for (DaxEntry e : entries) {
+            String rel = prefix.isEmpty() ? e.path() : e.path().substring(prefix.length() + 1);
+            Path out = root.resolve(rel).normalize();
+            if (!out.startsWith(root) || out.equals(root)) {
+                throw new IOException(image.source() + ":/" + e.path() + ": would be written outside " + root);
+            }
+            requireRealDirectory(out.getParent());
+            DaxInode n = e.inode();
+            if (n.isDirectory()) {
+                if (!Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(out);
+                }
+                // Directories get their mode last, so a read-only one does not block its own contents.
+                directoryModes.add(() -> applyQuietly(out, n));
+                continue;
+            }
+            if (n.isSymlink()) {
+                Files.createSymbolicLink(out, Path.of(image.readSymlink(n)));
+                if (restoreOwners) {
+                    PosixCalls.lchown(out, n.uid(), n.gid());
+                }
+                continue;
+            }
+            Path earlier = firstPath.putIfAbsent(n.ino(), out);
+            if (earlier != null) {
+                Files.createLink(out, earlier);
+                continue;
+            }
+            bytes += writeFile(image.content(n), out);
+            apply(out, n);
+        }
+        for (int i = directoryModes.size() - 1; i >= 0; i--) {
+            directoryModes.get(i).run();
+        }
+        if (prefix.isEmpty()) {
+            apply(root, image.root());
+        }
+        return bytes;
+    }
+
+    private static long writeFile(MemorySegment data, Path out) throws IOException {
+        try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+            final long chunk = 1L << 30; // ByteBuffer views stop at 2 GiB
+            for (long off = 0; off < data.byteSize(); off += chunk) {
+                var buf = data.asSlice(off, Math.min(chunk, data.byteSize() - off)).asByteBuffer();
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+            }
+        } catch (FileAlreadyExistsException e) {
+            throw new FileAlreadyExistsException(out.toString(), null, "already exists; extract does not overwrite");
+        }
+        return data.byteSize();
+    }
+
+    private void apply(Path p, DaxInode n) throws IOException {
+        if (restoreOwners) {
+            PosixCalls.lchown(p, n.uid(), n.gid());
+        }
+        PosixCalls.chmod(p, n.permissions()); // after chown, which clears setuid/setgid
+    }
+
+    private void applyQuietly(Path p, DaxInode n) {
+        try {
+            apply(p, n);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static void requireRealDirectory(Path dir) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!a.isDirectory()) {
+            throw new java.nio.file.FileSystemException(dir.toString(), null, "is not a real directory (a symlink?); refusing to write through it");
+        }
+    }
+}
