@@ -38,6 +38,19 @@ public final class ImageWriter {
     private long alignment = BLOCK_SIZE;
     private boolean rootOwned;
     private ProgressListener progress = ProgressListener.NONE;
+    private FileWrittenListener fileWritten = (file, image, offset, size) -> {};
+
+    /** Told about each file once its bytes are in the image: where they landed, to checksum them. */
+    @FunctionalInterface
+    public interface FileWrittenListener {
+        /**
+         * @param file the file just written
+         * @param image the image being written, readable: {@code image.map(READ_ONLY, offset, size)} sees the bytes
+         * @param absoluteOffset where the file's data starts in the image
+         * @param size its length
+         */
+        void written(RegularFile file, FileChannel image, long absoluteOffset, long size) throws IOException;
+    }
 
     /**
      * Aligns files at least {@code bytes} long to {@code bytes} (a power of two, at least 4096), so
@@ -62,6 +75,12 @@ public final class ImageWriter {
         return this;
     }
 
+    /** Called after each non-empty regular file (late files included) is written. */
+    public ImageWriter onFileWritten(FileWrittenListener listener) {
+        this.fileWritten = listener;
+        return this;
+    }
+
     /** Per-node facts the writer needs, indexed by inode number - 1. */
     private record Placed(Node node, long ino, long nlink) {}
 
@@ -79,7 +98,7 @@ public final class ImageWriter {
         boolean done = false;
         try {
             ImageLayout layout;
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 layout = writeTo(tree, ch);
             }
             try {
@@ -169,6 +188,7 @@ public final class ImageWriter {
                 } catch (IOException e) {
                     throw new IOException("while packing " + f.content().describe() + ": " + e.getMessage(), e);
                 }
+                fileWritten.written(f, ch, STATIC_BASE_OFFSET + dataOffset.get(f), size);
                 written += size;
                 progress.progress(written, totalFileBytes);
             }
@@ -182,6 +202,7 @@ public final class ImageWriter {
             dataOffset.put(f, cursor);
             layout.data(f, STATIC_BASE_OFFSET + cursor);
             f.content().writeTo(ch, STATIC_BASE_OFFSET + cursor);
+            fileWritten.written(f, ch, STATIC_BASE_OFFSET + cursor, size);
             cursor = alignUp(cursor + size, BLOCK_SIZE);
         }
         long baseSize = cursor;

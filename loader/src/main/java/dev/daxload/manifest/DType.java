@@ -1,0 +1,84 @@
+package dev.daxload.manifest;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Element types a manifest can name: the safetensors names for plain types, and GGUF's names for its
+ * block-quantized types, which are stored as raw blocks (a block of {@link #blockElements()} values
+ * takes {@link #blockBytes()} bytes).
+ */
+public enum DType {
+    F64(1, 8), F32(1, 4), F16(1, 2), BF16(1, 2),
+    I64(1, 8), I32(1, 4), I16(1, 2), I8(1, 1),
+    U64(1, 8), U32(1, 4), U16(1, 2), U8(1, 1),
+    BOOL(1, 1), F8_E4M3(1, 1), F8_E5M2(1, 1),
+    // GGUF block-quantized types (ggml block sizes, in elements and bytes)
+    Q4_0(32, 18), Q4_1(32, 20), Q5_0(32, 22), Q5_1(32, 24), Q8_0(32, 34), Q8_1(32, 36),
+    Q2_K(256, 84), Q3_K(256, 110), Q4_K(256, 144), Q5_K(256, 176), Q6_K(256, 210), Q8_K(256, 292),
+    IQ2_XXS(256, 66), IQ2_XS(256, 74), IQ3_XXS(256, 98), IQ1_S(256, 50), IQ4_NL(32, 18),
+    IQ3_S(256, 110), IQ2_S(256, 82), IQ4_XS(256, 136), IQ1_M(256, 56),
+    TQ1_0(256, 54), TQ2_0(256, 66), MXFP4(32, 17);
+
+    private final int blockElements;
+    private final int blockBytes;
+
+    DType(int blockElements, int blockBytes) {
+        this.blockElements = blockElements;
+        this.blockBytes = blockBytes;
+    }
+
+    /** Values per block: 1 for plain types. */
+    public int blockElements() {
+        return blockElements;
+    }
+
+    /** Bytes per block: the element size for plain types. */
+    public int blockBytes() {
+        return blockBytes;
+    }
+
+    public boolean isQuantized() {
+        return blockElements > 1;
+    }
+
+    /**
+     * Bytes that {@code elements} values take, or empty if the count is not a whole number of blocks
+     * or the size overflows a long.
+     */
+    public Optional<Long> byteSize(long elements) {
+        if (elements < 0 || elements % blockElements != 0) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Math.multiplyExact(elements / blockElements, (long) blockBytes));
+        } catch (ArithmeticException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The type named {@code name} (case-insensitive), or empty. */
+    public static Optional<DType> byName(String name) {
+        try {
+            return Optional.of(valueOf(name.toUpperCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Number of elements of {@code shape}, or -1 if a dimension is negative or the product overflows. */
+    public static long elementCount(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                return -1;
+            }
+            try {
+                n = Math.multiplyExact(n, d);
+            } catch (ArithmeticException e) {
+                return -1;
+            }
+        }
+        return n;
+    }
+}

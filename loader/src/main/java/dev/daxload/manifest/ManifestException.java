@@ -1,0 +1,16 @@
+package dev.daxload.manifest;
+
+import java.io.IOException;
+
+/** A manifest is malformed or disagrees with the image it sits in. The message says where and which field. */
+public final class ManifestException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public ManifestException(String message) {
+        super(message);
+    }
+
+    public ManifestException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,90 @@
+package dev.daxload.manifest;
+
+import dev.daxload.image.DaxEntry;
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.DaxInode;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The models of an image: every directory at the root that holds a {@code manifest.json}.
+ *
+ * <p>{@link #load} trusts nothing in the manifest: each tensor's range must lie inside the image and be
+ * exactly the data of the tensor's own file in the image tree, so that a view made from the manifest's
+ * offset alone reads what the filesystem (and the kernel's mount) would show.
+ */
+public final class ModelCatalog {
+    private ModelCatalog() {}
+
+    /** Names of the models in {@code image}, sorted. */
+    public static List<String> models(DaxImage image) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (DaxEntry e : image.list("/")) {
+            if (e.inode().isDirectory()) {
+                Optional<DaxInode> m = image.lookup(e.name() + "/" + ModelManifest.FILE_NAME);
+                if (m.isPresent() && m.get().isRegularFile()) {
+                    out.add(e.name());
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Reads, parses and checks the manifest of {@code model} against {@code image}.
+     *
+     * @throws ManifestException if there is no such model or the manifest is inconsistent with the image
+     */
+    public static ModelManifest load(DaxImage image, String model) throws IOException {
+        String path = model + "/" + ModelManifest.FILE_NAME;
+        String where = image.source() + ":/" + path;
+        DaxInode inode = image.lookup(path).orElseThrow(() -> new ManifestException(image.source()
+                + ": no model '" + model + "' (no /" + path + "); models here: " + safeModels(image)));
+        if (!inode.isRegularFile()) {
+            throw new ManifestException(where + ": not a regular file");
+        }
+        if (inode.size() > ModelManifest.MAX_BYTES) {
+            throw new ManifestException(where + ": manifest is " + inode.size() + " bytes, more than the " + ModelManifest.MAX_BYTES + " allowed");
+        }
+        MemorySegment bytes = image.content(inode);
+        ModelManifest manifest = ModelManifest.parse(bytes.toArray(ValueLayout.JAVA_BYTE), where);
+        if (!manifest.name().equals(model)) {
+            throw new ManifestException(where + ": field 'name' is '" + manifest.name() + "' but the model's directory is '" + model + "'");
+        }
+        long imageSize = image.segment().byteSize();
+        for (TensorEntry t : manifest.tensors()) {
+            String at = where + ": tensor '" + t.name() + "'";
+            if (t.offset() > imageSize || t.length() > imageSize - t.offset()) {
+                throw new ManifestException(at + ": range [" + t.offset() + ", +" + t.length() + ") runs past the image (" + imageSize + " bytes)");
+            }
+            if (t.file().startsWith("/") || List.of(t.file().split("/")).contains("..")) {
+                throw new ManifestException(at + ": file '" + t.file() + "' is not a plain relative path");
+            }
+            Optional<DaxInode> file = image.lookup(model + "/" + t.file());
+            if (file.isEmpty() || !file.get().isRegularFile()) {
+                throw new ManifestException(at + ": file '" + t.file() + "' is not a regular file of the image");
+            }
+            DaxInode f = file.get();
+            if (f.size() != t.length()) {
+                throw new ManifestException(at + ": length " + t.length() + " but its file holds " + f.size() + " bytes");
+            }
+            if (t.length() > 0 && image.absoluteOffset(f.dataOffset()) != t.offset()) {
+                throw new ManifestException(at + ": offset " + t.offset() + " but its file's data is at " + image.absoluteOffset(f.dataOffset()));
+            }
+        }
+        return manifest;
+    }
+
+    private static String safeModels(DaxImage image) {
+        try {
+            List<String> m = models(image);
+            return m.isEmpty() ? "none" : String.join(", ", m);
+        } catch (IOException e) {
+            return "(unreadable)";
+        }
+    }
+}

@@ -1,0 +1,256 @@
+package dev.daxload.manifest;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What {@code /<model>/manifest.json} says about a model: its tensors (name, dtype, shape, absolute
+ * offset and length in the image, CRC32C), where it came from, its source metadata, its side files
+ * and lookup tables.
+ *
+ * <p>{@link #parse} checks the manifest's own consistency (types of every field, known dtypes, length
+ * equal to shape times dtype size, unique names); {@link ModelCatalog#load} also checks it against the
+ * image it sits in, so that no view is ever made over bytes the manifest lied about.
+ *
+ * @param name the model's name (its directory at the image root)
+ * @param source provenance: {@code {"format": ..., "files": [{"path", "size", "sha256"?}]}}
+ * @param metadata source metadata (GGUF key/values, safetensors {@code __metadata__}, ONNX producer)
+ * @param tensors tensors in source order
+ * @param files side files, relative to the model directory ({@code files/tokenizer.json})
+ * @param tables lookup tables, relative to the model directory ({@code tables/vocab})
+ */
+public record ModelManifest(String name, JsonObject source, JsonObject metadata, List<TensorEntry> tensors,
+                            List<String> files, List<String> tables) {
+    /** The value of the manifest's {@code format} field. */
+    public static final String FORMAT = "daxload-model/1";
+    /** The manifest's file name inside the model directory. */
+    public static final String FILE_NAME = "manifest.json";
+    /** Larger manifests are refused before parsing: a million tensors fit in far less. */
+    public static final long MAX_BYTES = 256L << 20;
+
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+
+    public ModelManifest {
+        tensors = List.copyOf(tensors);
+        files = List.copyOf(files);
+        tables = List.copyOf(tables);
+        source = source.deepCopy();
+        metadata = metadata.deepCopy();
+    }
+
+    /** The tensor named {@code tensorName}. */
+    public Optional<TensorEntry> tensor(String tensorName) {
+        for (TensorEntry t : tensors) {
+            if (t.name().equals(tensorName)) {
+                return Optional.of(t);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Tensors by name, in manifest order. */
+    public Map<String, TensorEntry> tensorsByName() {
+        Map<String, TensorEntry> m = new LinkedHashMap<>();
+        for (TensorEntry t : tensors) {
+            m.put(t.name(), t);
+        }
+        return m;
+    }
+
+    /** The manifest as UTF-8 JSON. */
+    public byte[] toJson() {
+        JsonObject o = new JsonObject();
+        o.addProperty("format", FORMAT);
+        o.addProperty("name", name);
+        o.add("source", source);
+        o.add("metadata", metadata);
+        JsonArray ts = new JsonArray();
+        for (TensorEntry t : tensors) {
+            JsonObject j = new JsonObject();
+            j.addProperty("name", t.name());
+            j.addProperty("file", t.file());
+            j.addProperty("dtype", t.dtype().name());
+            JsonArray shape = new JsonArray();
+            for (long d : t.shape()) {
+                shape.add(d);
+            }
+            j.add("shape", shape);
+            j.addProperty("offset", t.offset());
+            j.addProperty("length", t.length());
+            if (t.crc32c() != null) {
+                j.addProperty("crc32c", String.format("%08x", t.crc32c()));
+            }
+            ts.add(j);
+        }
+        o.add("tensors", ts);
+        JsonArray fs = new JsonArray();
+        files.forEach(fs::add);
+        o.add("files", fs);
+        JsonArray tbs = new JsonArray();
+        tables.forEach(tbs::add);
+        o.add("tables", tbs);
+        return GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Parses and checks a manifest on its own.
+     *
+     * @param where names the manifest in messages, e.g. {@code img.daxfs:/minilm/manifest.json}
+     */
+    public static ModelManifest parse(byte[] json, String where) throws ManifestException {
+        if (json.length > MAX_BYTES) {
+            throw new ManifestException(where + ": manifest is " + json.length + " bytes, more than the " + MAX_BYTES + " allowed");
+        }
+        JsonObject o;
+        try {
+            JsonElement e = JsonParser.parseString(new String(json, StandardCharsets.UTF_8));
+            if (!e.isJsonObject()) {
+                throw new ManifestException(where + ": expected a JSON object");
+            }
+            o = e.getAsJsonObject();
+        } catch (JsonParseException | StackOverflowError e) {
+            throw new ManifestException(where + ": not valid JSON: " + e.getMessage(), e);
+        }
+        Fields f = new Fields(where);
+        String format = f.string(o, "format");
+        if (!FORMAT.equals(format)) {
+            throw new ManifestException(where + ": field 'format' is '" + format + "', expected '" + FORMAT + "'");
+        }
+        String name = f.string(o, "name");
+        JsonObject source = f.objectOrEmpty(o, "source");
+        JsonObject metadata = f.objectOrEmpty(o, "metadata");
+        JsonArray ts = f.array(o, "tensors");
+        List<TensorEntry> tensors = new ArrayList<>(ts.size());
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < ts.size(); i++) {
+            String at = "tensors[" + i + "]";
+            if (!ts.get(i).isJsonObject()) {
+                throw new ManifestException(where + ": " + at + " is not an object");
+            }
+            JsonObject t = ts.get(i).getAsJsonObject();
+            String tname = f.string(t, "name", at);
+            at = "tensor '" + tname + "'";
+            if (!names.add(tname)) {
+                throw new ManifestException(where + ": " + at + " appears twice");
+            }
+            String file = f.string(t, "file", at);
+            String dtypeName = f.string(t, "dtype", at);
+            DType dtype = DType.byName(dtypeName).orElseThrow(() ->
+                    new ManifestException(where + ": " + "tensor '" + tname + "': unknown dtype '" + dtypeName + "'"));
+            JsonArray shapeJson = f.array(t, "shape", at);
+            if (shapeJson.size() > 64) {
+                throw new ManifestException(where + ": " + at + ": shape has " + shapeJson.size() + " dimensions, at most 64 allowed");
+            }
+            long[] shape = new long[shapeJson.size()];
+            for (int d = 0; d < shape.length; d++) {
+                shape[d] = f.nonNegativeLong(shapeJson.get(d), at + ": shape[" + d + "]");
+            }
+            long offset = f.nonNegativeLong(t.get("offset"), at + ": offset");
+            long length = f.nonNegativeLong(t.get("length"), at + ": length");
+            long elements = DType.elementCount(shape);
+            Optional<Long> expected = elements < 0 ? Optional.empty() : dtype.byteSize(elements);
+            if (expected.isEmpty() || expected.get() != length) {
+                throw new ManifestException(where + ": " + at + ": length " + length + " does not match shape "
+                        + java.util.Arrays.toString(shape) + " of " + dtype
+                        + expected.map(e -> " (" + e + " bytes)").orElse(" (not a whole number of blocks, or overflow)"));
+            }
+            Integer crc = null;
+            if (t.has("crc32c")) {
+                String hex = f.string(t, "crc32c", at);
+                if (!hex.matches("[0-9a-fA-F]{8}")) {
+                    throw new ManifestException(where + ": " + at + ": crc32c '" + hex + "' is not 8 hex digits");
+                }
+                crc = Integer.parseUnsignedInt(hex, 16);
+            }
+            tensors.add(new TensorEntry(tname, file, dtype, shape, offset, length, crc));
+        }
+        List<String> files = f.strings(o, "files");
+        List<String> tables = f.strings(o, "tables");
+        return new ModelManifest(name, source, metadata, tensors, files, tables);
+    }
+
+    /** Typed field access with messages that name the field. */
+    private record Fields(String where) {
+        String string(JsonObject o, String key) throws ManifestException {
+            return string(o, key, null);
+        }
+
+        String string(JsonObject o, String key, String at) throws ManifestException {
+            JsonElement e = o.get(key);
+            if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+                throw new ManifestException(where + ": " + (at == null ? "" : at + ": ") + "field '" + key + "' is missing or not a string");
+            }
+            return e.getAsString();
+        }
+
+        JsonArray array(JsonObject o, String key) throws ManifestException {
+            return array(o, key, null);
+        }
+
+        JsonArray array(JsonObject o, String key, String at) throws ManifestException {
+            JsonElement e = o.get(key);
+            if (e == null || !e.isJsonArray()) {
+                throw new ManifestException(where + ": " + (at == null ? "" : at + ": ") + "field '" + key + "' is missing or not an array");
+            }
+            return e.getAsJsonArray();
+        }
+
+        JsonObject objectOrEmpty(JsonObject o, String key) throws ManifestException {
+            JsonElement e = o.get(key);
+            if (e == null || e.isJsonNull()) {
+                return new JsonObject();
+            }
+            if (!e.isJsonObject()) {
+                throw new ManifestException(where + ": field '" + key + "' is not an object");
+            }
+            return e.getAsJsonObject();
+        }
+
+        List<String> strings(JsonObject o, String key) throws ManifestException {
+            JsonElement e = o.get(key);
+            if (e == null) {
+                return List.of();
+            }
+            if (!e.isJsonArray()) {
+                throw new ManifestException(where + ": field '" + key + "' is not an array");
+            }
+            List<String> out = new ArrayList<>();
+            for (JsonElement x : e.getAsJsonArray()) {
+                if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isString()) {
+                    throw new ManifestException(where + ": field '" + key + "' holds a non-string");
+                }
+                out.add(x.getAsString());
+            }
+            return out;
+        }
+
+        long nonNegativeLong(JsonElement e, String what) throws ManifestException {
+            if (e == null || !e.isJsonPrimitive() || !((JsonPrimitive) e).isNumber()) {
+                throw new ManifestException(where + ": " + what + " is missing or not a number");
+            }
+            try {
+                long v = new java.math.BigDecimal(e.getAsString()).longValueExact();
+                if (v < 0) {
+                    throw new ManifestException(where + ": " + what + " is negative (" + v + ")");
+                }
+                return v;
+            } catch (ArithmeticException | NumberFormatException x) {
+                throw new ManifestException(where + ": " + what + " is not a whole number that fits in 63 bits: " + e.getAsString());
+            }
+        }
+    }
+}
