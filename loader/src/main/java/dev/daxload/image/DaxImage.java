@@ -7,10 +7,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -58,11 +56,21 @@ public final class DaxImage implements AutoCloseable {
      * @throws IOException if the file cannot be opened or mapped
      */
     public static DaxImage open(Path file) throws IOException {
+        return open(file, MapOptions.readOnly());
+    }
+
+    /**
+     * Maps an image (a regular file, a file on tmpfs or hugetlbfs, a file on a mounted DAXFS, or a DAX
+     * device such as {@code /dev/dax0.0}) as {@code options} say, checks it and indexes it. One mapping
+     * per image; it lives until {@link #close()}.
+     *
+     * @throws DaxFormatException if the image breaks a rule that makes reading it unsafe
+     * @throws IOException if the file cannot be opened or mapped
+     */
+    public static DaxImage open(Path file, MapOptions options) throws IOException {
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            return checked(file.toString(), seg, arena);
+        try {
+            return checked(file.toString(), Mmap.map(file, options, arena), arena);
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;

@@ -1,0 +1,164 @@
+package dev.daxload.image;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * {@code mmap} through the FFM API, for what {@link java.nio.channels.FileChannel#map} cannot do: a
+ * private writable mapping of a file opened read-only, {@code MAP_NORESERVE}, {@code madvise}, and
+ * character devices such as {@code /dev/daxX.Y}. The mapping belongs to an {@link Arena}: closing the
+ * arena unmaps it, exactly once.
+ */
+public final class Mmap {
+    private static final int O_RDONLY = 0;
+    private static final int O_CLOEXEC = 02000000;
+    private static final int PROT_READ = 1;
+    private static final int PROT_WRITE = 2;
+    private static final int MAP_SHARED = 1;
+    private static final int MAP_PRIVATE = 2;
+    private static final int MAP_NORESERVE = 0x4000;
+    private static final int MADV_HUGEPAGE = 14;
+    private static final int MADV_POPULATE_READ = 22;
+    private static final int SEEK_END = 2;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+    private static final MethodHandle OPEN = handle("open", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle LSEEK = handle("lseek", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final MethodHandle MMAP = handle("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MADVISE = handle("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+
+    private Mmap() {}
+
+    private static MethodHandle handle(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd, CAPTURE);
+    }
+
+    /** Linux errno names for the errors mapping can meet, for messages. */
+    static String errnoName(int errno) {
+        return switch (errno) {
+            case 1 -> "EPERM";
+            case 2 -> "ENOENT";
+            case 12 -> "ENOMEM";
+            case 13 -> "EACCES";
+            case 19 -> "ENODEV";
+            case 22 -> "EINVAL";
+            case 24 -> "EMFILE";
+            default -> "errno " + errno;
+        };
+    }
+
+    /**
+     * Maps a whole file or device.
+     *
+     * @param arena owns the mapping: closing it unmaps
+     * @return the mapping, {@code byteSize()} long
+     */
+    public static MemorySegment map(Path path, MapOptions options, Arena arena) throws IOException {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(STATE);
+            int fd = (int) OPEN.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                int errno = (int) ERRNO.get(state, 0L);
+                if (errno == 2) {
+                    throw new java.nio.file.NoSuchFileException(path.toString());
+                }
+                if (errno == 13) {
+                    throw new java.nio.file.AccessDeniedException(path.toString());
+                }
+                throw new IOException(path + ": open failed: " + errnoName(errno));
+            }
+            try {
+                return map(fd, path.toString(), sizeOf(path, fd, state), options, arena);
+            } finally {
+                int ignored = (int) CLOSE.invokeExact(state, fd); // the mapping keeps its own reference
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": " + t, t);
+        }
+    }
+
+    /**
+     * Maps {@code size} bytes of an open descriptor (a memfd, a dma-buf) from offset 0. The caller keeps
+     * the descriptor; the mapping holds its own reference to the file.
+     */
+    public static MemorySegment map(int fd, String what, long size, MapOptions options, Arena arena) throws IOException {
+        if (size <= 0) {
+            throw new IOException(what + ": is empty; an image has at least 8192 bytes");
+        }
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(STATE);
+            boolean priv = options.sharing() == MapOptions.Sharing.COPY_ON_WRITE;
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size,
+                    priv ? PROT_READ | PROT_WRITE : PROT_READ, priv ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED, fd, 0L);
+            if (addr.address() == -1L && priv) {
+                // Device DAX and some dma-buf exporters map only shared: fall back to read-only.
+                addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, 0L);
+            }
+            if (addr.address() == -1L) {
+                int errno = (int) ERRNO.get(state, 0L);
+                throw new IOException(what + ": mmap of " + size + " bytes failed: " + errnoName(errno)
+                        + (errno == 19 ? " (this file or device cannot be mapped)" : ""));
+            }
+            long address = addr.address();
+            MemorySegment mapping = MemorySegment.ofAddress(address).reinterpret(size, arena, s -> unmap(address, size));
+            if (options.hugePages()) {
+                int ignored = (int) MADVISE.invokeExact(state, mapping, size, MADV_HUGEPAGE); // best effort: not every source has huge pages
+            }
+            if (options.populate()) {
+                int rc = (int) MADVISE.invokeExact(state, mapping, size, MADV_POPULATE_READ);
+                if (rc != 0) {
+                    mapping.load(); // kernels before 5.14: touch the pages from Java instead
+                }
+            }
+            return mapping;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(what + ": " + t, t);
+        }
+    }
+
+    private static void unmap(long address, long size) {
+        try {
+            int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), size);
+        } catch (Throwable t) {
+            throw new AssertionError("munmap cannot throw", t);
+        }
+    }
+
+    /** Size of a regular file, or of a device: DAX devices report it in sysfs, others through lseek. */
+    private static long sizeOf(Path path, int fd, MemorySegment state) throws Throwable {
+        if (Files.isRegularFile(path)) {
+            return Files.size(path);
+        }
+        String name = path.toRealPath().getFileName().toString();
+        Path sysfs = Path.of("/sys/bus/dax/devices", name, "size");
+        if (name.startsWith("dax") && Files.isReadable(sysfs)) {
+            return Long.parseLong(Files.readString(sysfs).trim());
+        }
+        long end = (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END);
+        if (end < 0) {
+            throw new IOException(path + ": cannot tell its size (lseek: " + errnoName((int) ERRNO.get(state, 0L)) + ")");
+        }
+        return end;
+    }
+}

@@ -1,0 +1,68 @@
+package dev.daxload.image;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MmapTest {
+    @TempDir Path tmp;
+
+    @Test
+    void copyOnWriteMappingKeepsWritesPrivate() throws Exception {
+        Path f = tmp.resolve("data");
+        byte[] bytes = new byte[3 * 4096];
+        bytes[5000] = 42;
+        Files.write(f, bytes);
+        try (Arena a = Arena.ofShared(); Arena b = Arena.ofShared()) {
+            MemorySegment cow = Mmap.map(f, MapOptions.copyOnWrite(), a);
+            MemorySegment shared = Mmap.map(f, MapOptions.readOnly().withPopulate(true), b);
+            assertEquals(bytes.length, cow.byteSize());
+            assertEquals(42, cow.get(ValueLayout.JAVA_BYTE, 5000));
+            cow.set(ValueLayout.JAVA_BYTE, 5000, (byte) 7);
+            assertEquals(7, cow.get(ValueLayout.JAVA_BYTE, 5000), "the writer sees its write");
+            assertEquals(42, shared.get(ValueLayout.JAVA_BYTE, 5000), "other mappings do not");
+            assertEquals(42, Files.readAllBytes(f)[5000], "the file does not");
+            assertThrows(UnsupportedOperationException.class, () -> shared.set(ValueLayout.JAVA_BYTE, 0, (byte) 1),
+                    "a read-only mapping refuses writes in Java instead of faulting");
+        }
+    }
+
+    @Test
+    void sharedMappingSeesChangesToTheFile() throws Exception {
+        Path f = tmp.resolve("data");
+        Files.write(f, new byte[8192]);
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment m = Mmap.map(f, MapOptions.readOnly(), a);
+            try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(new byte[] {9}), 100);
+            }
+            assertEquals(9, m.get(ValueLayout.JAVA_BYTE, 100), "one physical copy: the mapping is the page cache");
+        }
+    }
+
+    @Test
+    void useAfterCloseIsAnExceptionNotACrash() throws Exception {
+        Path f = tmp.resolve("data");
+        Files.write(f, new byte[8192]);
+        Arena a = Arena.ofShared();
+        MemorySegment m = Mmap.map(f, MapOptions.copyOnWrite(), a);
+        a.close();
+        assertThrows(IllegalStateException.class, () -> m.get(ValueLayout.JAVA_BYTE, 0));
+    }
+
+    @Test
+    void errorsNameTheFile() {
+        var e = assertThrows(java.nio.file.NoSuchFileException.class, () -> Mmap.map(tmp.resolve("nope"), MapOptions.readOnly(), Arena.ofAuto()));
+        assertTrue(e.getMessage().contains("nope"));
+        Path empty = tmp.resolve("empty");
+        assertDoesNotThrow(() -> Files.createFile(empty));
+        var e2 = assertThrows(java.io.IOException.class, () -> Mmap.map(empty, MapOptions.readOnly(), Arena.ofAuto()));
+        assertTrue(e2.getMessage().contains("empty"), e2.getMessage());
+    }
+}
