@@ -1,0 +1,103 @@
+package dev.daxload.tensor;
+
+import dev.daxload.manifest.DType;
+import dev.daxload.manifest.TensorEntry;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.zip.CRC32C;
+
+/**
+ * A tensor of an image: name, dtype, shape and its bytes as a slice of the image's one mapping, so
+ * making a view copies nothing, and a view of 100 GB costs what a view of 100 bytes costs.
+ *
+ * <p>The view is valid while its image is open; reading it after the image is closed throws
+ * {@link IllegalStateException}.
+ */
+public final class TensorView {
+    private final TensorEntry entry;
+    private final MemorySegment data;
+
+    /**
+     * @param entry what the manifest says (already checked against the image)
+     * @param data the tensor's bytes: {@code entry.length()} long
+     */
+    public TensorView(TensorEntry entry, MemorySegment data) {
+        if (data.byteSize() != entry.length()) {
+            throw new IllegalArgumentException("tensor '" + entry.name() + "': view of " + data.byteSize() + " bytes for " + entry.length());
+        }
+        this.entry = entry;
+        this.data = data;
+    }
+
+    public String name() {
+        return entry.name();
+    }
+
+    public DType dtype() {
+        return entry.dtype();
+    }
+
+    public long[] shape() {
+        return entry.shape();
+    }
+
+    /** The tensor's bytes, little-endian, in place in the image. */
+    public MemorySegment segment() {
+        return data;
+    }
+
+    public long byteSize() {
+        return data.byteSize();
+    }
+
+    /** What the manifest says about this tensor. */
+    public TensorEntry entry() {
+        return entry;
+    }
+
+    /** True if the manifest recorded a checksum for this tensor. */
+    public boolean hasChecksum() {
+        return entry.crc32c() != null;
+    }
+
+    /**
+     * Recomputes the CRC32C of the bytes and compares it with the manifest's.
+     *
+     * @throws ChecksumException if they differ
+     */
+    public void verify() throws ChecksumException {
+        if (entry.crc32c() == null) {
+            return;
+        }
+        int actual = crc32c(data);
+        if (actual != entry.crc32c()) {
+            throw new ChecksumException(String.format("tensor '%s' at offset %d: CRC32C is %08x, the manifest says %08x",
+                    name(), entry.offset(), actual, entry.crc32c()));
+        }
+    }
+
+    /** CRC32C of a segment of any size (the JDK's CRC32C takes ByteBuffers of at most 2 GiB). */
+    public static int crc32c(MemorySegment seg) {
+        CRC32C crc = new CRC32C();
+        final long chunk = 1L << 30;
+        for (long off = 0; off < seg.byteSize(); off += chunk) {
+            crc.update(seg.asSlice(off, Math.min(chunk, seg.byteSize() - off)).asByteBuffer());
+        }
+        return (int) crc.getValue();
+    }
+
+    @Override
+    public String toString() {
+        return name() + " " + dtype() + Arrays.toString(shape()) + " @0x" + Long.toHexString(data.address());
+    }
+
+    /** A tensor's bytes do not match the checksum its manifest recorded. */
+    public static final class ChecksumException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        public ChecksumException(String message) {
+            super(message);
+        }
+    }
+}
