@@ -1,0 +1,41 @@
+package dev.daxload.djl;
+
+import ai.djl.repository.Artifact;
+import dev.daxload.manifest.ModelManifest;
+import java.util.Map;
+
+/**
+ * The one artifact of a {@link DaxfsRepository}. Its arguments carry the {@link ModelBinder} (DJL's
+ * {@code blockFactory} hook, which sees the model before it loads) and the engine the source format
+ * calls for; its options carry what the engine's {@code load} reads.
+ */
+final class DaxfsArtifact extends Artifact {
+    private final transient ModelBinder binder;
+
+    DaxfsArtifact(DaxfsRepository repository, String model, ModelManifest manifest) {
+        setName(model);
+        binder = new ModelBinder(repository.target(), model);
+        getArguments().put("blockFactory", binder);
+        String format = manifest.source().has("format") ? manifest.source().get("format").getAsString() : "";
+        getArguments().put("engine", format.contains("onnx") ? "OnnxRuntime" : "PyTorch");
+    }
+
+    /**
+     * Adds the options the daxfs loading path needs. ONNX Runtime's {@code load} takes a
+     * {@code SessionOptions} object under {@code "sessionOptions"}: DJL types options as strings, but
+     * the map is only read, so an object travels through it; {@link ModelBinder} fills it in (weights
+     * as initializers) before the engine creates its session.
+     */
+    @Override
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public Map<String, String> getOptions(Map<String, String> override) {
+        Map<String, String> options = super.getOptions(override);
+        // PyTorch: the block's parameters are views bound by ModelBinder; there is no parameter file.
+        options.putIfAbsent("hasParameter", "false");
+        Object sessionOptions = binder.pendingSessionOptions();
+        if (sessionOptions != null) {
+            ((Map) options).put("sessionOptions", sessionOptions);
+        }
+        return options;
+    }
+}

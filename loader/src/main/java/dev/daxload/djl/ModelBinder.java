@@ -1,0 +1,115 @@
+package dev.daxload.djl;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.nn.Block;
+import ai.djl.nn.BlockFactory;
+import ai.onnxruntime.OrtSession.SessionOptions;
+import dev.daxload.djl.onnx.OrtInitializers;
+import dev.daxload.model.ModelWeights;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * DJL's {@code blockFactory} hook, which sees the {@link Model} before the engine loads it: maps the
+ * image (or joins its mapping), ties the mapping's lifetime to the model's {@code NDManager} (closing
+ * the model releases it), checks checksums as asked, and hands the weights to the engine as views.
+ *
+ * <ul>
+ *   <li>ONNX Runtime: every tensor becomes an initializer over the image's memory, in the
+ *       {@code SessionOptions} that {@link DaxfsArtifact} put in the load options; no block.
+ *   <li>PyTorch: a block built by the architecture the caller names (argument {@code daxfs.block}: a
+ *       {@link BlockFactory}, or its class name) whose parameters are bound to views by name (argument
+ *       {@code daxfs.names}: a {@code Map} from block parameter names to tensor names where they differ).
+ * </ul>
+ */
+final class ModelBinder implements BlockFactory {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(ModelBinder.class);
+
+    private final DaxfsUri target;
+    private final String model;
+    private final transient ThreadLocal<SessionOptions> pending = new ThreadLocal<>();
+
+    ModelBinder(DaxfsUri target, String model) {
+        this.target = target;
+        this.model = model;
+    }
+
+    /**
+     * An empty {@code SessionOptions} for the ONNX Runtime engine to load with; filled in by
+     * {@link #newBlock} on the same thread, before the engine reads it.
+     */
+    Object pendingSessionOptions() {
+        if (!Engine.hasEngine("OnnxRuntime")) {
+            return null;
+        }
+        Engine.getEngine("OnnxRuntime"); // DJL must create ORT's environment before anyone else does
+        SessionOptions options = new SessionOptions();
+        SessionOptions stale = pending.get();
+        if (stale != null) {
+            stale.close(); // an earlier load on this thread failed before reaching newBlock
+        }
+        pending.set(options);
+        return options;
+    }
+
+    @Override
+    public Block newBlock(Model djlModel, Path modelPath, Map<String, ?> arguments) throws IOException {
+        long t0 = System.nanoTime();
+        SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions());
+        try {
+            ModelWeights weights = ModelWeights.of(lease.image(), model);
+            djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), lease);
+            verify(weights);
+            String engine = djlModel.getNDManager().getEngine().getEngineName();
+            Block block = switch (engine) {
+                case "OnnxRuntime" -> {
+                    SessionOptions options = pending.get();
+                    pending.remove();
+                    if (options == null) {
+                        throw new IOException("daxfs: no SessionOptions reached the ONNX Runtime engine (load through Criteria with a daxfs: URL)");
+                    }
+                    OrtInitializers init = OrtInitializers.supply(weights, options, target.prepacking());
+                    // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
+                    djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
+                    yield null;
+                }
+                case "PyTorch" -> PtParameterBinding.bind(djlModel, modelPath, arguments, weights);
+                default -> throw new IOException("daxfs: engine " + engine + " is not supported; use OnnxRuntime or PyTorch");
+            };
+            LOG.debug("daxfs: bound {} tensors of '{}' in {} us", weights.tensors().size(), model, (System.nanoTime() - t0) / 1000);
+            return block;
+        } catch (IOException | RuntimeException e) {
+            lease.close();
+            throw e;
+        }
+    }
+
+    private void verify(ModelWeights weights) throws IOException {
+        switch (target.verify()) {
+            case NONE -> {}
+            case EAGER -> {
+                List<String> bad = weights.verify();
+                if (!bad.isEmpty()) {
+                    throw new IOException(target.image() + ": model '" + model + "': " + bad.size() + " tensors fail their checksum: " + bad.get(0));
+                }
+            }
+            case BACKGROUND -> weights.verifyInBackground(new AtomicLong()).whenComplete((bad, err) -> {
+                if (err != null) {
+                    LOG.warn("daxfs: background verification of '{}' stopped: {}", model, err.toString());
+                } else if (!bad.isEmpty()) {
+                    LOG.error("daxfs: model '{}' in {}: {} tensors fail their checksum, first: {}", model, target.image(), bad.size(), bad.get(0));
+                } else {
+                    LOG.info("daxfs: model '{}': every tensor matches its checksum", model);
+                }
+            });
+        }
+    }
+}
