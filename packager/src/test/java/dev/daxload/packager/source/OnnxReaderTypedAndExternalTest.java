@@ -94,6 +94,15 @@ class OnnxReaderTypedAndExternalTest {
     }
 
     @Test
+    void acceptsOnnxFilesByName() throws IOException {
+        OnnxReader reader = new OnnxReader();
+        assertEquals("onnx", reader.format());
+        assertTrue(reader.accepts(write(dir.resolve("Model.ONNX"), model(tensor("x", FLOAT, 1).addFloatData(1f)))));
+        assertTrue(!reader.accepts(write(dir.resolve("model.bin"), model(tensor("x", FLOAT, 1).addFloatData(1f)))));
+        assertTrue(!reader.accepts(Files.createDirectories(dir.resolve("dir.onnx"))));
+    }
+
+    @Test
     void typedFieldsThatDisagreeAreRefused() {
         refused(model(tensor("big", INT8, 1).addInt32Data(200)), "'big'", "int32_data[0] = 200");
         refused(model(tensor("h", FLOAT16, 1).addInt32Data(-1)), "'h'", "int32_data[0] = -1");
