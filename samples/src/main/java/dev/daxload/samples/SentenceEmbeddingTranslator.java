@@ -1,0 +1,76 @@
+package dev.daxload.samples;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.translate.NoBatchifyTranslator;
+import ai.djl.translate.TranslatorContext;
+
+/**
+ * Sentence embeddings from a BERT-style encoder (all-MiniLM-L6-v2, bge-small): tokenize, run, average
+ * the token vectors under the attention mask, normalize to unit length, the way sentence-transformers
+ * does for these models.
+ */
+public final class SentenceEmbeddingTranslator implements NoBatchifyTranslator<String, float[]> {
+    private final HuggingFaceTokenizer tokenizer;
+    private final boolean withTokenTypes;
+    private long[] mask;
+
+    /**
+     * @param tokenizer the model's tokenizer
+     * @param withTokenTypes whether the graph takes a {@code token_type_ids} input
+     */
+    public SentenceEmbeddingTranslator(HuggingFaceTokenizer tokenizer, boolean withTokenTypes) {
+        this.tokenizer = tokenizer;
+        this.withTokenTypes = withTokenTypes;
+    }
+
+    @Override
+    public NDList processInput(TranslatorContext ctx, String text) {
+        Encoding enc = tokenizer.encode(text);
+        NDManager m = ctx.getNDManager();
+        mask = enc.getAttentionMask();
+        NDArray ids = m.create(enc.getIds()).expandDims(0);
+        ids.setName("input_ids");
+        NDArray attention = m.create(mask).expandDims(0);
+        attention.setName("attention_mask");
+        if (!withTokenTypes) {
+            return new NDList(ids, attention);
+        }
+        NDArray types = m.create(enc.getTypeIds()).expandDims(0);
+        types.setName("token_type_ids");
+        return new NDList(ids, attention, types);
+    }
+
+    @Override
+    public float[] processOutput(TranslatorContext ctx, NDList list) {
+        NDArray hidden = list.get(0); // [1, tokens, dim]
+        long tokens = hidden.getShape().get(1);
+        int dim = (int) hidden.getShape().get(2);
+        float[] h = hidden.toFloatArray();
+        double[] sum = new double[dim];
+        long count = 0;
+        for (int t = 0; t < tokens; t++) {
+            if (mask[t] == 0) {
+                continue;
+            }
+            count++;
+            for (int d = 0; d < dim; d++) {
+                sum[d] += h[t * dim + d];
+            }
+        }
+        double norm = 0;
+        for (int d = 0; d < dim; d++) {
+            sum[d] /= Math.max(1, count);
+            norm += sum[d] * sum[d];
+        }
+        norm = Math.max(Math.sqrt(norm), 1e-12);
+        float[] out = new float[dim];
+        for (int d = 0; d < dim; d++) {
+            out[d] = (float) (sum[d] / norm);
+        }
+        return out;
+    }
+}
