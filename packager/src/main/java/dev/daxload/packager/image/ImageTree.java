@@ -38,6 +38,30 @@ public final class ImageTree {
     }
 
     /**
+     * Moves every entry of {@code other}'s root into this tree's root (subdirectories merge), so plain
+     * trees can sit beside models in one image.
+     *
+     * @throws IllegalArgumentException if a path exists in both trees and is not a directory in both
+     */
+    public void merge(ImageTree other) {
+        merge(root, other.root, "");
+    }
+
+    private static void merge(Directory into, Directory from, String path) {
+        for (var e : from.entries.entrySet()) {
+            String p = path + "/" + e.getKey();
+            Node mine = into.entries.get(e.getKey());
+            if (mine == null) {
+                into.entries.put(e.getKey(), e.getValue());
+            } else if (mine instanceof Directory d && e.getValue() instanceof Directory f) {
+                merge(d, f, p);
+            } else {
+                throw new IllegalArgumentException("'" + p + "' is in the image twice");
+            }
+        }
+    }
+
+    /**
      * Permission bits and owner of a node.
      *
      * @param permissions the low 12 bits of st_mode (setuid, setgid, sticky, rwx)
