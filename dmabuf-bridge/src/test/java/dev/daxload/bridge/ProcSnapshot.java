@@ -18,7 +18,8 @@ record ProcSnapshot(List<String> fds, List<String> maps) {
 
     /** Fd targets and mapping lines that the bridge makes (the JVM makes none of these itself). */
     static final Predicate<String> BRIDGE_KINDS = s -> s.contains("memfd:") || s.contains("socket:")
-            || s.contains("anon_inode:") || s.contains("dmabuf") || s.contains("udmabuf") || s.contains("dma_heap");
+            || s.contains("anon_inode:") || s.startsWith("/dmabuf:") || s.startsWith("/dev/udmabuf")
+            || s.startsWith("/dev/dma_heap");
 
     static ProcSnapshot take() throws IOException {
         List<String> fds = new ArrayList<>();
