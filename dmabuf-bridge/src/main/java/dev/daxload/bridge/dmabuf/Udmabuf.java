@@ -18,7 +18,8 @@ import java.util.Set;
  *
  * <p>The kernel's rules: the memfd must carry {@link Seal#SHRINK} (the udmabuf pins its pages)
  * and not {@link Seal#WRITE}; offset and size are multiples of the page size and lie within the
- * memfd; the size is at most the module's {@code size_limit_mb} (64 MiB unless set).
+ * memfd; the size is at most the module's {@code size_limit_mb} (64 MiB unless set, see
+ * {@link #sizeLimit()}).
  */
 public final class Udmabuf {
     /** The udmabuf device, present when the kernel has CONFIG_UDMABUF (a module in Debian). */
@@ -57,12 +58,32 @@ public final class Udmabuf {
         return NativeFd.adopt(rc, "udmabuf " + memfd.name() + " " + size);
     }
 
+    /** Where the udmabuf module shows its per-buffer limit. */
+    private static final Path SIZE_LIMIT = Path.of("/sys/module/udmabuf/parameters/size_limit_mb");
+
+    /**
+     * @return the kernel's per-buffer limit in bytes ({@code size_limit_mb}), or -1 when unknown
+     */
+    public static long sizeLimit() {
+        try {
+            return Long.parseLong(java.nio.file.Files.readString(SIZE_LIMIT).strip()) << 20;
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
     private static String hint(int err, Path device, Memfd memfd, long offset, long size) {
         long page = LinuxConstants.PAGE_SIZE;
         return switch (err) {
             case Errno.ENOENT -> "no " + device + ": load the udmabuf module (modprobe udmabuf) or use --via heap";
-            case Errno.EINVAL -> {
+            case Errno.EINVAL, Errno.E2BIG -> {
                 // The kernel says only EINVAL; find which rule was broken, so the message can say.
+                long limit = sizeLimit();
+                if (limit > 0 && size > limit) {
+                    yield "udmabuf limits one buffer to size_limit_mb=" + (limit >> 20) + " MiB: raise it ("
+                            + "modprobe udmabuf size_limit_mb=" + ((size >> 20) + 1) + ", or udmabuf.size_limit_mb="
+                            + ((size >> 20) + 1) + " on the kernel command line when built in) or use --via heap";
+                }
                 Set<Seal> seals;
                 try {
                     seals = memfd.seals();
@@ -80,8 +101,6 @@ public final class Udmabuf {
                 }
                 yield "the range [" + offset + ", " + (offset + size) + ") must lie within the memfd";
             }
-            case Errno.E2BIG -> "udmabuf limits one buffer to its size_limit_mb (64 MiB unless set): "
-                    + "reload the module with a larger one (modprobe udmabuf size_limit_mb=" + ((size >> 20) + 1) + ") or use --via heap";
             case Errno.EBADF -> "the memfd is not open";
             default -> null;
         };

@@ -123,6 +123,24 @@ class DmaBufTest {
     }
 
     @Test
+    void udmabufOverItsSizeLimitSaysHowToRaiseIt() throws Exception {
+        assumeTrue(Files.exists(Udmabuf.DEVICE), NO_UDMABUF);
+        long limit = Udmabuf.sizeLimit();
+        assumeTrue(limit > 0, "udmabuf shows no size_limit_mb in /sys/module/udmabuf/parameters");
+        long size = limit + 2 * 4096;
+        // A memfd this size costs nothing until its pages are touched, and none are.
+        try (Memfd m = Memfd.create("daxload-toolarge", size)) {
+            m.addSeals(Seal.SHRINK);
+            LinuxException e = assertThrows(LinuxException.class, () -> Udmabuf.create(m, 0, size));
+            assertTrue(e.errno() == Errno.EINVAL || e.errno() == Errno.E2BIG, e.getMessage());
+            assertTrue(e.getMessage().contains("size_limit_mb=" + (limit >> 20)), e.getMessage());
+            try (NativeFd ok = Udmabuf.create(m, 0, limit)) {
+                assertEquals(limit, ok.size(), "exactly the limit is allowed");
+            }
+        }
+    }
+
+    @Test
     void anImageInAUdmabufMountsAsDaxfs(@TempDir Path dir) throws Exception {
         assumeTrue(Files.exists(Udmabuf.DEVICE), NO_UDMABUF);
         assumeTrue(Files.readString(Path.of("/proc/filesystems")).contains("\tdaxfs\n"), NO_DAXFS);
