@@ -198,6 +198,12 @@ static inline int daxload_dma_buf_sync(int fd, long long flags) {
     return rc < 0 ? -errno : rc;
 }
 
+/* Names a dma-buf (DMA_BUF_SET_NAME, at most DMA_BUF_NAME_LEN-1 bytes): the name shows in
+ * /proc/PID/fdinfo and the kernel's dma-buf accounting, so a mounted image can be told apart. */
+static inline int daxload_dma_buf_set_name(int fd, const char* name) {
+    DAXLOAD_RET(ioctl(fd, DMA_BUF_SET_NAME, name));
+}
+
 /* ---- mount API ---- */
 
 static inline int daxload_fsopen(const char* fs_name) {

@@ -97,6 +97,8 @@ public final class LinuxNative {
 
     @Name("daxload_dma_buf_sync") public static native int dmaBufSync(int fd, long flags);
 
+    @Name("daxload_dma_buf_set_name") public static native int dmaBufSetName(int fd, @Cast("const char*") byte[] name);
+
     // ---- mount API ----
 
     @Name("daxload_fsopen") public static native int fsopen(@Cast("const char*") byte[] fsName);

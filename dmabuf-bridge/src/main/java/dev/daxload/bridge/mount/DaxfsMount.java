@@ -96,6 +96,67 @@ public final class DaxfsMount implements AutoCloseable {
     }
 
     /**
+     * Unmounts {@code dir} only if it is a daxfs mount: what {@code daxload umount} does.
+     *
+     * @param dir the mount point
+     * @throws java.io.IOException saying what is mounted there instead (or that nothing is), or
+     *         a {@link LinuxException} from {@code umount2}
+     */
+    public static void unmountDaxfs(Path dir) throws java.io.IOException {
+        java.util.Optional<String> type = fsTypeAt(dir);
+        if (type.isEmpty()) {
+            throw new java.io.IOException(dir + ": not a mount point (nothing to unmount)");
+        }
+        if (!FS_TYPE.equals(type.get())) {
+            throw new java.io.IOException(dir + ": not a daxfs mount (it is " + type.get() + "); use umount(8) for that");
+        }
+        unmount(dir);
+    }
+
+    /**
+     * The filesystem type mounted at {@code dir}, from {@code /proc/self/mountinfo} (the last
+     * mount there, which is the one visible).
+     *
+     * @param dir a directory
+     * @return the type, or empty when {@code dir} is not a mount point
+     * @throws java.io.IOException if {@code dir} does not exist or mountinfo cannot be read
+     */
+    public static java.util.Optional<String> fsTypeAt(Path dir) throws java.io.IOException {
+        String want = dir.toRealPath().toString();
+        String found = null;
+        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            // id parent major:minor root MOUNTPOINT options [optional...] - FSTYPE source superopts
+            String[] f = line.split(" ");
+            int dash = java.util.Arrays.asList(f).indexOf("-");
+            if (f.length < 5 || dash < 0 || dash + 1 >= f.length) {
+                continue;
+            }
+            if (unescape(f[4]).equals(want)) {
+                found = f[dash + 1];
+            }
+        }
+        return java.util.Optional.ofNullable(found);
+    }
+
+    /** mountinfo writes space, tab, newline and backslash as octal escapes ({@code \040}). */
+    private static String unescape(String s) {
+        if (s.indexOf('\\') < 0) {
+            return s;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 3 < s.length()) {
+                sb.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+                i += 3;
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
+    }
+
+    /**
      * Asks a mounted image for a dma-buf of the whole image ({@code DAXFS_IOC_GET_DMABUF}).
      *
      * @param fileOnMount any file on the mount
