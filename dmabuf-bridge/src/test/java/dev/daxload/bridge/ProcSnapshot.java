@@ -14,14 +14,14 @@ import java.util.function.Predicate;
  * What this process holds according to the kernel: its open fds ({@code /proc/self/fd}, by
  * link target) and its mappings ({@code /proc/self/maps}). Leak tests compare two snapshots.
  */
-record ProcSnapshot(List<String> fds, List<String> maps) {
+public record ProcSnapshot(List<String> fds, List<String> maps) {
 
     /** Fd targets and mapping lines that the bridge makes (the JVM makes none of these itself). */
     static final Predicate<String> BRIDGE_KINDS = s -> s.contains("memfd:") || s.contains("socket:")
             || s.contains("anon_inode:") || s.startsWith("/dmabuf:") || s.startsWith("/dev/udmabuf")
             || s.startsWith("/dev/dma_heap");
 
-    static ProcSnapshot take() throws IOException {
+    public static ProcSnapshot take() throws IOException {
         List<String> fds = new ArrayList<>();
         try (DirectoryStream<Path> dir = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
             for (Path p : dir) {
@@ -36,16 +36,16 @@ record ProcSnapshot(List<String> fds, List<String> maps) {
         return new ProcSnapshot(fds, Files.readAllLines(Path.of("/proc/self/maps")));
     }
 
-    List<String> bridgeFds() {
+    public List<String> bridgeFds() {
         return fds.stream().filter(BRIDGE_KINDS).toList();
     }
 
-    List<String> mapsMatching(String needle) {
+    public List<String> mapsMatching(String needle) {
         return maps.stream().filter(l -> l.contains(needle)).toList();
     }
 
     /** @return a readable list of what {@code after} holds and {@code before} did not */
-    static String diff(List<String> before, List<String> after) {
+    public static String diff(List<String> before, List<String> after) {
         TreeMap<String, Integer> count = new TreeMap<>();
         after.forEach(s -> count.merge(s, 1, Integer::sum));
         before.forEach(s -> count.merge(s, -1, Integer::sum));

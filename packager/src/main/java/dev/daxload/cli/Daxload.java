@@ -5,7 +5,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code daxload} command line: make, inspect and unpack DAXFS images.
+ * The {@code daxload} command line: make, inspect, unpack and mount DAXFS images; hold them in GPU memory.
  *
  * <p>Exit codes: 0 success, 1 failure (an unreadable or unsound image, an I/O error), 2 bad usage.
  * Errors go to standard error as one line naming the file and what is wrong.
@@ -21,6 +21,9 @@ import picocli.CommandLine.Command;
             ExtractCommand.class,
             InspectCommand.class,
             VerifyCommand.class,
+            MountCommand.class,
+            UmountCommand.class,
+            GpuCommand.class,
             CommandLine.HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",

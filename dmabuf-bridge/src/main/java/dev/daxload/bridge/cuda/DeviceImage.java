@@ -216,9 +216,12 @@ public final class DeviceImage implements AutoCloseable {
                 long s = out[0];
                 streams[b] = s;
                 // A stream is drained before its buffer is freed (releases run newest first).
-                local.push("cuStreamDestroy", () -> {
-                    api.streamSynchronize(s);
-                    return api.streamDestroy(s);
+                local.push("cuStreamSynchronize+cuStreamDestroy", () -> {
+                    // Destroy even when the drain fails, but report the failure: a copy that
+                    // did not finish means the device image is not whole.
+                    int drained = api.streamSynchronize(s);
+                    int destroyed = api.streamDestroy(s);
+                    return drained != CuApi.CUDA_SUCCESS ? drained : destroyed;
                 });
             }
             for (ChunkPlan.Chunk c : plan) {

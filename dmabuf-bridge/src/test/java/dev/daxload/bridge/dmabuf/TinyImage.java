@@ -9,14 +9,14 @@ import java.nio.charset.StandardCharsets;
  * tests need no packager: a root directory holding one file. Laid out as
  * superblock | base superblock | inode table | root dirents | file data, each 4096 bytes.
  */
-final class TinyImage {
-    static final String FILE_NAME = "hello.txt";
-    static final String FILE_TEXT = "hello from a DAXFS image in a dma-buf\n";
-    static final int SIZE = 5 * 4096;
+public final class TinyImage {
+    public static final String FILE_NAME = "hello.txt";
+    public static final String FILE_TEXT = "hello from a DAXFS image in a dma-buf\n";
+    public static final int SIZE = 5 * 4096;
 
     private TinyImage() {}
 
-    static byte[] bytes() {
+    public static byte[] bytes() {
         ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
         long baseSize = 4 * 4096;
         // superblock
