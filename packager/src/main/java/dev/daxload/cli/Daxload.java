@@ -50,7 +50,8 @@ public final class Daxload implements Runnable {
         CommandLine cl = new CommandLine(new Daxload());
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
-            err.println("daxload " + commandLine.getCommandName() + ": " + describe(e));
+            // qualifiedName: "daxload gpu load", not just "load", for nested commands.
+            err.println(commandLine.getCommandSpec().qualifiedName() + ": " + describe(e));
             if (Boolean.getBoolean("daxload.debug")) {
                 e.printStackTrace(err);
             }
