@@ -82,7 +82,7 @@ public final class RawTensorReader implements SourceReader {
         if (spec == null) {
             throw new SourceFormatException(path, -1, "no " + SPEC + " found");
         }
-        Path dir = spec.toAbsolutePath().getParent();
+        Path dir = spec.toAbsolutePath().normalize().getParent();
         JsonObject metadata = new JsonObject();
         List<Spec> specs = parse(spec, metadata);
         List<SourceTensor> tensors = new ArrayList<>();

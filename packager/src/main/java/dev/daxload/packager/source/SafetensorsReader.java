@@ -241,12 +241,17 @@ public final class SafetensorsReader implements SourceReader {
             }
             cursor = e.end();
             prev = e;
-            out.add(new SourceTensor(e.name(), e.dtype(), e.shape(),
-                    FileContent.range(file, dataStart + e.begin(), e.end() - e.begin())));
         }
         if (cursor != dataLength) {
             throw new SourceFormatException(file, dataStart + cursor, "the tensors end at byte " + cursor
                     + " of the data section but the file holds " + dataLength + " data bytes (trailing bytes)");
+        }
+        // listed in file order; an empty tensor sharing its offset with another is placed by name, as the
+        // reference tools list them
+        sorted.sort(Comparator.comparingLong(Entry::begin).thenComparing(Entry::name));
+        for (Entry e : sorted) {
+            out.add(new SourceTensor(e.name(), e.dtype(), e.shape(),
+                    FileContent.range(file, dataStart + e.begin(), e.end() - e.begin())));
         }
         return out;
     }

@@ -72,7 +72,7 @@ public final class ShardedSafetensorsReader implements SourceReader {
         if (index == null) {
             throw new SourceFormatException(path, -1, "no " + INDEX + " (or single *" + INDEX_SUFFIX + ") found");
         }
-        Path dir = index.toAbsolutePath().getParent();
+        Path dir = index.toAbsolutePath().normalize().getParent();
         JsonObject indexMeta = new JsonObject();
         Map<String, String> weightMap = new LinkedHashMap<>();
         parseIndex(index, indexMeta, weightMap);
