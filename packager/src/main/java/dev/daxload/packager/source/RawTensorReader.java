@@ -226,7 +226,7 @@ public final class RawTensorReader implements SourceReader {
         } catch (StrictJson.Problem e) {
             throw new SourceFormatException(spec, -1, e.getMessage());
         } catch (IOException | IllegalStateException e) {
-            throw new SourceFormatException(spec, -1, "not valid JSON: " + e.getMessage());
+            throw new SourceFormatException(spec, -1, "not valid JSON: " + StrictJson.describe(e));
         }
         return out;
     }

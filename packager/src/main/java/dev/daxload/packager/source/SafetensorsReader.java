@@ -116,7 +116,7 @@ public final class SafetensorsReader implements SourceReader {
             } catch (StrictJson.Problem e) {
                 throw new SourceFormatException(file, 8, "JSON header: " + e.getMessage());
             } catch (IOException | IllegalStateException e) {
-                throw new SourceFormatException(file, 8, "JSON header is not valid JSON: " + e.getMessage());
+                throw new SourceFormatException(file, 8, "JSON header is not valid JSON: " + StrictJson.describe(e));
             }
             long dataStart = 8 + n;
             return new Parsed(file, metadata, check(file, entries, dataStart, size - dataStart));

@@ -188,7 +188,7 @@ public final class ShardedSafetensorsReader implements SourceReader {
         } catch (StrictJson.Problem e) {
             throw new SourceFormatException(index, -1, e.getMessage());
         } catch (IOException | IllegalStateException e) {
-            throw new SourceFormatException(index, -1, "not valid JSON: " + e.getMessage());
+            throw new SourceFormatException(index, -1, "not valid JSON: " + StrictJson.describe(e));
         }
         if (!sawMap) {
             throw new SourceFormatException(index, -1, "the index has no weight_map");

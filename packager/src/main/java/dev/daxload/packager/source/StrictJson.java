@@ -147,9 +147,25 @@ final class StrictJson {
     }
 
     /** Requires that nothing but whitespace follows the top-level value. */
-    static void end(JsonReader r) throws IOException, Problem {
-        if (r.peek() != JsonToken.END_DOCUMENT) {
+    static void end(JsonReader r) throws Problem {
+        boolean more;
+        try {
+            more = r.peek() != JsonToken.END_DOCUMENT;
+        } catch (IOException e) {
+            more = true;
+        }
+        if (more) {
             throw new Problem("unexpected data after the top-level JSON value");
         }
+    }
+
+    /** Gson's syntax messages, without its advice to parse leniently and its help link. */
+    static String describe(Exception e) {
+        String m = String.valueOf(e.getMessage());
+        int see = m.indexOf("\nSee https://");
+        if (see >= 0) {
+            m = m.substring(0, see);
+        }
+        return m.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON");
     }
 }

@@ -58,6 +58,22 @@ final class Fixtures {
         }
     }
 
+    /**
+     * Asserts that {@code reader} refuses {@code path} with a {@link SourceFormatException} whose message
+     * names the file and contains every fragment; returns it.
+     */
+    static SourceFormatException refused(SourceReader reader, Path path, String... fragments) {
+        SourceFormatException e = org.junit.jupiter.api.Assertions.assertThrows(SourceFormatException.class,
+                () -> reader.read(path));
+        String msg = e.getMessage();
+        org.junit.jupiter.api.Assertions.assertTrue(msg.contains(path.getFileName().toString()),
+                "message names the file: " + msg);
+        for (String f : fragments) {
+            org.junit.jupiter.api.Assertions.assertTrue(msg.contains(f), "message contains '" + f + "': " + msg);
+        }
+        return e;
+    }
+
     static String sha256(byte[] b) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
