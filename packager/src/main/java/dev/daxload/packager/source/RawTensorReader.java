@@ -118,7 +118,7 @@ public final class RawTensorReader implements SourceReader {
                 Placed a = placed.get(k - 1);
                 Placed b = placed.get(k);
                 if (b.offset() < a.offset() + a.length()) {
-                    throw new SourceFormatException(b.file(), b.offset(), "tensor \"" + b.name() + "\" overlaps tensor \""
+                    throw new SourceFormatException(b.file(), b.offset(), SPEC + ": tensor \"" + b.name() + "\" overlaps tensor \""
                             + a.name() + "\" [" + a.offset() + ", +" + a.length() + ")");
                 }
             }
@@ -274,7 +274,7 @@ public final class RawTensorReader implements SourceReader {
             if (!names.add(name)) {
                 throw new StrictJson.Problem(where + ": tensor \"" + name + "\" is listed twice");
             }
-            out.add(new Spec(name, file, dtype, shape, offset, big, where + " (\"" + name + "\")"));
+            out.add(new Spec(name, file, dtype, shape, offset, big, SPEC + " " + where + " (\"" + name + "\")"));
             i++;
         }
         r.endArray();
