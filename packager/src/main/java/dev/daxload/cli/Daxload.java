@@ -21,6 +21,8 @@ import picocli.CommandLine.Command;
             ExtractCommand.class,
             InspectCommand.class,
             VerifyCommand.class,
+            PackModelCommand.class,
+            TensorsCommand.class,
             CommandLine.HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",
