@@ -34,6 +34,12 @@ public final class ImageValidator {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Enough to diagnose any image; past this, a hostile image would only fill memory with reports. */
     static final int MAX_PROBLEMS = 1000;
+    /**
+     * Longest path, in UTF-8 bytes, that the index holds: Linux's PATH_MAX less the NUL. The index
+     * keeps every full path, so without a bound a chain of directories would cost memory quadratic in
+     * the image size (a few MB of image, tens of GB of strings).
+     */
+    static final int PATH_MAX = 4095;
 
     private final MemorySegment image;
     private final List<ImageProblem> problems = new ArrayList<>();
@@ -370,9 +376,9 @@ public final class ImageValidator {
         BitSet visited = new BitSet(inodeCount + 1);
         visited.set((int) root);
         paths.put("", root);
-        record Pending(long ino, String path) {}
+        record Pending(long ino, String path, int pathBytes) {}
         ArrayDeque<Pending> queue = new ArrayDeque<>();
-        queue.add(new Pending(root, ""));
+        queue.add(new Pending(root, "", 0));
         var utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -418,6 +424,13 @@ public final class ImageValidator {
                     walkIncomplete = true;
                     continue;
                 }
+                int pathBytes = dir.pathBytes == 0 ? raw.length : dir.pathBytes + 1 + raw.length;
+                if (pathBytes > PATH_MAX) {
+                    error(dir.ino, at + DIRENT_NAME, "path.length", "entry '" + name + "' has a path of " + pathBytes
+                            + " bytes; the longest path Linux can open is " + PATH_MAX + " bytes");
+                    walkIncomplete = true;
+                    continue;
+                }
                 String path = dir.path.isEmpty() ? name : dir.path + "/" + name;
                 if (c.isDirectory()) {
                     if (visited.get((int) child)) {
@@ -428,7 +441,7 @@ public final class ImageValidator {
                     }
                     visited.set((int) child);
                     subdirs[(int) dir.ino]++;
-                    queue.add(new Pending(child, path));
+                    queue.add(new Pending(child, path, pathBytes));
                 }
                 refs[(int) child]++;
                 if (paths.putIfAbsent(path, child) != null) {
