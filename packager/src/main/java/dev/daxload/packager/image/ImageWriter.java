@@ -53,8 +53,9 @@ public final class ImageWriter {
     }
 
     /**
-     * Aligns files at least {@code bytes} long to {@code bytes} (a power of two, at least 4096), so
-     * that they can be mapped with huge pages; smaller files stay 4096-aligned.
+     * Aligns files at least {@code bytes} long to {@code bytes} (a power of two, at least 4096) from
+     * the start of the image, so that they can be mapped with huge pages; smaller files stay
+     * 4096-aligned.
      */
     public ImageWriter alignment(long bytes) {
         if (bytes < BLOCK_SIZE || Long.bitCount(bytes) != 1) {
@@ -168,7 +169,9 @@ public final class ImageWriter {
                     continue;
                 }
                 if (alignment > BLOCK_SIZE && size >= alignment) {
-                    cursor = alignUp(cursor, alignment);
+                    // Align the file's place in the image, not its base-relative offset: the image
+                    // starts on a huge-page boundary in memory, the base image 4096 bytes later.
+                    cursor = alignUp(STATIC_BASE_OFFSET + cursor, alignment) - STATIC_BASE_OFFSET;
                 }
                 dataOffset.put(f, cursor);
                 layout.data(f, STATIC_BASE_OFFSET + cursor);
