@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
             ExtractCommand.class,
             InspectCommand.class,
             VerifyCommand.class,
-            PackModelCommand.class,
+
             TensorsCommand.class,
             CommandLine.HelpCommand.class
         },

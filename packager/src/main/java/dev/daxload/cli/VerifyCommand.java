@@ -47,7 +47,8 @@ final class VerifyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment seg = Mmap.map(imagePath, MapOptions.readOnly(), arena);
+            // Populated up front: CRC32C runs at 8+ GB/s a core, far faster than pages fault in one by one.
+            MemorySegment seg = Mmap.map(imagePath, MapOptions.readOnly().withPopulate(checksums), arena);
             ImageValidator.Result result = ImageValidator.validate(seg);
             if (!quiet) {
                 for (ImageProblem p : result.problems()) {
