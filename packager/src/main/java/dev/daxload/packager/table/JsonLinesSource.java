@@ -126,8 +126,21 @@ final class JsonLinesSource implements RowSource {
                 throw new TableInputException(file, line, null, "expected the end of the line after the object, found " + describe(r.peek()));
             }
         } catch (com.google.gson.stream.MalformedJsonException | java.io.EOFException | IllegalStateException e) {
-            throw new TableInputException(file, line, null, "malformed JSON: " + e.getMessage());
+            throw new TableInputException(file, line, null, "malformed JSON: " + gsonMessage(e.getMessage()));
         }
+    }
+
+    /** Gson's message, less its advice to parse leniently and its line count, which is always 1 here. */
+    private static String gsonMessage(String m) {
+        if (m == null) {
+            return "unexpected input";
+        }
+        int see = m.indexOf("\nSee ");
+        if (see >= 0) {
+            m = m.substring(0, see);
+        }
+        return m.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "not valid strict JSON")
+                .replaceAll(" at line 1 column (\\d+)", " at column $1");
     }
 
     private static String describe(JsonToken t) {
