@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             VerifyCommand.class,
 
+            PackModelCommand.class,
             TensorsCommand.class,
             CommandLine.HelpCommand.class
         },
