@@ -109,9 +109,11 @@ public final class Mmap {
             boolean priv = options.sharing() == MapOptions.Sharing.COPY_ON_WRITE;
             MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size,
                     priv ? PROT_READ | PROT_WRITE : PROT_READ, priv ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED, fd, 0L);
+            boolean readOnly = !priv;
             if (addr.address() == -1L && priv) {
                 // Device DAX and some dma-buf exporters map only shared: fall back to read-only.
                 addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, 0L);
+                readOnly = true;
             }
             if (addr.address() == -1L) {
                 int errno = (int) ERRNO.get(state, 0L);
@@ -129,7 +131,9 @@ public final class Mmap {
                     mapping.load(); // kernels before 5.14: touch the pages from Java instead
                 }
             }
-            return mapping;
+            // A PROT_READ mapping is marked read-only, so a write through it (or through any slice of it)
+            // is an UnsupportedOperationException in Java rather than a SIGSEGV that kills the JVM.
+            return readOnly ? mapping.asReadOnly() : mapping;
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
