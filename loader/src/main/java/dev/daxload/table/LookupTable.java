@@ -45,6 +45,9 @@ public final class LookupTable {
 
     private record Data(Column column, MemorySegment values, MemorySegment offsets, MemorySegment bytes) {}
 
+    /** An empty view without a restricted call (reinterpret would need native access). */
+    private static final MemorySegment EMPTY = MemorySegment.ofArray(new byte[0]);
+
     private final String where;
     private final long rows;
     private final List<Column> columns;
@@ -352,7 +355,7 @@ public final class LookupTable {
 
     /** The index's slots (I32 or I64, see {@link TableLayout}); empty when the table has no key. */
     public MemorySegment indexSlots() {
-        return slots == null ? MemorySegment.NULL.reinterpret(0) : slots;
+        return slots == null ? EMPTY : slots;
     }
 
     @Override

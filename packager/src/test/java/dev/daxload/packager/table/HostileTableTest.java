@@ -21,6 +21,7 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -163,6 +164,7 @@ class HostileTableTest {
     }
 
     @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // an unbounded probe spins: fail, do not hang
     void anIndexWhoseSlotsAreAllFullEndsItsProbe() throws IOException {
         files.put("index.slots", FileContent.of(slots(16, 1))); // every slot names row 0, "alpha"
         try (var o = Tables.open(pack())) {
