@@ -296,7 +296,7 @@ public final class DaxImage implements AutoCloseable {
             throw new IllegalArgumentException("inode " + file.ino() + " is not a regular file");
         }
         if (file.size() == 0) {
-            return MemorySegment.NULL.reinterpret(0); // empty: its data_offset is not meaningful
+            return MemorySegment.ofArray(new byte[0]); // empty: its data_offset is not meaningful
         }
         return segment.asSlice(index.base() + file.dataOffset(), file.size());
     }
