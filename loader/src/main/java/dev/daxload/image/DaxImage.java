@@ -78,6 +78,26 @@ public final class DaxImage implements AutoCloseable {
     }
 
     /**
+     * Maps an image that lies at a physical address (memory set aside with {@code memmap=}, CXL
+     * memory, the range a {@code phys=} mount uses) through {@code /dev/mem}. Needs root and a
+     * kernel that lets {@code /dev/mem} reach the range ({@code CONFIG_STRICT_DEVMEM} refuses RAM
+     * the kernel owns).
+     *
+     * @param address the physical address of the superblock, page-aligned
+     * @param size bytes to map: the image's size, or more
+     */
+    public static DaxImage openPhysical(long address, long size, MapOptions options) throws IOException {
+        Arena arena = Arena.ofShared();
+        String what = String.format("/dev/mem@0x%x", address);
+        try {
+            return checked(what, Mmap.map(Path.of("/dev/mem"), address, size, options, arena), arena);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
      * Reads an image from memory the caller owns (a mapping of a device, a dma-buf, GPU-visible host
      * memory): the caller keeps it alive while this image is used, and {@link #close()} leaves it be.
      *
@@ -188,6 +208,9 @@ public final class DaxImage implements AutoCloseable {
                 continue;
             }
             if (part.equals("..")) {
+                if (!current.isDirectory()) {
+                    throw new java.nio.file.FileSystemException(source, null, "/" + String.join("/", done) + " is not a directory");
+                }
                 if (!done.isEmpty()) {
                     done.removeLast();
                 }
@@ -238,22 +261,9 @@ public final class DaxImage implements AutoCloseable {
         return out;
     }
 
-    /** Path of {@code path} after symlinks are resolved, without a leading slash. */
+    /** Path of the directory {@code path} names after symlinks are resolved, without a leading slash. */
     private String canonicalPath(String path) throws IOException {
-        DaxInode target = resolve(path);
-        String norm = normalize(path);
-        Long direct = index.paths().get(norm);
-        if (direct != null && direct == target.ino()) {
-            return norm;
-        }
-        if (target.isDirectory()) { // directories have one path
-            for (var e : index.paths().entrySet()) {
-                if (e.getValue() == target.ino()) {
-                    return e.getKey();
-                }
-            }
-        }
-        return norm;
+        return index.directoryPaths().get(resolve(path).ino());
     }
 
     /** Calls {@code action} for each entry of {@code dir}, in stored order. */

@@ -54,6 +54,7 @@ public final class ImageValidator {
     private int inodeCount;
     private BitSet bad;       // inodes whose own fields are broken: never followed
     private final Map<String, Long> paths = new HashMap<>();
+    private final Map<Long, String> directoryPaths = new HashMap<>(); // a directory has exactly one path
 
     private ImageValidator(MemorySegment image) {
         this.image = image;
@@ -68,7 +69,7 @@ public final class ImageValidator {
         ImageValidator v = new ImageValidator(image);
         boolean readable = v.run();
         return new Result(List.copyOf(v.problems), v.droppedProblems, v.superblock,
-                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), Map.copyOf(v.paths)) : null);
+                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), Map.copyOf(v.paths), Map.copyOf(v.directoryPaths)) : null);
     }
 
     /**
@@ -96,7 +97,7 @@ public final class ImageValidator {
     }
 
     /** Where things are in a checked image. */
-    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<String, Long> paths) {}
+    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<String, Long> paths, Map<Long, String> directoryPaths) {}
 
     private void problem(Severity severity, long inode, long offset, String rule, String detail) {
         // Past the cap, one error is still kept if none is: readable() looks at the kept problems,
@@ -376,6 +377,7 @@ public final class ImageValidator {
         BitSet visited = new BitSet(inodeCount + 1);
         visited.set((int) root);
         paths.put("", root);
+        directoryPaths.put(root, "");
         record Pending(long ino, String path, int pathBytes) {}
         ArrayDeque<Pending> queue = new ArrayDeque<>();
         queue.add(new Pending(root, "", 0));
@@ -440,6 +442,7 @@ public final class ImageValidator {
                         continue;
                     }
                     visited.set((int) child);
+                    directoryPaths.put(child, path);
                     subdirs[(int) dir.ino]++;
                     queue.add(new Pending(child, path, pathBytes));
                 }

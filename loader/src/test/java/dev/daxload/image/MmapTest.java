@@ -65,4 +65,12 @@ class MmapTest {
         var e2 = assertThrows(java.io.IOException.class, () -> Mmap.map(empty, MapOptions.readOnly(), Arena.ofAuto()));
         assertTrue(e2.getMessage().contains("empty"), e2.getMessage());
     }
+
+    /** The /dev/mem path reads real physical memory: here low memory, which holds no image. */
+    @Test
+    void physicalRangeWithoutAnImageIsAFormatErrorNotACrash() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(Path.of("/dev/mem")), "no readable /dev/mem (needs root)");
+        Exception e = assertThrows(java.io.IOException.class, () -> DaxImage.openPhysical(0xF0000, 65536, MapOptions.readOnly()).close());
+        assertTrue(e.getMessage().contains("/dev/mem@0xf0000"), e.getMessage());
+    }
 }

@@ -93,7 +93,9 @@ public final class ImageWriter {
     public ImageLayout write(ImageTree tree, Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        // rw-r--r--, as cp or mkfs would leave it (createTempFile alone gives 0600).
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
         Thread cleanup = new Thread(() -> deleteQuietly(tmp), "daxload-image-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanup);
         boolean done = false;
