@@ -40,13 +40,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * dtype; {@link #rawBytes} gives their blocks as a U8 array.
  *
  * <p><b>Lifetimes.</b> An array is attached to the manager it was made with; closing the manager frees
- * the tensor handles and never touches the mapping. The mapping must outlive the manager: <b>keep the
- * image (or {@link ModelWeights}) open while the manager is open</b>, or use {@link #closeWithManager}.
- * Reading an array after its image was unmapped reads unmapped memory, which crashes the JVM; DJL offers
- * no hook to prevent that. What this class does guarantee: making a view of a closed image throws
- * {@link IllegalStateException}, and each manager that holds views keeps a reference to the memory they
- * point into, so memory whose lifetime is the garbage collector's ({@code Arena.ofAuto()}) is not freed
- * under them.
+ * the tensor handles. A manager that holds views of an image pins it: closing the image (or the
+ * {@link ModelWeights}) while the manager is open only marks it closed, and the mapping goes when the
+ * last such manager closes, so an array can never read unmapped memory. Making a view of a closed image
+ * throws {@link IllegalStateException}. Views of memory that is not an image's (a {@link TensorView}
+ * made by hand) are held by reference, so memory whose lifetime is the garbage collector's is not freed
+ * under them; its owner must keep it mapped.
  *
  * <p><b>Writes.</b> Views are refused over memory that is not mapped writable: an in-place op on a view
  * of a read-only mapping is a SIGSEGV, not an exception. Open images copy-on-write
@@ -91,7 +90,7 @@ public final class PtTensorViews {
         PtNDManager pt = pyTorch(manager);
         try (Arena scratch = Arena.ofConfined()) {
             PtNDArray array = make(pt, tensor, Quantized.REFUSE, scratch);
-            lease(pt, tensor.segment());
+            lease(pt, tensor);
             return array;
         }
     }
@@ -107,7 +106,7 @@ public final class PtTensorViews {
         PtNDManager pt = pyTorch(manager);
         try (Arena scratch = Arena.ofConfined()) {
             PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, scratch, true);
-            lease(pt, tensor.segment());
+            lease(pt, tensor);
             return array;
         }
     }
@@ -150,7 +149,7 @@ public final class PtTensorViews {
         IdentityHashMap<MemorySegment.Scope, Boolean> seen = new IdentityHashMap<>();
         for (TensorView t : tensors) {
             if (seen.put(t.segment().scope(), Boolean.TRUE) == null) {
-                lease(pt, t.segment());
+                lease(pt, t);
             }
         }
         return Collections.unmodifiableMap(out);
@@ -228,11 +227,14 @@ public final class PtTensorViews {
     }
 
     /**
-     * Makes {@code manager} hold a reference to the memory its views point into, until it closes. It
-     * closes nothing: an image's owner still decides when it is unmapped.
+     * Makes {@code manager} keep the memory its views point into mapped until it closes. For a tensor
+     * of a {@link dev.daxload.image.DaxImage} that is a pin: closing the image while the manager is open
+     * defers the unmapping to the manager's close, so reading a view never touches unmapped memory.
+     * Other memory is held by reference, so the garbage collector cannot free it under the views.
      */
-    private static void lease(PtNDManager manager, MemorySegment memory) {
-        manager.attachInternal("daxload-mapping-" + LEASES.incrementAndGet(), new MappingLease(memory));
+    private static void lease(PtNDManager manager, TensorView tensor) {
+        AutoCloseable lease = tensor.image() != null ? tensor.image().pin() : new MappingLease(tensor.segment());
+        manager.attachInternal("daxload-mapping-" + LEASES.incrementAndGet(), lease);
     }
 
     private static final class MappingLease implements AutoCloseable {

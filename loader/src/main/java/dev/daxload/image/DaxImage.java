@@ -38,6 +38,7 @@ public final class DaxImage implements AutoCloseable {
     private final MemorySegment segment;
     private final Arena arena; // null when the caller owns the memory
     private final AtomicBoolean closed = new AtomicBoolean();
+    private int pins; // guarded by this; the mapping outlives close() while pins are held
     private final ImageValidator.Result validation;
     private final ImageValidator.Index index;
 
@@ -336,12 +337,47 @@ public final class DaxImage implements AutoCloseable {
     }
 
     /**
-     * Unmaps the image if this object owns the mapping. Idempotent. Segments handed out earlier become
-     * inaccessible: reading them throws {@link IllegalStateException}.
+     * Keeps the mapping alive until the returned handle is closed, even past {@link #close()}: for
+     * memory that native code reads without Java's checks (a libtorch tensor over a view), where an
+     * unmapped page would crash the JVM instead of throwing. Closing the handle twice is harmless.
+     *
+     * @throws IllegalStateException if the image is closed already
+     */
+    public AutoCloseable pin() {
+        synchronized (this) {
+            ensureOpen();
+            pins++;
+        }
+        AtomicBoolean released = new AtomicBoolean();
+        return () -> {
+            if (released.compareAndSet(false, true)) {
+                unpin();
+            }
+        };
+    }
+
+    private void unpin() {
+        boolean unmap;
+        synchronized (this) {
+            unmap = --pins == 0 && closed.get();
+        }
+        if (unmap && arena != null) {
+            arena.close();
+        }
+    }
+
+    /**
+     * Closes the image. Idempotent. If this object owns the mapping it is unmapped now, or, while
+     * {@link #pin pins} are held, when the last is released. Segments handed out earlier become
+     * inaccessible once it is unmapped: reading them throws {@link IllegalStateException}.
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true) && arena != null) {
+        boolean unmap;
+        synchronized (this) {
+            unmap = closed.compareAndSet(false, true) && pins == 0;
+        }
+        if (unmap && arena != null) {
             arena.close();
         }
     }

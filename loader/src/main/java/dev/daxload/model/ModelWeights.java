@@ -39,7 +39,7 @@ public final class ModelWeights implements AutoCloseable {
         this.manifest = manifest;
         Map<String, TensorView> views = new LinkedHashMap<>();
         for (TensorEntry t : manifest.tensors()) {
-            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length())));
+            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image));
         }
         this.tensors = Collections.unmodifiableMap(views);
     }
