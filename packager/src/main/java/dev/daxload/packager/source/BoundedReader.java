@@ -121,7 +121,7 @@ final class BoundedReader {
         int done = 0;
         while (done < out.length) {
             if (!buf.hasRemaining()) {
-                fill((int) Math.min(BUFFER, out.length - done), field);
+                fill(Math.min(BUFFER, out.length - done), field);
             }
             int k = Math.min(buf.remaining(), out.length - done);
             buf.get(out, done, k);

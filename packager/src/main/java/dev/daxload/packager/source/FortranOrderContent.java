@@ -76,7 +76,12 @@ public final class FortranOrderContent implements FileContent {
         }
     }
 
-    /** Walks the output in C order; the source stride of axis k is the product of the axes before it. */
+    /**
+     * Walks the output in C order; the source stride of axis k is the product of the axes before it. The
+     * reads jump through the mapping (the innermost output axis is the outermost source axis), so a very
+     * large column-major array costs memory latency, not heap; such arrays are rare enough that a tiled
+     * transpose has not been worth its complexity.
+     */
     private void gather(MemorySegment src, FileChannel image, long position) throws IOException {
         int n = shape.length;
         long[] stride = new long[n];

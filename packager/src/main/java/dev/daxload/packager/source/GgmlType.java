@@ -72,6 +72,7 @@ public enum GgmlType {
         return null;
     }
 
+    /** The type id GGUF stores. */
     public int id() {
         return id;
     }

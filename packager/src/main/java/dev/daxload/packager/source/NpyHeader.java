@@ -215,7 +215,7 @@ record NpyHeader(int major, long dataOffset, String dtype, int itemSize, int swa
     }
 
     private static String render(Value v) {
-        String s = String.valueOf(v);
+        String s = PyLiteral.render(v);
         return s.length() > 200 ? s.substring(0, 200) + "..." : s;
     }
 

@@ -38,6 +38,8 @@ public final class NpzReader implements SourceReader {
     private static final long MAX_DEFLATE_RATIO = 1100;
     private static final int LOCAL_HEADER = 30;
     private static final int LOCAL_SIGNATURE = 0x04034b50;
+    private static final int END_SIGNATURE = 0x06054b50;
+    private static final int END_RECORD = 22;
 
     @Override
     public String format() {
@@ -52,6 +54,9 @@ public final class NpzReader implements SourceReader {
     @Override
     public SourceModel read(Path path) throws IOException {
         List<SourceTensor> tensors = new ArrayList<>();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            requireEndRecord(path, ch);
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ); ZipFile zip = open(path)) {
             long fileSize = ch.size();
             Set<String> seen = new HashSet<>();
@@ -73,6 +78,28 @@ public final class NpzReader implements SourceReader {
             throw new SourceFormatException(path, -1, "not a readable zip archive: " + e, e);
         }
         return new SourceModel("npz", List.of(path), new JsonObject(), tensors, Map.of());
+    }
+
+    /**
+     * Looks for the end-of-central-directory signature in the last 64 KiB itself: commons-compress seeks
+     * byte by byte while searching for it, which makes every truncated archive slow to refuse.
+     */
+    private static void requireEndRecord(Path path, FileChannel ch) throws IOException {
+        long size = ch.size();
+        int tail = (int) Math.min(size, END_RECORD + 0xFFFF);
+        ByteBuffer b = ByteBuffer.allocate(tail).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) {
+            if (ch.read(b, size - tail + b.position()) < 0) {
+                break;
+            }
+        }
+        for (int i = tail - END_RECORD; i >= 0; i--) {
+            if (b.getInt(i) == END_SIGNATURE) {
+                return;
+            }
+        }
+        throw new SourceFormatException(path, size, "not a readable zip archive: no end-of-central-directory record in "
+                + "the last " + tail + " bytes (truncated?)");
     }
 
     private static ZipFile open(Path path) throws IOException {

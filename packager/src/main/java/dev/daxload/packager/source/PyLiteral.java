@@ -59,6 +59,21 @@ final class PyLiteral {
     private final String text;
     private int pos;
 
+    /** {@code v} written back in Python syntax, for messages. */
+    static String render(Value v) {
+        return switch (v) {
+            case Str(String s) -> "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'";
+            case Int(BigInteger n) -> n.toString();
+            case Bool(boolean b) -> b ? "True" : "False";
+            case None() -> "None";
+            case Tuple(List<Value> items) -> items.size() == 1 ? "(" + render(items.getFirst()) + ",)"
+                    : "(" + String.join(", ", items.stream().map(PyLiteral::render).toList()) + ")";
+            case PyList(List<Value> items) -> "[" + String.join(", ", items.stream().map(PyLiteral::render).toList()) + "]";
+            case Dict(Map<String, Value> entries) -> "{" + String.join(", ", entries.entrySet().stream()
+                    .map(e -> render(new Str(e.getKey())) + ": " + render(e.getValue())).toList()) + "}";
+        };
+    }
+
     private PyLiteral(String text) {
         this.text = text;
     }

@@ -36,6 +36,7 @@ public final class SourceReaders {
         return new SourceReaders(all);
     }
 
+    /** The readers, in the order they are asked. */
     public List<SourceReader> readers() {
         return readers;
     }
