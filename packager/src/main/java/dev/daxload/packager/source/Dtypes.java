@@ -1,44 +1,32 @@
 package dev.daxload.packager.source;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import dev.daxload.manifest.DType;
 import java.util.OptionalInt;
 
 /**
  * Element types that daxload stores, by their safetensors names, with the size of one element in bits.
  * The list follows safetensors 0.8 (including its sub-byte and FNUZ types) so that any file the
- * reference writer can produce is accepted; GGUF block-quantized types live in {@link GgmlType}.
+ * reference writer can produce is accepted (the table itself is {@link DType}); GGUF block-quantized
+ * types live in {@link GgmlType}.
  */
 public final class Dtypes {
-    private static final Map<String, Integer> BITS = new LinkedHashMap<>();
-
-    static {
-        bits(4, "F4");
-        bits(6, "F6_E2M3", "F6_E3M2");
-        bits(8, "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ");
-        bits(16, "I16", "U16", "F16", "BF16");
-        bits(32, "I32", "U32", "F32");
-        bits(64, "I64", "U64", "F64", "C64");
-    }
-
     private Dtypes() {
-    }
-
-    private static void bits(int n, String... names) {
-        for (String name : names) {
-            BITS.put(name, n);
-        }
     }
 
     /** Bits per element of a safetensors dtype name, or empty if the name is unknown. */
     public static OptionalInt bits(String name) {
-        Integer b = BITS.get(name);
-        return b == null ? OptionalInt.empty() : OptionalInt.of(b);
+        // The manifest's DType is the one table of element types; safetensors names are its plain ones.
+        try {
+            DType t = DType.valueOf(name);
+            return t.isQuantized() ? OptionalInt.empty() : OptionalInt.of(t.bits());
+        } catch (IllegalArgumentException e) {
+            return OptionalInt.empty();
+        }
     }
 
     /** The known safetensors dtype names, for messages. */
     public static String known() {
-        return String.join(" ", BITS.keySet());
+        return String.join(" ", java.util.Arrays.stream(DType.values()).filter(t -> !t.isQuantized()).map(Enum::name).toList());
     }
 
     /**
