@@ -38,6 +38,7 @@ public final class DaxImage implements AutoCloseable {
     private final MemorySegment segment;
     private final Arena arena; // null when the caller owns the memory
     private final AtomicBoolean closed = new AtomicBoolean();
+    private int pins; // guarded by this; the mapping outlives close() while pins are held
     private final ImageValidator.Result validation;
     private final ImageValidator.Index index;
 
@@ -71,6 +72,26 @@ public final class DaxImage implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             return checked(file.toString(), Mmap.map(file, options, arena), arena);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Maps an image that lies at a physical address (memory set aside with {@code memmap=}, CXL
+     * memory, the range a {@code phys=} mount uses) through {@code /dev/mem}. Needs root and a
+     * kernel that lets {@code /dev/mem} reach the range ({@code CONFIG_STRICT_DEVMEM} refuses RAM
+     * the kernel owns).
+     *
+     * @param address the physical address of the superblock, page-aligned
+     * @param size bytes to map: the image's size, or more
+     */
+    public static DaxImage openPhysical(long address, long size, MapOptions options) throws IOException {
+        Arena arena = Arena.ofShared();
+        String what = String.format("/dev/mem@0x%x", address);
+        try {
+            return checked(what, Mmap.map(Path.of("/dev/mem"), address, size, options, arena), arena);
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -188,6 +209,9 @@ public final class DaxImage implements AutoCloseable {
                 continue;
             }
             if (part.equals("..")) {
+                if (!current.isDirectory()) {
+                    throw new java.nio.file.FileSystemException(source, null, "/" + String.join("/", done) + " is not a directory");
+                }
                 if (!done.isEmpty()) {
                     done.removeLast();
                 }
@@ -238,22 +262,9 @@ public final class DaxImage implements AutoCloseable {
         return out;
     }
 
-    /** Path of {@code path} after symlinks are resolved, without a leading slash. */
+    /** Path of the directory {@code path} names after symlinks are resolved, without a leading slash. */
     private String canonicalPath(String path) throws IOException {
-        DaxInode target = resolve(path);
-        String norm = normalize(path);
-        Long direct = index.paths().get(norm);
-        if (direct != null && direct == target.ino()) {
-            return norm;
-        }
-        if (target.isDirectory()) { // directories have one path
-            for (var e : index.paths().entrySet()) {
-                if (e.getValue() == target.ino()) {
-                    return e.getKey();
-                }
-            }
-        }
-        return norm;
+        return index.directoryPaths().get(resolve(path).ino());
     }
 
     /** Calls {@code action} for each entry of {@code dir}, in stored order. */
@@ -296,7 +307,7 @@ public final class DaxImage implements AutoCloseable {
             throw new IllegalArgumentException("inode " + file.ino() + " is not a regular file");
         }
         if (file.size() == 0) {
-            return MemorySegment.NULL.reinterpret(0); // empty: its data_offset is not meaningful
+            return MemorySegment.ofArray(new byte[0]); // empty: its data_offset is not meaningful
         }
         return segment.asSlice(index.base() + file.dataOffset(), file.size());
     }
@@ -326,12 +337,47 @@ public final class DaxImage implements AutoCloseable {
     }
 
     /**
-     * Unmaps the image if this object owns the mapping. Idempotent. Segments handed out earlier become
-     * inaccessible: reading them throws {@link IllegalStateException}.
+     * Keeps the mapping alive until the returned handle is closed, even past {@link #close()}: for
+     * memory that native code reads without Java's checks (a libtorch tensor over a view), where an
+     * unmapped page would crash the JVM instead of throwing. Closing the handle twice is harmless.
+     *
+     * @throws IllegalStateException if the image is closed already
+     */
+    public AutoCloseable pin() {
+        synchronized (this) {
+            ensureOpen();
+            pins++;
+        }
+        AtomicBoolean released = new AtomicBoolean();
+        return () -> {
+            if (released.compareAndSet(false, true)) {
+                unpin();
+            }
+        };
+    }
+
+    private void unpin() {
+        boolean unmap;
+        synchronized (this) {
+            unmap = --pins == 0 && closed.get();
+        }
+        if (unmap && arena != null) {
+            arena.close();
+        }
+    }
+
+    /**
+     * Closes the image. Idempotent. If this object owns the mapping it is unmapped now, or, while
+     * {@link #pin pins} are held, when the last is released. Segments handed out earlier become
+     * inaccessible once it is unmapped: reading them throws {@link IllegalStateException}.
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true) && arena != null) {
+        boolean unmap;
+        synchronized (this) {
+            unmap = closed.compareAndSet(false, true) && pins == 0;
+        }
+        if (unmap && arena != null) {
             arena.close();
         }
     }

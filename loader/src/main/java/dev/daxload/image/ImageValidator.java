@@ -34,10 +34,18 @@ public final class ImageValidator {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Enough to diagnose any image; past this, a hostile image would only fill memory with reports. */
     static final int MAX_PROBLEMS = 1000;
+    /**
+     * Longest path, in UTF-8 bytes, that the index holds: Linux's PATH_MAX less the NUL. The index
+     * keeps every full path, so without a bound a chain of directories would cost memory quadratic in
+     * the image size (a few MB of image, tens of GB of strings).
+     */
+    static final int PATH_MAX = 4095;
 
     private final MemorySegment image;
     private final List<ImageProblem> problems = new ArrayList<>();
     private int droppedProblems;
+    private boolean errorKept;
+    private boolean walkIncomplete; // some entry was not followed: link counts would be wrong
 
     private Superblock superblock;
     private long base;        // absolute offset of the base image
@@ -46,6 +54,7 @@ public final class ImageValidator {
     private int inodeCount;
     private BitSet bad;       // inodes whose own fields are broken: never followed
     private final Map<String, Long> paths = new HashMap<>();
+    private final Map<Long, String> directoryPaths = new HashMap<>(); // a directory has exactly one path
 
     private ImageValidator(MemorySegment image) {
         this.image = image;
@@ -60,7 +69,7 @@ public final class ImageValidator {
         ImageValidator v = new ImageValidator(image);
         boolean readable = v.run();
         return new Result(List.copyOf(v.problems), v.droppedProblems, v.superblock,
-                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), Map.copyOf(v.paths)) : null);
+                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), Map.copyOf(v.paths), Map.copyOf(v.directoryPaths)) : null);
     }
 
     /**
@@ -88,11 +97,14 @@ public final class ImageValidator {
     }
 
     /** Where things are in a checked image. */
-    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<String, Long> paths) {}
+    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<String, Long> paths, Map<Long, String> directoryPaths) {}
 
     private void problem(Severity severity, long inode, long offset, String rule, String detail) {
-        if (problems.size() < MAX_PROBLEMS) {
+        // Past the cap, one error is still kept if none is: readable() looks at the kept problems,
+        // and an image whose first 1000 problems are warnings must not pass as readable.
+        if (problems.size() < MAX_PROBLEMS || (severity == Severity.ERROR && !errorKept)) {
             problems.add(new ImageProblem(severity, inode, offset, rule, detail));
+            errorKept |= severity == Severity.ERROR;
         } else {
             droppedProblems++;
         }
@@ -167,6 +179,11 @@ public final class ImageValidator {
         long baseSize = u64(SB_BASE_SIZE);
         if (baseOffset < BLOCK_SIZE || baseOffset % BLOCK_SIZE != 0) {
             error(0, SB_BASE_OFFSET, "super.base_offset", "base_offset is " + Long.toUnsignedString(baseOffset) + ", expected a non-zero multiple of " + BLOCK_SIZE);
+            return false;
+        }
+        if (Long.compareUnsigned(baseSize, BLOCK_SIZE) < 0) {
+            // the base superblock alone is 4096 bytes; reading it from a smaller base would leave the image
+            error(0, SB_BASE_SIZE, "super.base_size", "base_size is " + baseSize + ", smaller than the " + BLOCK_SIZE + "-byte base superblock");
             return false;
         }
         if (!within(baseOffset, baseSize, size)) {
@@ -360,9 +377,10 @@ public final class ImageValidator {
         BitSet visited = new BitSet(inodeCount + 1);
         visited.set((int) root);
         paths.put("", root);
-        record Pending(long ino, String path) {}
+        directoryPaths.put(root, "");
+        record Pending(long ino, String path, int pathBytes) {}
         ArrayDeque<Pending> queue = new ArrayDeque<>();
-        queue.add(new Pending(root, ""));
+        queue.add(new Pending(root, "", 0));
         var utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -378,28 +396,41 @@ public final class ImageValidator {
                 int nameLen = Short.toUnsignedInt(image.get(U16, at + DIRENT_NAME_LEN));
                 if (nameLen < 1 || nameLen > NAME_MAX) {
                     error(dir.ino, at + DIRENT_NAME_LEN, "dirent.name_len", "entry " + k + " has name_len " + nameLen + ", expected 1.." + NAME_MAX);
+                    walkIncomplete = true;
                     continue;
                 }
                 byte[] raw = image.asSlice(at + DIRENT_NAME, nameLen).toArray(ValueLayout.JAVA_BYTE);
                 String name = checkName(dir.ino, at, k, raw, utf8);
                 if (name == null) {
+                    walkIncomplete = true;
                     continue;
                 }
                 if (!names.add(new String(raw, StandardCharsets.ISO_8859_1))) {
                     error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "name '" + name + "' appears twice in this directory");
+                    walkIncomplete = true;
                     continue;
                 }
                 if (child < 1 || child > inodeCount) {
                     error(dir.ino, at + DIRENT_INO, "dirent.ino", "entry '" + name + "' names inode " + child + ", expected 1.." + inodeCount);
+                    walkIncomplete = true;
                     continue;
                 }
                 if (bad.get((int) child)) {
+                    walkIncomplete = true;
                     continue; // its own fields were reported already
                 }
                 DaxInode c = inode(child);
                 if ((entryMode & S_IFMT) != (c.mode() & S_IFMT)) {
                     error(dir.ino, at + DIRENT_MODE, "dirent.mode", String.format("entry '%s' has type 0%o but inode %d has type 0%o",
                             name, entryMode & S_IFMT, child, c.mode() & S_IFMT));
+                    walkIncomplete = true;
+                    continue;
+                }
+                int pathBytes = dir.pathBytes == 0 ? raw.length : dir.pathBytes + 1 + raw.length;
+                if (pathBytes > PATH_MAX) {
+                    error(dir.ino, at + DIRENT_NAME, "path.length", "entry '" + name + "' has a path of " + pathBytes
+                            + " bytes; the longest path Linux can open is " + PATH_MAX + " bytes");
+                    walkIncomplete = true;
                     continue;
                 }
                 String path = dir.path.isEmpty() ? name : dir.path + "/" + name;
@@ -407,17 +438,24 @@ public final class ImageValidator {
                     if (visited.get((int) child)) {
                         error(child, at + DIRENT_INO, "dir.parents", "directory reached a second time through '" + path
                                 + "': a directory with two parents, or a cycle");
+                        walkIncomplete = true;
                         continue;
                     }
                     visited.set((int) child);
+                    directoryPaths.put(child, path);
                     subdirs[(int) dir.ino]++;
-                    queue.add(new Pending(child, path));
+                    queue.add(new Pending(child, path, pathBytes));
                 }
                 refs[(int) child]++;
                 if (paths.putIfAbsent(path, child) != null) {
                     error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "path '" + path + "' appears twice once decoded as UTF-8");
                 }
             }
+        }
+        if (walkIncomplete) {
+            // An entry was not followed (reported above): the counts below would be short and every
+            // inode under a skipped directory would look unreachable: noise that hides the real error.
+            return;
         }
         for (int ino = 1; ino <= inodeCount; ino++) {
             if (bad.get(ino)) {

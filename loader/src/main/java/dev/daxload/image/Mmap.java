@@ -71,6 +71,18 @@ public final class Mmap {
      * @return the mapping, {@code byteSize()} long
      */
     public static MemorySegment map(Path path, MapOptions options, Arena arena) throws IOException {
+        return map(path, 0, -1, options, arena);
+    }
+
+    /**
+     * Maps {@code size} bytes of a file or device from {@code offset} (a multiple of the page size):
+     * a physical range through {@code /dev/mem}, a window of a DAX device. A negative size maps to
+     * the end of the file or device.
+     */
+    public static MemorySegment map(Path path, long offset, long size, MapOptions options, Arena arena) throws IOException {
+        if (offset < 0 || offset % 4096 != 0) {
+            throw new IllegalArgumentException(path + ": offset " + offset + " is not a multiple of the page size");
+        }
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment state = tmp.allocate(STATE);
             int fd = (int) OPEN.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
@@ -85,7 +97,8 @@ public final class Mmap {
                 throw new IOException(path + ": open failed: " + errnoName(errno));
             }
             try {
-                return map(fd, path.toString(), sizeOf(path, fd, state), options, arena);
+                long length = size >= 0 ? size : sizeOf(path, fd, state) - offset;
+                return map(fd, path.toString(), offset, length, options, arena);
             } finally {
                 int ignored = (int) CLOSE.invokeExact(state, fd); // the mapping keeps its own reference
             }
@@ -101,6 +114,10 @@ public final class Mmap {
      * the descriptor; the mapping holds its own reference to the file.
      */
     public static MemorySegment map(int fd, String what, long size, MapOptions options, Arena arena) throws IOException {
+        return map(fd, what, 0, size, options, arena);
+    }
+
+    private static MemorySegment map(int fd, String what, long offset, long size, MapOptions options, Arena arena) throws IOException {
         if (size <= 0) {
             throw new IOException(what + ": is empty; an image has at least 8192 bytes");
         }
@@ -108,10 +125,12 @@ public final class Mmap {
             MemorySegment state = tmp.allocate(STATE);
             boolean priv = options.sharing() == MapOptions.Sharing.COPY_ON_WRITE;
             MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size,
-                    priv ? PROT_READ | PROT_WRITE : PROT_READ, priv ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED, fd, 0L);
+                    priv ? PROT_READ | PROT_WRITE : PROT_READ, priv ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED, fd, offset);
+            boolean readOnly = !priv;
             if (addr.address() == -1L && priv) {
                 // Device DAX and some dma-buf exporters map only shared: fall back to read-only.
-                addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, 0L);
+                addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, offset);
+                readOnly = true;
             }
             if (addr.address() == -1L) {
                 int errno = (int) ERRNO.get(state, 0L);
@@ -129,7 +148,9 @@ public final class Mmap {
                     mapping.load(); // kernels before 5.14: touch the pages from Java instead
                 }
             }
-            return mapping;
+            // A PROT_READ mapping is marked read-only, so a write through it (or through any slice of it)
+            // is an UnsupportedOperationException in Java rather than a SIGSEGV that kills the JVM.
+            return readOnly ? mapping.asReadOnly() : mapping;
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

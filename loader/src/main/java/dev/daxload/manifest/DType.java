@@ -13,6 +13,8 @@ public enum DType {
     I64(1, 8), I32(1, 4), I16(1, 2), I8(1, 1),
     U64(1, 8), U32(1, 4), U16(1, 2), U8(1, 1),
     BOOL(1, 1), F8_E4M3(1, 1), F8_E5M2(1, 1),
+    // the rest of what safetensors 0.8 writes: sub-byte floats pack several values per byte
+    F8_E8M0(1, 1), F8_E4M3FNUZ(1, 1), F8_E5M2FNUZ(1, 1), F4(2, 1), F6_E2M3(4, 3), F6_E3M2(4, 3), C64(1, 8),
     // GGUF block-quantized types (ggml block sizes, in elements and bytes)
     Q4_0(32, 18), Q4_1(32, 20), Q5_0(32, 22), Q5_1(32, 24), Q8_0(32, 34), Q8_1(32, 36),
     Q2_K(256, 84), Q3_K(256, 110), Q4_K(256, 144), Q5_K(256, 176), Q6_K(256, 210), Q8_K(256, 292),
@@ -38,8 +40,17 @@ public enum DType {
         return blockBytes;
     }
 
+    /** True for GGUF's block-quantized types (stored as raw blocks, no framework dtype). */
     public boolean isQuantized() {
-        return blockElements > 1;
+        return ordinal() >= Q4_0.ordinal();
+    }
+
+    /** Bits per value of a plain (not block-quantized) type: 4 for F4, 6 for F6, 16 for BF16. */
+    public int bits() {
+        if (isQuantized()) {
+            throw new IllegalStateException(this + " is block-quantized: it has bytes per block, not bits per value");
+        }
+        return blockBytes * 8 / blockElements;
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.daxload.image.MapOptions;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;
+import dev.daxload.table.LookupTable;
 import dev.daxload.tensor.TensorView;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -39,7 +40,7 @@ public final class ModelWeights implements AutoCloseable {
         this.manifest = manifest;
         Map<String, TensorView> views = new LinkedHashMap<>();
         for (TensorEntry t : manifest.tensors()) {
-            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length())));
+            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image));
         }
         this.tensors = Collections.unmodifiableMap(views);
     }
@@ -91,6 +92,18 @@ public final class ModelWeights implements AutoCloseable {
             throw new IllegalArgumentException("model '" + name() + "' has no tensor '" + name + "'");
         }
         return v;
+    }
+
+    /**
+     * A lookup table of this model, answered in place from the image (see {@link LookupTable}).
+     *
+     * @param tableName the table's name, as in the manifest's {@code tables/<name>}
+     */
+    public LookupTable table(String tableName) throws IOException {
+        if (!manifest.tables().contains("tables/" + tableName)) {
+            throw new IllegalArgumentException("model '" + name() + "' has no table '" + tableName + "'; tables: " + manifest.tables());
+        }
+        return LookupTable.open(image, name() + "/tables/" + tableName);
     }
 
     /**

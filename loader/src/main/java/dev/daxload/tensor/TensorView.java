@@ -1,5 +1,6 @@
 package dev.daxload.tensor;
 
+import dev.daxload.image.DaxImage;
 import dev.daxload.manifest.DType;
 import dev.daxload.manifest.TensorEntry;
 import java.io.IOException;
@@ -17,17 +18,33 @@ import java.util.zip.CRC32C;
 public final class TensorView {
     private final TensorEntry entry;
     private final MemorySegment data;
+    private final DaxImage image;
 
     /**
      * @param entry what the manifest says (already checked against the image)
      * @param data the tensor's bytes: {@code entry.length()} long
      */
     public TensorView(TensorEntry entry, MemorySegment data) {
+        this(entry, data, null);
+    }
+
+    /**
+     * @param entry what the manifest says (already checked against the image)
+     * @param data the tensor's bytes: {@code entry.length()} long
+     * @param image the image {@code data} lies in, which users of the view may {@link DaxImage#pin pin}
+     */
+    public TensorView(TensorEntry entry, MemorySegment data, DaxImage image) {
         if (data.byteSize() != entry.length()) {
             throw new IllegalArgumentException("tensor '" + entry.name() + "': view of " + data.byteSize() + " bytes for " + entry.length());
         }
         this.entry = entry;
         this.data = data;
+        this.image = image;
+    }
+
+    /** The image this tensor lies in, or null for a view made over other memory. */
+    public DaxImage image() {
+        return image;
     }
 
     public String name() {

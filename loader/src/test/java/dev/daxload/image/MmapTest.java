@@ -28,7 +28,7 @@ class MmapTest {
             assertEquals(7, cow.get(ValueLayout.JAVA_BYTE, 5000), "the writer sees its write");
             assertEquals(42, shared.get(ValueLayout.JAVA_BYTE, 5000), "other mappings do not");
             assertEquals(42, Files.readAllBytes(f)[5000], "the file does not");
-            assertThrows(UnsupportedOperationException.class, () -> shared.set(ValueLayout.JAVA_BYTE, 0, (byte) 1),
+            assertThrows(IllegalArgumentException.class, () -> shared.set(ValueLayout.JAVA_BYTE, 0, (byte) 1), // JDK 25: IAE for read-only segments
                     "a read-only mapping refuses writes in Java instead of faulting");
         }
     }
@@ -64,5 +64,13 @@ class MmapTest {
         assertDoesNotThrow(() -> Files.createFile(empty));
         var e2 = assertThrows(java.io.IOException.class, () -> Mmap.map(empty, MapOptions.readOnly(), Arena.ofAuto()));
         assertTrue(e2.getMessage().contains("empty"), e2.getMessage());
+    }
+
+    /** The /dev/mem path reads real physical memory: here low memory, which holds no image. */
+    @Test
+    void physicalRangeWithoutAnImageIsAFormatErrorNotACrash() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(Path.of("/dev/mem")), "no readable /dev/mem (needs root)");
+        Exception e = assertThrows(java.io.IOException.class, () -> DaxImage.openPhysical(0xF0000, 65536, MapOptions.readOnly()).close());
+        assertTrue(e.getMessage().contains("/dev/mem@0xf0000"), e.getMessage());
     }
 }

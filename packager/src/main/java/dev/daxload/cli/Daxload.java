@@ -21,6 +21,8 @@ import picocli.CommandLine.Command;
             ExtractCommand.class,
             InspectCommand.class,
             VerifyCommand.class,
+            PackModelCommand.class,
+            TensorsCommand.class,
             MountCommand.class,
             UmountCommand.class,
             GpuCommand.class,

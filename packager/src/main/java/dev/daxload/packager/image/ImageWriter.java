@@ -53,8 +53,9 @@ public final class ImageWriter {
     }
 
     /**
-     * Aligns files at least {@code bytes} long to {@code bytes} (a power of two, at least 4096), so
-     * that they can be mapped with huge pages; smaller files stay 4096-aligned.
+     * Aligns files at least {@code bytes} long to {@code bytes} (a power of two, at least 4096) from
+     * the start of the image, so that they can be mapped with huge pages; smaller files stay
+     * 4096-aligned.
      */
     public ImageWriter alignment(long bytes) {
         if (bytes < BLOCK_SIZE || Long.bitCount(bytes) != 1) {
@@ -92,7 +93,9 @@ public final class ImageWriter {
     public ImageLayout write(ImageTree tree, Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        // rw-r--r--, as cp or mkfs would leave it (createTempFile alone gives 0600).
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
         Thread cleanup = new Thread(() -> deleteQuietly(tmp), "daxload-image-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanup);
         boolean done = false;
@@ -168,7 +171,9 @@ public final class ImageWriter {
                     continue;
                 }
                 if (alignment > BLOCK_SIZE && size >= alignment) {
-                    cursor = alignUp(cursor, alignment);
+                    // Align the file's place in the image, not its base-relative offset: the image
+                    // starts on a huge-page boundary in memory, the base image 4096 bytes later.
+                    cursor = alignUp(STATIC_BASE_OFFSET + cursor, alignment) - STATIC_BASE_OFFSET;
                 }
                 dataOffset.put(f, cursor);
                 layout.data(f, STATIC_BASE_OFFSET + cursor);

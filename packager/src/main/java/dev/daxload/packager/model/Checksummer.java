@@ -2,6 +2,7 @@ package dev.daxload.packager.model;
 
 import dev.daxload.packager.image.ImageTree.RegularFile;
 import dev.daxload.packager.image.ImageWriter;
+import dev.daxload.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,7 +13,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.zip.CRC32C;
 
 /**
  * CRC32C of files as the image writer writes them, computed on a background thread over the bytes
@@ -59,18 +59,8 @@ final class Checksummer implements ImageWriter.FileWrittenListener, AutoCloseabl
     static int crc32c(FileChannel image, long offset, long size) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment seg = image.map(FileChannel.MapMode.READ_ONLY, offset, size, arena);
-            return crc32c(seg);
+            return TensorView.crc32c(seg);
         }
-    }
-
-    /** CRC32C of a segment of any size (the JDK's CRC32C takes ByteBuffers, at most 2 GiB each). */
-    static int crc32c(MemorySegment seg) {
-        CRC32C crc = new CRC32C();
-        final long chunk = 1L << 30;
-        for (long off = 0; off < seg.byteSize(); off += chunk) {
-            crc.update(seg.asSlice(off, Math.min(chunk, seg.byteSize() - off)).asByteBuffer());
-        }
-        return (int) crc.getValue();
     }
 
     @Override

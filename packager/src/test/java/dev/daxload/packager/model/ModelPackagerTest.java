@@ -119,6 +119,8 @@ class ModelPackagerTest {
         String offset = text.substring(fc, end);
         String moved = offset.substring(0, offset.length() - 1) + (offset.endsWith("0") ? "1" : "0");
         assertRefused(image, at, offset, moved, "offset");
+        String past = offset.replaceAll("[0-9]", "9"); // same length, far past the end of this small image
+        assertRefused(image, at, offset, past, "runs past the image");
         assertRefused(image, at, "\"dtype\": \"F32\"", "\"dtype\": \"F31\"", "unknown dtype");
         assertRefused(image, at, "\"length\": 4000", "\"length\": 4004", "does not match shape");
         assertRefused(image, at, "\"shape\": [\n        10,", "\"shape\": [\n        90,", "does not match shape");

@@ -1,0 +1,231 @@
+package dev.daxload.djl;
+
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.LibUtils;
+import dev.daxload.manifest.DType;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The few functions of libtorch's stable C shim ("AOTInductor" ABI, {@code aoti_torch_*}) that make a
+ * tensor over caller memory, bound with FFM in the libtorch that DJL already loaded.
+ *
+ * <p>Why not DJL's own {@code PtNDManager.create(ByteBuffer, ...)}: it caps a buffer at 2 GiB and
+ * 2^31 elements, and it aborts the JVM for BF16, I16, U16 and U32. The shim takes 64-bit sizes, every
+ * dtype libtorch has, and returns an {@code at::Tensor*}, the same kind of handle DJL's
+ * {@code PtNDArray} wraps and deletes.
+ *
+ * <p>Dtype and device codes are asked of libtorch ({@code aoti_torch_dtype_float32()} ...) rather than
+ * written here, so they follow the library actually loaded.
+ */
+final class Aoti {
+    private static final String LIBRARY = System.mapLibraryName("torch_cpu"); // where the shim lives (nm -D)
+
+    private static volatile Aoti instance;
+
+    private final MethodHandle createFromBlob;
+    private final MethodHandle getDataPtr;
+    private final MethodHandle deleteTensor;
+    private final int deviceCpu;
+    private final Map<DType, Integer> dtypes;
+    private final Path library;
+
+    private Aoti(SymbolLookup lookup, Path library) throws Throwable {
+        this.library = library;
+        Linker linker = Linker.nativeLinker();
+        // AOTITorchError is int32_t: 0 success, 1 failure (libtorch prints the C++ exception's message).
+        createFromBlob = linker.downcallHandle(find(lookup, "aoti_torch_create_tensor_from_blob"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS,    // void* data
+                        ValueLayout.JAVA_LONG,  // int64_t ndim
+                        ValueLayout.ADDRESS,    // const int64_t* sizes
+                        ValueLayout.ADDRESS,    // const int64_t* strides
+                        ValueLayout.JAVA_LONG,  // int64_t storage_offset
+                        ValueLayout.JAVA_INT,   // int32_t dtype
+                        ValueLayout.JAVA_INT,   // int32_t device_type
+                        ValueLayout.JAVA_INT,   // int32_t device_index
+                        ValueLayout.ADDRESS));  // AtenTensorHandle* ret
+        getDataPtr = linker.downcallHandle(find(lookup, "aoti_torch_get_data_ptr"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+        deleteTensor = linker.downcallHandle(find(lookup, "aoti_torch_delete_tensor_object"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        deviceCpu = code(linker, lookup, "aoti_torch_device_type_cpu").orElseThrow();
+
+        Map<DType, Integer> codes = new EnumMap<>(DType.class);
+        put(codes, linker, lookup, DType.F64, "float64");
+        put(codes, linker, lookup, DType.F32, "float32");
+        put(codes, linker, lookup, DType.F16, "float16");
+        put(codes, linker, lookup, DType.BF16, "bfloat16");
+        put(codes, linker, lookup, DType.I64, "int64");
+        put(codes, linker, lookup, DType.I32, "int32");
+        put(codes, linker, lookup, DType.I16, "int16");
+        put(codes, linker, lookup, DType.I8, "int8");
+        put(codes, linker, lookup, DType.U64, "uint64");
+        put(codes, linker, lookup, DType.U32, "uint32");
+        put(codes, linker, lookup, DType.U16, "uint16");
+        put(codes, linker, lookup, DType.U8, "uint8");
+        put(codes, linker, lookup, DType.BOOL, "bool");
+        // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
+        put(codes, linker, lookup, DType.F8_E4M3, "float8_e4m3fn");
+        put(codes, linker, lookup, DType.F8_E5M2, "float8_e5m2");
+        dtypes = Collections.unmodifiableMap(codes);
+    }
+
+    private static void put(Map<DType, Integer> codes, Linker linker, SymbolLookup lookup, DType dtype, String torchName)
+            throws Throwable {
+        // An older libtorch may lack the newer dtypes (uint16/32/64 came in 2.3): those stay unsupported.
+        code(linker, lookup, "aoti_torch_dtype_" + torchName).ifPresent(c -> codes.put(dtype, c));
+    }
+
+    private static Optional<Integer> code(Linker linker, SymbolLookup lookup, String function) throws Throwable {
+        Optional<MemorySegment> symbol = lookup.find(function);
+        if (symbol.isEmpty()) {
+            return Optional.empty();
+        }
+        MethodHandle h = linker.downcallHandle(symbol.get(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+        return Optional.of((int) h.invokeExact());
+    }
+
+    private MemorySegment find(SymbolLookup lookup, String name) {
+        return lookup.find(name).orElseThrow(() -> new UnsupportedOperationException(
+                library + " does not export " + name + ": this libtorch is too old for zero-copy views (2.3 or newer needed)"));
+    }
+
+    /** The shim of the libtorch that DJL's PyTorch engine loaded (loading the engine if needed). */
+    static Aoti get() {
+        Aoti a = instance;
+        if (a == null) {
+            synchronized (Aoti.class) {
+                a = instance;
+                if (a == null) {
+                    a = instance = load();
+                }
+            }
+        }
+        return a;
+    }
+
+    private static Aoti load() {
+        Engine.getEngine("PyTorch"); // makes DJL load libtorch, so the lookup below finds the loaded copy
+        Path lib = locate();
+        try {
+            // dlopen of a library already loaded returns that same copy; the global arena never dlcloses it.
+            return new Aoti(SymbolLookup.libraryLookup(lib, Arena.global()), lib);
+        } catch (UnsupportedOperationException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cannot bind libtorch's C functions in " + lib + ": " + t, t);
+        }
+    }
+
+    /**
+     * Where the loaded {@code libtorch_cpu.so} is: in DJL's libtorch directory, or, when a
+     * {@code PYTORCH_LIBRARY_PATH} override put it elsewhere, wherever {@code /proc/self/maps} says.
+     */
+    private static Path locate() {
+        List<String> tried = new ArrayList<>();
+        try {
+            Path p = Path.of(LibUtils.getLibtorchPath()).resolve(LIBRARY);
+            if (Files.isRegularFile(p)) {
+                return p;
+            }
+            tried.add(p.toString());
+        } catch (RuntimeException e) {
+            tried.add("DJL's libtorch path (" + e + ")");
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                int slash = line.indexOf('/');
+                if (slash > 0 && line.endsWith("/" + LIBRARY)) {
+                    return Path.of(line.substring(slash));
+                }
+            }
+            tried.add("/proc/self/maps");
+        } catch (IOException e) {
+            tried.add("/proc/self/maps (" + e.getMessage() + ")");
+        }
+        throw new IllegalStateException("PyTorch engine is loaded but " + LIBRARY + " was not found; looked in " + tried);
+    }
+
+    /** libtorch's code for {@code dtype}, or empty if it has none (block-quantized types). */
+    Optional<Integer> dtype(DType dtype) {
+        return Optional.ofNullable(dtypes.get(dtype));
+    }
+
+    Map<DType, Integer> dtypes() {
+        return dtypes;
+    }
+
+    /**
+     * A contiguous row-major CPU tensor over {@code data}, which libtorch neither copies nor frees.
+     *
+     * <p>{@code data} goes to the call as a segment, not as a raw address, so FFM checks that its
+     * memory is still open and keeps it open for the duration of the call: a closed image gives an
+     * {@link IllegalStateException}, never a tensor over unmapped memory.
+     *
+     * @return the {@code at::Tensor*} handle
+     */
+    long fromBlob(MemorySegment data, long[] shape, int dtypeCode, Arena scratch) {
+        int ndim = shape.length;
+        MemorySegment sizes = scratch.allocate(ValueLayout.JAVA_LONG, Math.max(1, ndim));
+        MemorySegment strides = scratch.allocate(ValueLayout.JAVA_LONG, Math.max(1, ndim));
+        long stride = 1;
+        for (int i = ndim - 1; i >= 0; i--) {
+            sizes.setAtIndex(ValueLayout.JAVA_LONG, i, shape[i]);
+            strides.setAtIndex(ValueLayout.JAVA_LONG, i, stride);
+            stride *= Math.max(1, shape[i]); // a 0 dimension leaves later strides as torch.empty makes them
+        }
+        MemorySegment ret = scratch.allocate(ValueLayout.ADDRESS);
+        int rc;
+        try {
+            rc = (int) createFromBlob.invokeExact(data, (long) ndim, sizes, strides, 0L, dtypeCode, deviceCpu, 0, ret);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (rc != 0) {
+            throw new IllegalStateException("aoti_torch_create_tensor_from_blob failed (" + rc + "); libtorch printed why on stderr");
+        }
+        return ret.get(ValueLayout.ADDRESS, 0).address();
+    }
+
+    /** {@code tensor.data_ptr()} of an {@code at::Tensor*}. */
+    long dataPtr(long handle) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ret = a.allocate(ValueLayout.ADDRESS);
+            int rc = (int) getDataPtr.invokeExact(handle, ret);
+            if (rc != 0) {
+                throw new IllegalStateException("aoti_torch_get_data_ptr failed (" + rc + ")");
+            }
+            return ret.get(ValueLayout.ADDRESS, 0).address();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Frees a handle that never reached a {@code PtNDArray} (which would otherwise free it). */
+    void delete(long handle) {
+        try {
+            int ignored = (int) deleteTensor.invokeExact(handle);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+}

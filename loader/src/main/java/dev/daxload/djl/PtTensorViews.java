@@ -1,0 +1,258 @@
+package dev.daxload.djl;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import dev.daxload.manifest.DType;
+import dev.daxload.model.ModelWeights;
+import dev.daxload.tensor.TensorView;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * DJL PyTorch {@link NDArray}s that are views over the tensors of a mapped image: the array's data
+ * pointer is the tensor's address in the mapping, so making one copies nothing and costs the same for
+ * 1 KB and for 10 GB.
+ *
+ * <pre>{@code
+ * try (ModelWeights w = ModelWeights.open(image, "minilm");      // copy-on-write mapping
+ *      NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+ *     NDList weights = PtTensorViews.viewAll(m, w);              // every tensor, named
+ *     NDArray q = PtTensorViews.view(m, w.tensor("encoder.layer.0.attention.self.query.weight"));
+ * }   // the manager closes first (try-with-resources closes in reverse), then the image
+ * }</pre>
+ *
+ * <p><b>How.</b> The tensors are made with libtorch's C function
+ * {@code aoti_torch_create_tensor_from_blob} (bound with FFM in the libtorch DJL loaded) and wrapped with
+ * {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own {@code create(ByteBuffer, ...)} is not used:
+ * it is limited to 2 GiB and 2^31 elements and aborts the JVM for BF16, I16, U16 and U32. Here every
+ * dtype libtorch has works (see {@link #supportedDTypes()}: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16
+ * U8 BOOL F8_E4M3 F8_E5M2 with libtorch 2.7), at any size. GGUF block-quantized tensors have no PyTorch
+ * dtype; {@link #rawBytes} gives their blocks as a U8 array.
+ *
+ * <p><b>Lifetimes.</b> An array is attached to the manager it was made with; closing the manager frees
+ * the tensor handles. A manager that holds views of an image pins it: closing the image (or the
+ * {@link ModelWeights}) while the manager is open only marks it closed, and the mapping goes when the
+ * last such manager closes, so an array can never read unmapped memory. Making a view of a closed image
+ * throws {@link IllegalStateException}. Views of memory that is not an image's (a {@link TensorView}
+ * made by hand) are held by reference, so memory whose lifetime is the garbage collector's is not freed
+ * under them; its owner must keep it mapped.
+ *
+ * <p><b>Writes.</b> Views are refused over memory that is not mapped writable: an in-place op on a view
+ * of a read-only mapping is a SIGSEGV, not an exception. Open images copy-on-write
+ * ({@code MapOptions.copyOnWrite()}, the default of {@link ModelWeights#open}): an in-place op then
+ * copies the pages it writes, privately, and the image other processes see stays as it was. Writes to
+ * the memory by other means (another mapping of a shared image) show through the views.
+ *
+ * <p>Views are CPU tensors whatever the manager's device; {@code toDevice} copies one to a GPU.
+ */
+public final class PtTensorViews {
+    private static final AtomicLong LEASES = new AtomicLong();
+
+    private PtTensorViews() {}
+
+    /** What to do with a block-quantized (GGUF) tensor, which has no PyTorch dtype. */
+    public enum Quantized {
+        /** Throw {@link UnsupportedOperationException} naming the tensor. */
+        REFUSE,
+        /** Make a 1-D U8 view of its raw blocks, as {@link #rawBytes} does. */
+        RAW_BYTES
+    }
+
+    /**
+     * The element types that {@link #view} can make with the libtorch loaded (loads the PyTorch engine).
+     */
+    public static Set<DType> supportedDTypes() {
+        return Collections.unmodifiableSet(Aoti.get().dtypes().keySet());
+    }
+
+    /**
+     * A view of {@code tensor}: a PyTorch array of its dtype and shape whose data is the tensor's bytes
+     * in place, named after the tensor.
+     *
+     * @param manager a PyTorch manager; the array is attached to it
+     * @throws UnsupportedOperationException if the dtype has no PyTorch equivalent (block-quantized
+     *     types: see {@link #rawBytes})
+     * @throws IllegalStateException if the tensor's image is closed, or the manager is
+     * @throws IllegalArgumentException if the manager is not PyTorch's, or the tensor's memory is not
+     *     mapped writable (see the class comment)
+     */
+    public static PtNDArray view(NDManager manager, TensorView tensor) {
+        PtNDManager pt = pyTorch(manager);
+        try (Arena scratch = Arena.ofConfined()) {
+            PtNDArray array = make(pt, tensor, Quantized.REFUSE, scratch);
+            lease(pt, tensor);
+            return array;
+        }
+    }
+
+    /**
+     * A 1-D U8 view of {@code tensor}'s bytes, whatever its dtype: the raw blocks of a GGUF-quantized
+     * tensor, for a kernel that decodes them.
+     *
+     * @throws IllegalStateException if the tensor's image is closed, or the manager is
+     * @throws IllegalArgumentException as {@link #view}
+     */
+    public static PtNDArray rawBytes(NDManager manager, TensorView tensor) {
+        PtNDManager pt = pyTorch(manager);
+        try (Arena scratch = Arena.ofConfined()) {
+            PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, scratch, true);
+            lease(pt, tensor);
+            return array;
+        }
+    }
+
+    /**
+     * Views of every tensor of a model, in manifest order, each named after its tensor: what "open an
+     * image, have every weight as an NDArray" costs, for benchmarks to time.
+     *
+     * @throws UnsupportedOperationException if a tensor is block-quantized (see
+     *     {@link #viewAll(NDManager, ModelWeights, Quantized)})
+     */
+    public static NDList viewAll(NDManager manager, ModelWeights weights) {
+        return viewAll(manager, weights, Quantized.REFUSE);
+    }
+
+    /** Views of every tensor of a model, in manifest order, named; block-quantized ones as {@code quantized} says. */
+    public static NDList viewAll(NDManager manager, ModelWeights weights, Quantized quantized) {
+        Map<String, PtNDArray> views = viewMap(manager, weights.tensors().values(), quantized);
+        NDList list = new NDList(views.size());
+        list.addAll(views.values());
+        return list;
+    }
+
+    /**
+     * Views of {@code tensors} by name, in their order. On failure, the views already made are closed
+     * and the exception names the tensor that failed.
+     */
+    public static Map<String, PtNDArray> viewMap(NDManager manager, Collection<TensorView> tensors, Quantized quantized) {
+        PtNDManager pt = pyTorch(manager);
+        Map<String, PtNDArray> out = new LinkedHashMap<>();
+        try (Arena scratch = Arena.ofConfined()) {
+            for (TensorView t : tensors) {
+                out.put(t.name(), make(pt, t, quantized, scratch));
+            }
+        } catch (RuntimeException e) {
+            out.values().forEach(NDArray::close);
+            throw e;
+        }
+        // One lease per distinct mapping (normally one image) rather than one per tensor.
+        IdentityHashMap<MemorySegment.Scope, Boolean> seen = new IdentityHashMap<>();
+        for (TensorView t : tensors) {
+            if (seen.put(t.segment().scope(), Boolean.TRUE) == null) {
+                lease(pt, t);
+            }
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    /**
+     * Ties {@code weights} to {@code manager}: closing the manager closes the weights (and unmaps the
+     * image if the weights own it), so no array of the manager can outlive the mapping through
+     * forgetting to keep it open. Arrays moved to another manager ({@code attach}) are not covered.
+     */
+    public static void closeWithManager(NDManager manager, ModelWeights weights) {
+        pyTorch(manager).attachInternal("daxload-weights-" + LEASES.incrementAndGet(), weights);
+    }
+
+    /**
+     * The address of {@code array}'s first element ({@code tensor.data_ptr()}): for a view, the address
+     * of its tensor in the mapping. For checking that a view is one, and for native code.
+     */
+    public static long dataAddress(NDArray array) {
+        if (!(array instanceof PtNDArray pt)) {
+            throw new IllegalArgumentException("not a PyTorch array: " + array.getClass().getName());
+        }
+        return Aoti.get().dataPtr(pt.getHandle());
+    }
+
+    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Arena scratch) {
+        return make(manager, tensor, quantized, scratch, false);
+    }
+
+    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Arena scratch, boolean raw) {
+        Aoti aoti = Aoti.get();
+        DType dtype = tensor.dtype();
+        MemorySegment data = tensor.segment();
+        if (!data.scope().isAlive()) {
+            throw new IllegalStateException("tensor '" + tensor.name() + "': its image is closed; open it again to make views");
+        }
+        if (!manager.isOpen()) {
+            throw new IllegalStateException("tensor '" + tensor.name() + "': the NDManager is closed");
+        }
+        long[] shape;
+        int code;
+        if (raw || (dtype.isQuantized() && quantized == Quantized.RAW_BYTES)) {
+            shape = new long[] {data.byteSize()};
+            code = aoti.dtype(DType.U8).orElseThrow();
+        } else {
+            shape = tensor.shape();
+            code = aoti.dtype(dtype).orElseThrow(() -> new UnsupportedOperationException("tensor '" + tensor.name()
+                    + "' is " + dtype + (dtype.isQuantized()
+                            ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
+                            : ", which this libtorch has no dtype for")));
+        }
+        if (!WritableMemory.isWritable(data)) {
+            throw new IllegalArgumentException("tensor '" + tensor.name() + "' lies in memory mapped read-only: an in-place op on"
+                    + " its NDArray would kill the JVM with SIGSEGV; map the image copy-on-write (MapOptions.copyOnWrite(),"
+                    + " the default of ModelWeights.open)");
+        }
+        long handle = aoti.fromBlob(data, shape, code, scratch);
+        PtNDArray array;
+        try {
+            array = new PtNDArray(manager, handle);
+        } catch (RuntimeException | Error e) {
+            aoti.delete(handle); // never reached DJL, which would otherwise own and free it
+            throw e;
+        }
+        array.setName(tensor.name());
+        return array;
+    }
+
+    private static PtNDManager pyTorch(NDManager manager) {
+        if (manager instanceof PtNDManager pt) {
+            return pt;
+        }
+        throw new IllegalArgumentException("views need a PyTorch NDManager, not one of engine "
+                + manager.getEngine().getEngineName() + " (" + manager.getClass().getName() + ")");
+    }
+
+    /**
+     * Makes {@code manager} keep the memory its views point into mapped until it closes. For a tensor
+     * of a {@link dev.daxload.image.DaxImage} that is a pin: closing the image while the manager is open
+     * defers the unmapping to the manager's close, so reading a view never touches unmapped memory.
+     * Other memory is held by reference, so the garbage collector cannot free it under the views.
+     */
+    private static void lease(PtNDManager manager, TensorView tensor) {
+        AutoCloseable lease = tensor.image() != null ? tensor.image().pin() : new MappingLease(tensor.segment());
+        manager.attachInternal("daxload-mapping-" + LEASES.incrementAndGet(), lease);
+    }
+
+    private static final class MappingLease implements AutoCloseable {
+        private volatile MemorySegment memory; // strong reference: keeps GC-managed memory reachable
+
+        MappingLease(MemorySegment memory) {
+            this.memory = memory;
+        }
+
+        @Override
+        public void close() {
+            memory = null; // releases the reference; unmapping is the image's business
+        }
+
+        @Override
+        public String toString() {
+            MemorySegment m = memory;
+            return m == null ? "released mapping lease" : "lease on memory at 0x" + Long.toHexString(m.address());
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package dev.daxload.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonParser;
+import dev.daxload.cli.DaxloadCliTest.Run;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** pack-model, tensors and verify --checksums on the reference writers' fixtures. */
+class PackModelCliTest {
+    static final Path TESTDATA = Path.of(System.getProperty("daxload.shared", "../../shared")).resolve("testdata");
+    @TempDir Path tmp;
+    Path image;
+
+    @BeforeEach
+    void pack() throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(TESTDATA), "no ../shared/testdata beside the checkout");
+        Path vocab = tmp.resolve("vocab.csv");
+        Files.writeString(vocab, "token,id\nhello,1\n\"wor,ld\",2\n");
+        Path tree = Files.createDirectories(tmp.resolve("etc"));
+        Files.writeString(tree.resolve("motd"), "hi\n");
+        image = tmp.resolve("models.daxfs");
+        Run r = DaxloadCliTest.run("pack-model", "-q",
+                "--name", "vad", TESTDATA.resolve("silero-vad.safetensors").toString(), "--table", "vocab=" + vocab + ":key=token",
+                "--name", "vadq", TESTDATA.resolve("silero-vad.gguf").toString(),
+                "--name", "np", TESTDATA.resolve("silero-vad-compressed.npz").toString(), TESTDATA.resolve("README.md").toString(),
+                "--tree", tree.toString(), "-o", image.toString());
+        assertEquals(0, r.code(), r.err());
+    }
+
+    @Test
+    void tensorsListsEveryModelAndJsonParses() {
+        Run r = DaxloadCliTest.run("tensors", "--json", image.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonArray all = JsonParser.parseString(r.out()).getAsJsonArray();
+        assertEquals(45 * 3, all.size());
+        Run one = DaxloadCliTest.run("tensors", "--sort", "size", "-r", image.toString(), "vadq");
+        assertEquals(0, one.code(), one.err());
+        List<String> lines = one.out().lines().toList();
+        assertEquals(46, lines.size());
+        assertTrue(lines.get(0).startsWith("NAME"));
+        assertEquals(2, DaxloadCliTest.run("tensors", "--sort", "colour", image.toString()).code());
+    }
+
+    @Test
+    void sideFilesTablesAndTreesLand() {
+        Run ls = DaxloadCliTest.run("ls", "-R", image.toString());
+        assertEquals(0, ls.code(), ls.err());
+        assertTrue(ls.out().contains("/vad/tables/vocab:"), ls.out());
+        assertTrue(ls.out().contains("/np/files:") && ls.out().contains("README.md"), ls.out());
+        assertTrue(ls.out().contains("motd"), ls.out());
+    }
+
+    @Test
+    void checksumsCatchAFlippedBit() throws Exception {
+        Run ok = DaxloadCliTest.run("verify", "--checksums", image.toString());
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().contains("135 tensor checksums"), ok.out());
+        Run json = DaxloadCliTest.run("tensors", "--json", image.toString(), "vad");
+        var t = JsonParser.parseString(json.out()).getAsJsonArray().get(3).getAsJsonObject();
+        long offset = t.get("offset").getAsLong();
+        byte[] bytes = Files.readAllBytes(image);
+        bytes[(int) offset] ^= 0x10;
+        Files.write(image, bytes);
+        assertEquals(0, DaxloadCliTest.run("verify", image.toString()).code(), "the structure is still sound");
+        Run bad = DaxloadCliTest.run("verify", "--checksums", image.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("'" + t.get("name").getAsString() + "'") && bad.err().contains("offset " + offset), bad.err());
+    }
+
+    @Test
+    void unknownSourcesAndBadTablesFailWithoutAnImage() throws Exception {
+        Path out = tmp.resolve("never.daxfs");
+        Run r = DaxloadCliTest.run("pack-model", "-q", "--name", "m", tmp.resolve("missing.safetensors").toString(), "-o", out.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("missing.safetensors"), r.err());
+        Path csv = tmp.resolve("dup.csv");
+        Files.writeString(csv, "k,v\na,1\na,2\n");
+        Run d = DaxloadCliTest.run("pack-model", "-q", "--name", "m", TESTDATA.resolve("npy-bool.npy").toString(),
+                "--table", "t=" + csv + ":key=k", "-o", out.toString());
+        assertEquals(1, d.code());
+        assertTrue(d.err().contains("dup.csv"), d.err());
+        assertFalse(Files.exists(out));
+        Run bad = DaxloadCliTest.run("pack-model", "-q", "--name", "m", TESTDATA.resolve("reject-object.npy").toString(), "-o", out.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("reject-object.npy"), bad.err());
+        assertFalse(Files.exists(out));
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temporary file left behind");
+        }
+    }
+}

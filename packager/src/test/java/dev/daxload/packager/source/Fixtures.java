@@ -1,0 +1,135 @@
+package dev.daxload.packager.source;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.daxload.packager.image.FileContent;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/** Shared test helpers: the reference fixtures, and what a {@link FileContent} really writes. */
+final class Fixtures {
+    /** Contents are written this far into a scratch file, so a writer that ignores its position fails. */
+    static final long AT = 4099;
+
+    private Fixtures() {
+    }
+
+    /** The shared test data folder; skips the calling test when it is not there. */
+    static Path testdata() {
+        String shared = System.getProperty("daxload.shared");
+        Path dir = shared == null ? null : Path.of(shared, "testdata");
+        assumeTrue(dir != null && Files.isRegularFile(dir.resolve("expected.json")),
+                "shared test data not found (system property daxload.shared=" + shared + "); skipping fixture tests");
+        return dir;
+    }
+
+    static JsonObject expected() throws IOException {
+        return JsonParser.parseString(Files.readString(testdata().resolve("expected.json"), StandardCharsets.UTF_8))
+                .getAsJsonObject().getAsJsonObject("files");
+    }
+
+    /** Writes {@code c} into a scratch file at {@link #AT} and returns exactly the bytes it wrote there. */
+    static byte[] bytes(FileContent c) throws IOException {
+        Path tmp = Files.createTempFile("daxload-content-", ".bin");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            c.writeTo(ch, AT);
+            long size = c.size();
+            assertEquals(size == 0 ? 0 : AT + size, ch.size(), "bytes written by " + c.describe());
+            ByteBuffer b = ByteBuffer.allocate((int) size);
+            while (b.hasRemaining() && ch.read(b, AT + b.position()) >= 0) {
+                // read back
+            }
+            return b.array();
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Asserts that {@code reader} refuses {@code path} with a {@link SourceFormatException} whose message
+     * names the file and contains every fragment; returns it.
+     */
+    static SourceFormatException refused(SourceReader reader, Path path, String... fragments) {
+        SourceFormatException e = org.junit.jupiter.api.Assertions.assertThrows(SourceFormatException.class,
+                () -> reader.read(path));
+        String msg = e.getMessage();
+        org.junit.jupiter.api.Assertions.assertTrue(msg.contains(path.getFileName().toString()),
+                "message names the file: " + msg);
+        for (String f : fragments) {
+            org.junit.jupiter.api.Assertions.assertTrue(msg.contains(f), "message contains '" + f + "': " + msg);
+        }
+        return e;
+    }
+
+    static String sha256(byte[] b) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * Decodes element {@code i} of little-endian {@code data} as the JSON form expected.json uses (numbers,
+     * booleans, "NaN"/"Infinity"/"-Infinity"), or null for types expected.json does not give plainly.
+     */
+    static Object value(byte[] data, String dtype, int i) {
+        ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+        return switch (dtype) {
+            case "F64" -> num(b.getDouble(i * 8));
+            case "F32" -> num(b.getFloat(i * 4));
+            case "F16" -> num(Float.float16ToFloat(b.getShort(i * 2)));
+            case "BF16" -> num(Float.intBitsToFloat((b.getShort(i * 2) & 0xFFFF) << 16));
+            case "I64" -> b.getLong(i * 8);
+            case "I32" -> (long) b.getInt(i * 4);
+            case "I16" -> (long) b.getShort(i * 2);
+            case "I8" -> (long) b.get(i);
+            case "U64" -> Long.toUnsignedString(b.getLong(i * 8));
+            case "U32" -> (long) b.getInt(i * 4) & 0xFFFF_FFFFL;
+            case "U16" -> (long) b.getShort(i * 2) & 0xFFFF;
+            case "U8" -> (long) b.get(i) & 0xFF;
+            case "BOOL" -> b.get(i) != 0;
+            default -> null;
+        };
+    }
+
+    private static Object num(double d) {
+        if (Double.isNaN(d)) {
+            return "NaN";
+        }
+        if (Double.isInfinite(d)) {
+            return d > 0 ? "Infinity" : "-Infinity";
+        }
+        return d;
+    }
+
+    /** The expected.json value in the form {@link #value} returns. */
+    static Object jsonValue(JsonElement e, String dtype) {
+        var p = e.getAsJsonPrimitive();
+        if (p.isString()) {
+            return p.getAsString();
+        }
+        if (p.isBoolean()) {
+            return p.getAsBoolean();
+        }
+        return switch (dtype) {
+            case "F64", "F32", "F16", "BF16" -> p.getAsDouble();
+            case "U64" -> p.getAsBigInteger().toString();
+            case "BOOL" -> p.getAsInt() != 0;
+            default -> p.getAsLong();
+        };
+    }
+}
