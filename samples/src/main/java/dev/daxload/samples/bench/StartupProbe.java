@@ -1,0 +1,107 @@
+package dev.daxload.samples.bench;
+
+import ai.djl.Device;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.inference.Predictor;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
+import dev.daxload.model.ModelWeights;
+import dev.daxload.samples.SentenceEmbeddingTranslator;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+
+/**
+ * One fresh process's start-up, for {@code samples/bench/startup.sh}: loads a model one way and prints
+ * how long after the JVM started the model was ready, measured from inside (the JVM's own start time, so
+ * the launcher script's overhead is not counted):
+ *
+ * <pre>READY mode=M ready_ms=T load_ms=L [first_ms=F]</pre>
+ *
+ * {@code ready_ms}: JVM start to model ready; {@code load_ms}: the loading call alone (engine start
+ * included where the mode starts the engine); {@code first_ms}: JVM start to the first embedding
+ * computed (Criteria modes), which is when a view's pages are first read.
+ *
+ * <pre>
+ * usage: StartupProbe criteria-daxfs MODEL         (minilm or bge: Criteria with a daxfs: URL of BenchFiles' image;
+ *                                                   prepacking off, the URL's default: weights used in place)
+ *        StartupProbe criteria-daxfs-prepack MODEL (the same with prepacking=true: ONNX Runtime's default settings)
+ *        StartupProbe criteria-onnx MODEL          (the original ONNX file, Criteria.optModelPath, ONNX Runtime's defaults)
+ *        StartupProbe pt-views MODEL            (ModelWeights.open + PtTensorViews.viewAll)
+ *        StartupProbe pt-decode MODEL           (NDList.decode of the model's safetensors file)
+ *        StartupProbe pt-direct MODEL           (each tensor read into a direct buffer, manager.create)
+ * </pre>
+ */
+public final class StartupProbe {
+    private StartupProbe() {}
+
+    public static void main(String[] args) throws Exception {
+        String mode = args[0];
+        String model = args[1];
+        long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+        long t0 = System.nanoTime();
+        switch (mode) {
+            case "criteria-daxfs", "criteria-daxfs-prepack", "criteria-onnx" -> {
+                try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(BenchFiles.tokenizer(model))) {
+                    SentenceEmbeddingTranslator translator = new SentenceEmbeddingTranslator(tokenizer, true);
+                    long l0 = System.nanoTime();
+                    Criteria.Builder<String, float[]> b = Criteria.builder().setTypes(String.class, float[].class).optTranslator(translator);
+                    if (mode.startsWith("criteria-daxfs")) {
+                        b.optModelUrls("daxfs://" + BenchFiles.DIR.resolve(model + ".daxfs").toAbsolutePath() + "?model=" + model
+                                + (mode.endsWith("-prepack") ? "&prepacking=true" : ""));
+                    } else {
+                        // ONNX Runtime's defaults (Criteria cannot pass session config entries), so prepacking
+                        // is on here: criteria-daxfs-prepack is the image with the same session settings.
+                        Path onnx = BenchFiles.onnx(model).toAbsolutePath();
+                        b.optModelPath(onnx.getParent()).optModelName(stripOnnx(onnx)).optEngine("OnnxRuntime");
+                    }
+                    try (ZooModel<String, float[]> zoo = b.build().loadModel()) {
+                        long ready = System.currentTimeMillis();
+                        long load = System.nanoTime() - l0;
+                        try (Predictor<String, float[]> p = zoo.newPredictor()) {
+                            float[] e = p.predict("Every process on the host shares one physical copy.");
+                            long first = System.currentTimeMillis();
+                            report(mode, ready - jvmStart, load, " first_ms=" + (first - jvmStart) + " dim=" + e.length);
+                        }
+                    }
+                }
+            }
+            // The PyTorch modes start the engine first and time each step, to show where the time goes.
+            case "pt-views" -> {
+                try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                    long t1 = System.nanoTime();
+                    try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model)) {
+                        long t2 = System.nanoTime();
+                        NDList l = Loads.views(m, w);
+                        long t3 = System.nanoTime();
+                        report(mode, System.currentTimeMillis() - jvmStart, t3 - t0, String.format(
+                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f tensors=%d", (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, l.size()));
+                        m.close(); // before the weights: the arrays point into the mapping
+                    }
+                }
+            }
+            case "pt-decode", "pt-direct" -> {
+                Path st = BenchFiles.DIR.resolve(model + ".safetensors");
+                try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                    long t1 = System.nanoTime();
+                    NDList l = mode.equals("pt-decode") ? Loads.djlDecode(m, st) : Loads.directCopy(m, st);
+                    long t2 = System.nanoTime();
+                    report(mode, System.currentTimeMillis() - jvmStart, t2 - t0, String.format(
+                            " engine_ms=%.1f copy_ms=%.1f tensors=%d", (t1 - t0) / 1e6, (t2 - t1) / 1e6, l.size()));
+                }
+            }
+            default -> throw new IllegalArgumentException("unknown mode " + mode);
+        }
+    }
+
+    private static void report(String mode, long readyMs, long loadNanos, String extra) {
+        System.out.printf("READY mode=%s ready_ms=%d load_ms=%.1f%s%n", mode, readyMs, loadNanos / 1e6, extra);
+        System.out.flush();
+    }
+
+    private static String stripOnnx(Path onnx) {
+        String n = onnx.getFileName().toString();
+        return n.substring(0, n.length() - ".onnx".length());
+    }
+}
