@@ -101,7 +101,9 @@ public final class ImageWriter {
         boolean done = false;
         try {
             ImageLayout layout;
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            // No TRUNCATE_EXISTING: the file is new and empty, and on ext4 a truncate followed by close
+            // makes the kernel start writing the whole image out at close (auto_da_alloc).
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 layout = writeTo(tree, ch);
             }
             try {

@@ -2,10 +2,8 @@ package dev.daxload.packager.model;
 
 import dev.daxload.packager.image.ImageTree.RegularFile;
 import dev.daxload.packager.image.ImageWriter;
-import dev.daxload.tensor.TensorView;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -13,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.zip.CRC32C;
 
 /**
  * CRC32C of files as the image writer writes them, computed on a background thread over the bytes
@@ -56,12 +55,27 @@ final class Checksummer implements ImageWriter.FileWrittenListener, AutoCloseabl
         }
     }
 
+    /**
+     * CRC32C of bytes just written, read back through the page cache into one reused direct buffer:
+     * reading costs a memcpy, where mapping the fresh range would cost a page fault per 4 KiB.
+     */
     static int crc32c(FileChannel image, long offset, long size) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment seg = image.map(FileChannel.MapMode.READ_ONLY, offset, size, arena);
-            return TensorView.crc32c(seg);
+        ByteBuffer buf = BUFFER.get().clear();
+        CRC32C crc = new CRC32C();
+        long done = 0;
+        while (done < size) {
+            buf.clear().limit((int) Math.min(buf.capacity(), size - done));
+            int n = image.read(buf, offset + done);
+            if (n <= 0) {
+                throw new IOException("image ended at " + (offset + done) + " while checksumming " + size + " bytes from " + offset);
+            }
+            crc.update(buf.flip());
+            done += n;
         }
+        return (int) crc.getValue();
     }
+
+    private static final ThreadLocal<ByteBuffer> BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(4 << 20));
 
     @Override
     public void close() {
