@@ -82,6 +82,9 @@ final class Aoti {
         // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
         put(codes, linker, lookup, DType.F8_E4M3, "float8_e4m3fn");
         put(codes, linker, lookup, DType.F8_E5M2, "float8_e5m2");
+        put(codes, linker, lookup, DType.F8_E4M3FNUZ, "float8_e4m3fnuz");
+        put(codes, linker, lookup, DType.F8_E5M2FNUZ, "float8_e5m2fnuz");
+        put(codes, linker, lookup, DType.C64, "complex64");
         dtypes = Collections.unmodifiableMap(codes);
     }
 

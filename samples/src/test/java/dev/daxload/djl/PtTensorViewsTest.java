@@ -64,7 +64,7 @@ class PtTensorViewsTest {
             }
         }
         // safetensors types libtorch 2.7's C API has no dtype function for, or that daxload does not map yet.
-        plain.removeAll(EnumSet.of(DType.F8_E8M0, DType.F4, DType.F6_E2M3, DType.F6_E3M2, DType.C64, DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ));
+        plain.removeAll(EnumSet.of(DType.F8_E8M0, DType.F4, DType.F6_E2M3, DType.F6_E3M2));
         assertEquals(plain, PtTensorViews.supportedDTypes(), "every plain DType with a libtorch 2.7 dtype");
         List<SourceTensor> tensors = new ArrayList<>();
         for (DType d : plain) {
@@ -81,6 +81,11 @@ class PtTensorViewsTest {
                 assertEquals(new Shape(SHAPE), a.getShape());
                 assertEquals("t." + d, a.getName());
                 assertArrayEquals(expected(d), a.toType(DataType.FLOAT64, true).toDoubleArray(), d + ": values");
+                if (d == DType.C64) {
+                    byte[] raw = new byte[(int) t.byteSize()];
+                    a.toByteBuffer(true).get(raw);
+                    assertArrayEquals(encode(d, expected(d)), raw, "C64: real and imaginary parts");
+                }
             }
             // Types DJL knows by name also read without conversion.
             assertArrayEquals(new float[] {0, 1, -2, 3.5f, 96, -0.25f}, PtTensorViews.view(manager, w.tensor("t.F32")).toFloatArray());
@@ -301,7 +306,8 @@ class PtTensorViewsTest {
 
     static double[] expected(DType d) {
         return switch (d) {
-            case F64, F32, F16, BF16, F8_E4M3, F8_E5M2 -> FLOATS;
+            case F64, F32, F16, BF16, F8_E4M3, F8_E5M2, F8_E4M3FNUZ, F8_E5M2FNUZ -> FLOATS;
+            case C64 -> FLOATS; // the real parts; the imaginary parts are checked through the raw bytes
             case I64, I32, I16, I8 -> SIGNED;
             case U64, U32, U16, U8 -> UNSIGNED;
             case BOOL -> BOOLS;
@@ -328,6 +334,9 @@ class PtTensorViewsTest {
                 case BF16 -> b.putShort((short) (Float.floatToRawIntBits((float) v) >>> 16)); // exact for these values
                 case F8_E4M3 -> b.put(fp8(v, 3, 7));
                 case F8_E5M2 -> b.put(fp8(v, 2, 15));
+                case F8_E4M3FNUZ -> b.put(fp8(v, 3, 8));
+                case F8_E5M2FNUZ -> b.put(fp8(v, 2, 16));
+                case C64 -> b.putFloat((float) v).putFloat((float) -v);
                 case I64, U64 -> b.putLong((long) v);
                 case I32, U32 -> b.putInt((int) (long) v);
                 case I16, U16 -> b.putShort((short) (long) v);
