@@ -73,4 +73,19 @@ class MmapTest {
         Exception e = assertThrows(java.io.IOException.class, () -> DaxImage.openPhysical(0xF0000, 65536, MapOptions.readOnly()).close());
         assertTrue(e.getMessage().contains("/dev/mem@0xf0000"), e.getMessage());
     }
+
+    /** A device-DAX character device (CXL or pmem memory): its size comes from sysfs, not from stat. */
+    @Test
+    void daxDeviceMapsWholeOrSaysWhyNot() throws Exception {
+        java.util.Optional<Path> dax;
+        try (var devices = Files.list(Path.of("/dev"))) {
+            dax = devices.filter(p -> p.getFileName().toString().matches("dax\\d+\\.\\d+")).findFirst();
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(dax.isPresent(), "no /dev/daxX.Y device on this machine (needs CXL or pmem memory in devdax mode)");
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment m = Mmap.map(dax.get(), MapOptions.readOnly(), a);
+            long sysfs = Long.parseLong(Files.readString(Path.of("/sys/bus/dax/devices", dax.get().getFileName().toString(), "size")).trim());
+            assertEquals(sysfs, m.byteSize());
+        }
+    }
 }
