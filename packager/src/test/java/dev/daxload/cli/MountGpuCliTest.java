@@ -3,8 +3,6 @@ package dev.daxload.cli;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** mount, umount and gpu as a user drives them; the device paths skip where the devices are missing. */
 class MountGpuCliTest {
@@ -21,16 +18,8 @@ class MountGpuCliTest {
     Path image;
     Path mnt;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = Daxload.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    static DaxloadCliTest.Run run(String... args) {
+        return DaxloadCliTest.run(args);
     }
 
     @BeforeEach
@@ -38,25 +27,25 @@ class MountGpuCliTest {
         Path src = Files.createDirectories(tmp.resolve("src"));
         Files.writeString(src.resolve("a.txt"), "alpha\n");
         image = tmp.resolve("img.daxfs");
-        assertEquals(0, run("pack", src.toString(), "-o", image.toString(), "-q").code);
+        assertEquals(0, run("pack", src.toString(), "-o", image.toString(), "-q").code());
         mnt = Files.createDirectories(tmp.resolve("mnt"));
     }
 
     @Test
     void helpNamesTheWays() {
-        Run r = run("mount", "--help");
-        assertEquals(0, r.code);
-        assertTrue(r.out.contains("heap|udmabuf|phys=ADDR[,size=SIZE]") && r.out.contains("--validate"), r.out);
-        assertEquals(0, run("umount", "--help").code);
-        assertTrue(run("gpu", "load", "--help").out.contains("--share"));
+        DaxloadCliTest.Run r = run("mount", "--help");
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("heap|udmabuf|phys=ADDR[,size=SIZE]") && r.out().contains("--validate"), r.out());
+        assertEquals(0, run("umount", "--help").code());
+        assertTrue(run("gpu", "load", "--help").out().contains("--share"));
     }
 
     @Test
     void aBadViaIsAUsageError() {
         for (String via : new String[] {"dram", "phys=zz", "phys=0", "phys=0x1000,sz=1"}) {
-            Run r = run("mount", image.toString(), mnt.toString(), "--via", via);
-            assertEquals(2, r.code, via + ": " + r.err);
-            assertTrue(r.err.contains("--via " + via), r.err);
+            DaxloadCliTest.Run r = run("mount", image.toString(), mnt.toString(), "--via", via);
+            assertEquals(2, r.code(), via + ": " + r.err());
+            assertTrue(r.err().contains("--via " + via), r.err());
         }
     }
 
@@ -66,10 +55,10 @@ class MountGpuCliTest {
         bytes[4096] ^= 0x55;
         Path bad = Files.write(tmp.resolve("bad.daxfs"), bytes);
         for (String via : new String[] {"heap", "udmabuf", "phys=0x100000000"}) {
-            Run r = run("mount", bad.toString(), mnt.toString(), "--via", via);
-            assertEquals(1, r.code, r.err);
-            assertTrue(r.err.startsWith("daxload mount: ") && r.err.contains("unsound image"), r.err);
-            assertEquals(1, r.err.strip().lines().count(), r.err);
+            DaxloadCliTest.Run r = run("mount", bad.toString(), mnt.toString(), "--via", via);
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().startsWith("daxload mount: ") && r.err().contains("unsound image"), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
         }
     }
 
@@ -78,13 +67,13 @@ class MountGpuCliTest {
         boolean heap = Files.exists(Path.of("/dev/dma_heap/system"));
         boolean daxfs = Files.readString(Path.of("/proc/filesystems")).contains("\tdaxfs\n");
         assumeTrue(!heap || !daxfs, "this machine could mount for real");
-        Run r = run("mount", image.toString(), mnt.toString());
-        assertEquals(1, r.code, r.out);
-        assertTrue(r.err.contains(heap ? "no daxfs filesystem in this kernel" : "CONFIG_DMABUF_HEAPS_SYSTEM"), r.err);
+        DaxloadCliTest.Run r = run("mount", image.toString(), mnt.toString());
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.err().contains(heap ? "no daxfs filesystem in this kernel" : "CONFIG_DMABUF_HEAPS_SYSTEM"), r.err());
         if (!daxfs) {
-            Run p = run("mount", image.toString(), mnt.toString(), "--via", "phys=0x100000000");
-            assertEquals(1, p.code);
-            assertTrue(p.err.contains("no daxfs filesystem in this kernel") || p.err.contains("EPERM"), p.err);
+            DaxloadCliTest.Run p = run("mount", image.toString(), mnt.toString(), "--via", "phys=0x100000000");
+            assertEquals(1, p.code());
+            assertTrue(p.err().contains("no daxfs filesystem in this kernel") || p.err().contains("EPERM"), p.err());
         }
     }
 
@@ -93,36 +82,36 @@ class MountGpuCliTest {
         assumeTrue(Files.readString(Path.of("/proc/filesystems")).contains("\tdaxfs\n"),
                 "no daxfs filesystem in this kernel (needs the out-of-tree daxfs module)");
         assumeTrue(Files.exists(Path.of("/dev/dma_heap/system")), "no /dev/dma_heap/system on this machine");
-        Run r = run("mount", image.toString(), mnt.toString(), "--name", "cli-test");
-        assertEquals(0, r.code, r.err);
+        DaxloadCliTest.Run r = run("mount", image.toString(), mnt.toString(), "--name", "cli-test");
+        assertEquals(0, r.code(), r.err());
         assertEquals("alpha\n", Files.readString(mnt.resolve("a.txt")));
-        assertEquals(0, run("umount", mnt.toString()).code);
+        assertEquals(0, run("umount", mnt.toString()).code());
         assertFalse(Files.exists(mnt.resolve("a.txt")));
     }
 
     @Test
     void umountRefusesADirectoryThatIsNoDaxfsMount() {
-        Run r = run("umount", mnt.toString());
-        assertEquals(1, r.code);
-        assertEquals("daxload umount: " + mnt + ": not a mount point (nothing to unmount)", r.err.strip());
-        Run p = run("umount", "/proc");
-        assertEquals(1, p.code);
-        assertTrue(p.err.contains("not a daxfs mount (it is proc)"), p.err);
+        DaxloadCliTest.Run r = run("umount", mnt.toString());
+        assertEquals(1, r.code());
+        assertEquals("daxload umount: " + mnt + ": not a mount point (nothing to unmount)", r.err().strip());
+        DaxloadCliTest.Run p = run("umount", "/proc");
+        assertEquals(1, p.code());
+        assertTrue(p.err().contains("not a daxfs mount (it is proc)"), p.err());
     }
 
     @Test
     void gpuCommandsSayWhyThereIsNoGpu() {
-        Run probe = run("gpu", "probe");
-        assumeTrue(probe.code != 0, "this machine has a working CUDA driver: " + probe.out);
-        assertTrue(probe.err.startsWith("daxload gpu probe: "), probe.err);
-        Run load = run("gpu", "load", image.toString(), "--share", tmp.resolve("sock").toString());
-        assertEquals(1, load.code);
-        assertTrue(load.err.startsWith("daxload gpu load: ") && load.err.contains(probe.err.substring("daxload gpu probe: ".length()).strip()), load.err);
+        DaxloadCliTest.Run probe = run("gpu", "probe");
+        assumeTrue(probe.code() != 0, "this machine has a working CUDA driver: " + probe.out());
+        assertTrue(probe.err().startsWith("daxload gpu probe: "), probe.err());
+        DaxloadCliTest.Run load = run("gpu", "load", image.toString(), "--share", tmp.resolve("sock").toString());
+        assertEquals(1, load.code());
+        assertTrue(load.err().startsWith("daxload gpu load: ") && load.err().contains(probe.err().substring("daxload gpu probe: ".length()).strip()), load.err());
         assertFalse(Files.exists(tmp.resolve("sock")), "no socket left behind");
-        Run attach = run("gpu", "attach", tmp.resolve("sock").toString());
-        assertEquals(1, attach.code);
-        assertTrue(attach.err.contains("nobody listens at"), attach.err);
-        assertEquals(2, run("gpu").code);
+        DaxloadCliTest.Run attach = run("gpu", "attach", tmp.resolve("sock").toString());
+        assertEquals(1, attach.code());
+        assertTrue(attach.err().contains("nobody listens at"), attach.err());
+        assertEquals(2, run("gpu").code());
     }
 
     @Test
