@@ -11,6 +11,7 @@ for arg in $(cat /proc/cmdline); do
     case "$arg" in
         daxload.job=*) JOB=${arg#daxload.job=} ;;
         daxload.out=*) OUT=${arg#daxload.out=} ;;
+        daxload.repo=*) REPO=${arg#daxload.repo=} ;;
     esac
 done
 
@@ -26,6 +27,13 @@ mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
 mount -t tmpfs -o size=1G tmp /newroot/tmp
 mount -t tmpfs tmp /newroot/run
+# A checkout under /tmp or /run (a CI clone, say) is hidden by the tmpfs above: put it back from a
+# second view of the host root, so the classes, jars and the results export are where the job expects.
+if [ -n "${REPO:-}" ] && [ ! -d "/newroot$REPO" ]; then
+    mkdir -p /hostro "/newroot$REPO"
+    mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 host /hostro \
+        && mount -o bind "/hostro$REPO" "/newroot$REPO" || { echo "[init] cannot show $REPO"; poweroff -f; }
+fi
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 out "/newroot$OUT" || { echo "[init] cannot mount out"; poweroff -f; }
 
 echo "[init] running $JOB"

@@ -134,7 +134,7 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu max -smp "$(nproc)" -m 2G \
     -nographic -no-reboot -nic none \
     -kernel "$VMLINUZ" -initrd "$INITRD" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=4 daxload.job=$OUT/job.sh daxload.out=$OUT" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 daxload.job=$OUT/job.sh daxload.out=$OUT daxload.repo=$ROOT" \
     -virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap \
     -virtfs local,path="$OUT",mount_tag=out,security_model=passthrough,multidevs=remap \
     2>&1 | tee "$WORK/console.log"
