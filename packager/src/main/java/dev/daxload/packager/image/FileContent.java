@@ -109,11 +109,7 @@ public interface FileContent {
             if (length == 0) {
                 return;
             }
-            try (FileChannel src = FileChannel.open(file, StandardOpenOption.READ)) {
-                if (src.size() < offset + length) {
-                    throw new IOException(file + ": has " + src.size() + " bytes now, but " + (offset + length)
-                            + " were planned (changed while packing?)");
-                }
+            try (FileChannel src = open()) {
                 image.position(position);
                 long done = 0;
                 while (done < length) {
@@ -129,6 +125,21 @@ public interface FileContent {
         @Override
         public String describe() {
             return offset == 0 ? file.toString() : file + " [" + offset + ", +" + length + ")";
+        }
+
+        /**
+         * Opens the source for reading this range, checking it still holds it: sources are planned when
+         * the tree is scanned and read when the image is written, and may change in between.
+         */
+        public FileChannel open() throws IOException {
+            FileChannel src = FileChannel.open(file, StandardOpenOption.READ);
+            if (src.size() < offset + length) {
+                long now = src.size();
+                src.close();
+                throw new IOException(file + ": has " + now + " bytes now, but " + (offset + length)
+                        + " were planned (changed while packing?)");
+            }
+            return src;
         }
     }
 

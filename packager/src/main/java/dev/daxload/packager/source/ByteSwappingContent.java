@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * A range of a source file holding big-endian elements, written into the image little-endian. The bytes
@@ -35,11 +34,7 @@ public record ByteSwappingContent(Path file, long offset, long length, int unit)
         if (length == 0) {
             return;
         }
-        try (FileChannel src = FileChannel.open(file, StandardOpenOption.READ)) {
-            if (src.size() < offset + length) {
-                throw new IOException(file + ": has " + src.size() + " bytes now, but " + (offset + length)
-                        + " were planned (changed while packing?)");
-            }
+        try (FileChannel src = new FileContent.FileRange(file, offset, length).open()) {
             byte[] chunk = new byte[(int) Math.min(CHUNK - CHUNK % unit, length)];
             ByteBuffer buf = ByteBuffer.wrap(chunk);
             long done = 0;

@@ -57,11 +57,7 @@ public final class FortranOrderContent implements FileContent {
             return;
         }
         if (raw instanceof FileRange r) {
-            try (FileChannel src = FileChannel.open(r.file(), StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
-                if (src.size() < r.offset() + size) {
-                    throw new IOException(r.file() + ": has " + src.size() + " bytes now, but " + (r.offset() + size)
-                            + " were planned (changed while packing?)");
-                }
+            try (FileChannel src = r.open(); Arena arena = Arena.ofConfined()) {
                 gather(src.map(MapMode.READ_ONLY, r.offset(), size, arena), image, position);
             }
             return;
