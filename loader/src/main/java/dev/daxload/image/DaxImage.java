@@ -29,7 +29,6 @@ import java.util.function.Consumer;
  */
 public final class DaxImage implements AutoCloseable {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Linux gives up after 40 symlinks in one lookup; so do we. */
     private static final int MAX_SYMLINK_HOPS = 40;
@@ -167,12 +166,7 @@ public final class DaxImage implements AutoCloseable {
         if (ino < 1 || ino > index.inodeCount()) {
             throw new IllegalArgumentException("inode " + ino + " is out of range 1.." + index.inodeCount());
         }
-        long at = index.inodeTable() + (ino - 1) * INODE_SIZE;
-        return new DaxInode(ino, segment.get(U32, at + INODE_MODE),
-                Integer.toUnsignedLong(segment.get(U32, at + INODE_UID)),
-                Integer.toUnsignedLong(segment.get(U32, at + INODE_GID)),
-                segment.get(U64, at + INODE_SIZE_FIELD), segment.get(U64, at + INODE_DATA_OFFSET),
-                Integer.toUnsignedLong(segment.get(U32, at + INODE_NLINK)));
+        return DaxInode.read(segment, index.inodeTable() + (ino - 1) * INODE_SIZE, ino);
     }
 
     public DaxInode root() {

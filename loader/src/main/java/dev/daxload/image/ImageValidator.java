@@ -360,9 +360,7 @@ public final class ImageValidator {
     }
 
     private DaxInode inode(long ino) {
-        long at = inodeTable + (ino - 1) * INODE_SIZE;
-        return new DaxInode(ino, u32(at + INODE_MODE), u32l(at + INODE_UID), u32l(at + INODE_GID),
-                u64(at + INODE_SIZE_FIELD), u64(at + INODE_DATA_OFFSET), u32l(at + INODE_NLINK));
+        return DaxInode.read(image, inodeTable + (ino - 1) * INODE_SIZE, ino);
     }
 
     private void walk() {

@@ -3,7 +3,7 @@ package dev.daxload.cli;
 import dev.daxload.image.DaxImage;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.lang.foreign.MemorySegment;
+import dev.daxload.packager.extract.ImageExtractor;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -27,14 +27,7 @@ final class CatCommand implements Callable<Integer> {
         FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
         try (DaxImage image = DaxImage.open(imagePath)) {
             for (String p : paths) {
-                MemorySegment data = image.content(p);
-                final long chunk = 1L << 30;
-                for (long off = 0; off < data.byteSize(); off += chunk) {
-                    var buf = data.asSlice(off, Math.min(chunk, data.byteSize() - off)).asByteBuffer();
-                    while (buf.hasRemaining()) {
-                        out.write(buf);
-                    }
-                }
+                ImageExtractor.writeAll(image.content(p), out);
             }
         }
         return 0;

@@ -95,17 +95,25 @@ public final class ImageExtractor {
 
     private static long writeFile(MemorySegment data, Path out) throws IOException {
         try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-            final long chunk = 1L << 30; // ByteBuffer views stop at 2 GiB
-            for (long off = 0; off < data.byteSize(); off += chunk) {
-                var buf = data.asSlice(off, Math.min(chunk, data.byteSize() - off)).asByteBuffer();
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-            }
+            writeAll(data, ch);
         } catch (FileAlreadyExistsException e) {
             throw new FileAlreadyExistsException(out.toString(), null, "already exists; extract does not overwrite");
         }
         return data.byteSize();
+    }
+
+    /**
+     * Writes a segment of any size to a channel, in slices: {@code ByteBuffer} views stop at 2 GiB.
+     * The buffers are views of the mapping, so the kernel copies straight from it.
+     */
+    public static void writeAll(MemorySegment data, java.nio.channels.WritableByteChannel out) throws IOException {
+        final long chunk = 1L << 30;
+        for (long off = 0; off < data.byteSize(); off += chunk) {
+            var buf = data.asSlice(off, Math.min(chunk, data.byteSize() - off)).asByteBuffer();
+            while (buf.hasRemaining()) {
+                out.write(buf);
+            }
+        }
     }
 
     private void apply(Path p, DaxInode n) throws IOException {
