@@ -60,7 +60,8 @@ final class PackModelCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         SourceReaders readers = SourceReaders.standard();
         List<TableBuilder> tables = new ArrayList<>();
-        try (ModelPackager packager = new ModelPackager()) {
+        ModelPackager packager = new ModelPackager();
+        try {
             int tensors = 0;
             for (ModelSpec spec : models) {
                 ModelPackager.Model model = packager.model(spec.name);

@@ -37,10 +37,9 @@ public final class MiniLmDemo {
 
         long t0 = System.nanoTime();
         SourceModel source = new OnnxReader().read(onnx);
-        try (ModelPackager packager = new ModelPackager()) {
-            packager.model("minilm").add(source).sideFile("tokenizer.json", FileContent.of(tokenizerJson, Files.size(tokenizerJson)));
-            packager.write(new ImageWriter(), image);
-        }
+        ModelPackager packager = new ModelPackager();
+        packager.model("minilm").add(source).sideFile("tokenizer.json", FileContent.of(tokenizerJson, Files.size(tokenizerJson)));
+        packager.write(new ImageWriter(), image);
         System.out.printf("packed %s: %d tensors, %.1f MB image, in %d ms%n", onnx.getFileName(), source.tensors().size(),
                 Files.size(image) / 1e6, (System.nanoTime() - t0) / 1_000_000);
 

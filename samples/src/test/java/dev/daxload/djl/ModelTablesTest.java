@@ -25,7 +25,8 @@ class ModelTablesTest {
         Path csv = tmp.resolve("vocab.csv");
         Files.writeString(csv, "token,id,score\n[CLS],101,0.5\nhello,7592,1.25\n\"a,b\",42,-3\n");
         Path image = tmp.resolve("t.daxfs");
-        try (ModelPackager p = new ModelPackager(); TableBuilder vocab = TableBuilder.csv(csv).key("token")) {
+        ModelPackager p = new ModelPackager();
+        try (TableBuilder vocab = TableBuilder.csv(csv).key("token")) {
             ModelPackager.Model m = p.model("bert").add(new SourceModel("raw", List.of(), new JsonObject(),
                     List.of(TestImages.tensor("w", "F32", new long[] {1}, new byte[4])), Map.of()));
             vocab.addTo(m.tablesDirectory(), "vocab");

@@ -23,10 +23,9 @@ final class TestImages {
     static Path write(Path dir, String fileName, List<SourceTensor> tensors) throws IOException {
         SourceModel source = new SourceModel("raw", List.of(), new JsonObject(), tensors, Map.of());
         Path img = dir.resolve(fileName);
-        try (ModelPackager p = new ModelPackager()) {
-            p.model(MODEL).add(source);
-            p.write(new ImageWriter(), img);
-        }
+        ModelPackager p = new ModelPackager();
+        p.model(MODEL).add(source);
+        p.write(new ImageWriter(), img);
         return img;
     }
 

@@ -30,11 +30,10 @@ class DaxfsOnnxRuntimeTest {
     static void pack() throws Exception {
         image = tmp.resolve("minilm.daxfs");
         Path tok = modelDir.resolve("all-minilm-l6-v2-tokenizer.json");
-        try (ModelPackager p = new ModelPackager()) {
-            p.model("minilm").add(new OnnxReader().read(modelDir.resolve("all-minilm-l6-v2.onnx")))
-                    .sideFile("tokenizer.json", FileContent.of(tok, Files.size(tok)));
-            p.write(new ImageWriter(), image);
-        }
+        ModelPackager p = new ModelPackager();
+        p.model("minilm").add(new OnnxReader().read(modelDir.resolve("all-minilm-l6-v2.onnx")))
+                .sideFile("tokenizer.json", FileContent.of(tok, Files.size(tok)));
+        p.write(new ImageWriter(), image);
     }
 
     static long anonymousKb() throws Exception {

@@ -133,13 +133,22 @@ public interface FileContent {
          */
         public FileChannel open() throws IOException {
             FileChannel src = FileChannel.open(file, StandardOpenOption.READ);
-            if (src.size() < offset + length) {
-                long now = src.size();
+            try {
+                checkHeldBy(src);
+            } catch (IOException e) {
                 src.close();
+                throw e;
+            }
+            return src;
+        }
+
+        /** Checks that {@code src}, this range's file opened earlier, still holds the range. */
+        public void checkHeldBy(FileChannel src) throws IOException {
+            long now = src.size();
+            if (now < offset + length) {
                 throw new IOException(file + ": has " + now + " bytes now, but " + (offset + length)
                         + " were planned (changed while packing?)");
             }
-            return src;
         }
     }
 

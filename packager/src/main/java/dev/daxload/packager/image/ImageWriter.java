@@ -38,18 +38,39 @@ public final class ImageWriter {
     private long alignment = BLOCK_SIZE;
     private boolean rootOwned;
     private ProgressListener progress = ProgressListener.NONE;
-    private FileWrittenListener fileWritten = (file, image, offset, size) -> {};
+    private FileWrittenListener fileWritten = NO_LISTENER;
 
-    /** Told about each file once its bytes are in the image: where they landed, to checksum them. */
+    private static final FileWrittenListener NO_LISTENER = new FileWrittenListener() {
+        @Override
+        public boolean wantsChecksum(RegularFile file) {
+            return false;
+        }
+
+        @Override
+        public void written(RegularFile file, long absoluteOffset, long size, int crc32c) {}
+    };
+
+    /** Told about each file once its bytes are on their way into the image: where they go, and their checksum. */
     @FunctionalInterface
     public interface FileWrittenListener {
         /**
-         * @param file the file just written
-         * @param image the image being written, readable: {@code image.map(READ_ONLY, offset, size)} sees the bytes
+         * Whether {@link #written} needs the file's CRC32C. The writer takes it while the bytes pass
+         * through memory; a file that needs none may be copied by the kernel without passing through it.
+         */
+        default boolean wantsChecksum(RegularFile file) {
+            return true;
+        }
+
+        /**
+         * Called in the order files are written; the bytes may still be in flight to the image, which
+         * is complete only when {@link ImageWriter#write} returns.
+         *
+         * @param file the file
          * @param absoluteOffset where the file's data starts in the image
          * @param size its length
+         * @param crc32c CRC32C of the bytes written, or 0 if {@link #wantsChecksum} said no
          */
-        void written(RegularFile file, FileChannel image, long absoluteOffset, long size) throws IOException;
+        void written(RegularFile file, long absoluteOffset, long size, int crc32c) throws IOException;
     }
 
     /**
@@ -185,32 +206,28 @@ public final class ImageWriter {
         }
 
         // File data first: the largest part, and what late files may describe.
-        long written = 0;
-        progress.progress(0, totalFileBytes);
-        for (Placed p : placed) {
-            if (p.node instanceof RegularFile f && dataOffset.containsKey(f)) {
-                long size = f.content().size();
-                try {
-                    f.content().writeTo(ch, STATIC_BASE_OFFSET + dataOffset.get(f));
-                } catch (IOException e) {
-                    throw new IOException("while packing " + f.content().describe() + ": " + e.getMessage(), e);
+        try (DataCopier copier = new DataCopier(ch)) {
+            long written = 0;
+            progress.progress(0, totalFileBytes);
+            for (Placed p : placed) {
+                if (p.node instanceof RegularFile f && dataOffset.containsKey(f)) {
+                    writeFile(copier, f, STATIC_BASE_OFFSET + dataOffset.get(f));
+                    written += f.content().size();
+                    progress.progress(written, totalFileBytes);
                 }
-                fileWritten.written(f, ch, STATIC_BASE_OFFSET + dataOffset.get(f), size);
-                written += size;
-                progress.progress(written, totalFileBytes);
             }
-        }
-        for (RegularFile f : late) {
-            ((FileContent.Late) f.content()).produce(layout);
-            long size = f.content().size();
-            if (size == 0) {
-                continue;
+            for (RegularFile f : late) {
+                ((FileContent.Late) f.content()).produce(layout);
+                long size = f.content().size();
+                if (size == 0) {
+                    continue;
+                }
+                dataOffset.put(f, cursor);
+                layout.data(f, STATIC_BASE_OFFSET + cursor);
+                writeFile(copier, f, STATIC_BASE_OFFSET + cursor);
+                cursor = alignUp(cursor + size, BLOCK_SIZE);
             }
-            dataOffset.put(f, cursor);
-            layout.data(f, STATIC_BASE_OFFSET + cursor);
-            f.content().writeTo(ch, STATIC_BASE_OFFSET + cursor);
-            fileWritten.written(f, ch, STATIC_BASE_OFFSET + cursor, size);
-            cursor = alignUp(cursor + size, BLOCK_SIZE);
+            copier.finish();
         }
         long baseSize = cursor;
 
@@ -236,6 +253,19 @@ public final class ImageWriter {
             writeFully(ch, ByteBuffer.allocate(1), total - 1);
         }
         return layout;
+    }
+
+    private void writeFile(DataCopier copier, RegularFile f, long at) throws IOException {
+        boolean checksum = fileWritten.wantsChecksum(f);
+        int crc;
+        try {
+            crc = f.content() instanceof FileContent.FileRange r
+                    ? copier.copy(r, at, checksum)
+                    : copier.write(f.content(), at, checksum);
+        } catch (IOException e) {
+            throw new IOException("while packing " + f.content().describe() + ": " + e.getMessage(), e);
+        }
+        fileWritten.written(f, at, f.content().size(), crc);
     }
 
     /** Numbers nodes breadth first, entries in name order; a hard-linked file keeps its first number. */

@@ -38,7 +38,7 @@ import java.util.Map;
  * can record absolute offsets. Use {@link #write} to write the image, or pass {@link #listener()} to an
  * {@link ImageWriter} of your own.
  */
-public final class ModelPackager implements AutoCloseable {
+public final class ModelPackager {
     private static final Attributes FILE = new Attributes(0444, 0, 0);
     private static final Attributes DIR = new Attributes(0555, 0, 0);
 
@@ -172,7 +172,7 @@ public final class ModelPackager implements AutoCloseable {
         return new Model(name);
     }
 
-    /** The listener that checksums tensors as an {@link ImageWriter} writes them. */
+    /** The listener that records tensors' checksums as an {@link ImageWriter} writes them. */
     public ImageWriter.FileWrittenListener listener() {
         return checksummer;
     }
@@ -180,10 +180,5 @@ public final class ModelPackager implements AutoCloseable {
     /** Writes the image with {@code writer}, checksumming tensors on the way. */
     public ImageLayout write(ImageWriter writer, Path target) throws IOException {
         return writer.onFileWritten(checksummer).write(tree, target);
-    }
-
-    @Override
-    public void close() {
-        checksummer.close();
     }
 }

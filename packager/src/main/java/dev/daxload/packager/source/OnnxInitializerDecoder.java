@@ -1,6 +1,5 @@
 package dev.daxload.packager.source;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.source.onnxproto.StringStringEntryProto;
@@ -30,19 +29,18 @@ final class OnnxInitializerDecoder {
 
     private final Path model;
     private final Path modelDir;
-    private final byte[] modelBytes;
+    private final long modelSize;
     private final Set<Path> externalFiles = new LinkedHashSet<>();
 
     /**
      * @param model the .onnx file
-     * @param modelBytes its bytes, which the parsed message aliases: raw_data found in them becomes a
-     *     range of the file instead of a heap copy
+     * @param modelSize its size when it was scanned
      */
-    OnnxInitializerDecoder(Path model, byte[] modelBytes) {
+    OnnxInitializerDecoder(Path model, long modelSize) {
         this.model = model;
         Path parent = model.toAbsolutePath().normalize().getParent();
         this.modelDir = parent != null ? parent : Path.of("/");
-        this.modelBytes = modelBytes;
+        this.modelSize = modelSize;
     }
 
     /** External data files read so far, in first-use order, for the manifest's provenance. */
@@ -50,8 +48,13 @@ final class OnnxInitializerDecoder {
         return List.copyOf(externalFiles);
     }
 
-    /** The tensor, or a {@link SourceFormatException} naming the initializer and the field at fault. */
-    SourceTensor decode(TensorProto t, int index) throws IOException {
+    /**
+     * The tensor, or a {@link SourceFormatException} naming the initializer and the field at fault.
+     *
+     * @param t the initializer as scanned, without its raw_data
+     * @param raw where its raw_data lies in the model file, or {@code null} if it has none
+     */
+    SourceTensor decode(TensorProto t, OnnxFileScanner.RawData raw, int index) throws IOException {
         String name = t.getName();
         if (name.isEmpty()) {
             throw fail(-1, "initializer #" + index + " has no name");
@@ -78,7 +81,7 @@ final class OnnxInitializerDecoder {
             count = multiply(count, shape[i], what);
         }
         long nbytes = multiply(count, type.elementSize, what);
-        List<String> fields = presentDataFields(t);
+        List<String> fields = presentDataFields(t, raw != null);
 
         FileContent content;
         switch (t.getDataLocation()) {
@@ -99,8 +102,8 @@ final class OnnxInitializerDecoder {
                                 + " of " + type + " need " + nbytes + " bytes");
                     }
                     content = FileContent.of(new byte[0]);
-                } else if (t.hasRawData()) {
-                    content = raw(t.getRawData(), what, nbytes);
+                } else if (raw != null) {
+                    content = raw(raw, what, nbytes);
                 } else {
                     content = typed(t, type, what, count, nbytes, fields.getFirst());
                 }
@@ -111,9 +114,9 @@ final class OnnxInitializerDecoder {
         return new SourceTensor(name, type.dtype, shape, content);
     }
 
-    private static List<String> presentDataFields(TensorProto t) {
+    private static List<String> presentDataFields(TensorProto t, boolean hasRawData) {
         List<String> fields = new ArrayList<>(1);
-        if (t.hasRawData()) {
+        if (hasRawData || t.hasRawData()) {
             fields.add("raw_data");
         }
         if (t.getFloatDataCount() > 0) {
@@ -137,20 +140,15 @@ final class OnnxInitializerDecoder {
         return fields;
     }
 
-    private FileContent raw(ByteString raw, String what, long nbytes) throws SourceFormatException {
-        if (raw.size() != nbytes) {
-            throw fail(-1, what + ": raw_data has " + raw.size() + " bytes, dims and data_type need " + nbytes);
+    private FileContent raw(OnnxFileScanner.RawData raw, String what, long nbytes) throws SourceFormatException {
+        if (raw.length() != nbytes) {
+            throw fail(raw.offset(), what + ": raw_data has " + raw.length() + " bytes, dims and data_type need " + nbytes);
         }
-        // Parsed with aliasing, raw_data is a view of modelBytes, and a view's read-only buffer starts at
-        // its offset in the backing array. That is protobuf's behaviour, not its contract, so the bytes at
-        // the offset are compared before the file range stands in for them; otherwise they stay on the heap.
-        ByteBuffer view = raw.asReadOnlyByteBuffer();
-        int at = view.position();
-        if (!view.isDirect() && view.capacity() == modelBytes.length && at <= modelBytes.length - raw.size()
-                && raw.equals(UnsafeByteOperations.unsafeWrap(modelBytes, at, raw.size()))) {
-            return FileContent.range(model, at, raw.size());
+        if (raw.offset() > modelSize || raw.length() > modelSize - raw.offset()) {
+            throw fail(raw.offset(), what + ": raw_data [" + raw.offset() + ", +" + raw.length()
+                    + ") runs past the end of the file (" + modelSize + " bytes)");
         }
-        return new OnnxTensorContent(raw, what + " raw_data (" + raw.size() + " bytes in memory)");
+        return FileContent.range(model, raw.offset(), raw.length());
     }
 
     private FileContent typed(TensorProto t, OnnxDataType type, String what, long count, long nbytes, String field)

@@ -2,9 +2,6 @@ package dev.daxload.packager.source;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.UnsafeByteOperations;
 import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.source.onnxproto.AttributeProto;
 import dev.daxload.packager.source.onnxproto.GraphProto;
@@ -16,6 +13,7 @@ import dev.daxload.packager.source.onnxproto.StringStringEntryProto;
 import dev.daxload.packager.source.onnxproto.TensorProto;
 import dev.daxload.packager.source.onnxproto.ValueInfoProto;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,8 +28,8 @@ import java.util.Set;
  * protoc generates from daxload's {@code onnx_subset.proto}.
  *
  * <p><b>Tensors.</b> Every initializer of the top-level graph becomes a tensor under its own name.
- * {@code raw_data} is located inside the .onnx file and described as a range of it, so no tensor bytes
- * are held in memory after {@link #read} returns; tensors stored in ONNX's typed fields
+ * {@code raw_data} is located inside the .onnx file and described as a range of it, without being read
+ * ({@link OnnxFileScanner}), so packing copies the weights once, file to image; tensors stored in ONNX's typed fields
  * ({@code float_data}, {@code int32_data}, ...) are converted to little-endian bytes; tensors with
  * external data become ranges of their external files, which must lie under the model's directory.
  * Initializers of subgraphs, {@code Constant} nodes and sparse initializers stay inside the graph
@@ -93,8 +91,11 @@ public final class OnnxReader implements SourceReader {
             throw new SourceFormatException(path, -1, size + " bytes is more than a protobuf message can hold (2 GiB);"
                     + " ONNX models that large keep their weights in external data");
         }
-        byte[] bytes = Files.readAllBytes(path);
-        ModelProto model = parse(path, bytes);
+        OnnxFileScanner.Scan scan;
+        try (FileChannel file = FileChannel.open(path)) {
+            scan = OnnxFileScanner.scan(path, file);
+        }
+        ModelProto model = scan.model();
         if (!model.hasGraph()) {
             throw new SourceFormatException(path, -1, "ModelProto has no graph (field 7)");
         }
@@ -105,11 +106,11 @@ public final class OnnxReader implements SourceReader {
         GraphProto graph = model.getGraph();
         refuseNestedExternalData(path, graph, "graph", true);
 
-        OnnxInitializerDecoder decoder = new OnnxInitializerDecoder(path, bytes);
+        OnnxInitializerDecoder decoder = new OnnxInitializerDecoder(path, size);
         List<SourceTensor> tensors = new ArrayList<>(graph.getInitializerCount());
         Set<String> names = new HashSet<>();
         for (int i = 0; i < graph.getInitializerCount(); i++) {
-            SourceTensor t = decoder.decode(graph.getInitializer(i), i);
+            SourceTensor t = decoder.decode(graph.getInitializer(i), scan.rawData().get(i), i);
             if (!names.add(t.name())) {
                 throw new SourceFormatException(path, -1, "initializer '" + t.name() + "' appears twice (#" + i + ")");
             }
@@ -122,21 +123,6 @@ public final class OnnxReader implements SourceReader {
         byte[] stripped = strip(model, tensors).toByteArray();
         return new SourceModel(format(), files, metadata(model, names), tensors,
                 Map.of(GRAPH_FILE, FileContent.of(stripped)));
-    }
-
-    private static ModelProto parse(Path path, byte[] bytes) throws SourceFormatException {
-        // Aliasing makes raw_data a view of `bytes` instead of a second copy of every weight. protobuf
-        // aliases only input it was told is immutable, which a CodedInputStream over a wrapped ByteString is.
-        CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
-        in.enableAliasing(true);
-        try {
-            return ModelProto.parseFrom(in);
-        } catch (InvalidProtocolBufferException e) {
-            throw new SourceFormatException(path, -1, "ModelProto: not a valid ONNX protobuf: " + e.getMessage(), e);
-        } catch (IOException | RuntimeException e) {
-            // protobuf documents only InvalidProtocolBufferException, but the input is untrusted.
-            throw new SourceFormatException(path, -1, "ModelProto: protobuf failed on the input: " + e, e);
-        }
     }
 
     /**

@@ -49,11 +49,10 @@ class ModelPackagerTest {
         SourceModel b = new SourceModel("raw", List.of(blob), new JsonObject(), List.of(
                 new SourceTensor("x", "BF16", new long[] {4}, FileContent.of(new byte[8]))), Map.of());
         Path img = tmp.resolve("models.daxfs");
-        try (ModelPackager p = new ModelPackager()) {
-            p.model("m1").add(a);
-            p.model("m2").add(b);
-            p.write(new ImageWriter().alignment(2 << 20), img);
-        }
+        ModelPackager p = new ModelPackager();
+        p.model("m1").add(a);
+        p.model("m2").add(b);
+        p.write(new ImageWriter().alignment(2 << 20), img);
         return img;
     }
 
@@ -86,10 +85,9 @@ class ModelPackagerTest {
     void refusesShapeThatDisagreesWithBytes() {
         SourceModel bad = new SourceModel("raw", List.of(), new JsonObject(), List.of(
                 new SourceTensor("w", "F32", new long[] {3}, FileContent.of(new byte[8]))), Map.of());
-        try (ModelPackager p = new ModelPackager()) {
-            var e = assertThrows(IllegalArgumentException.class, () -> p.model("m").add(bad));
-            assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("needs 12"), e.getMessage());
-        }
+        ModelPackager p = new ModelPackager();
+        var e = assertThrows(IllegalArgumentException.class, () -> p.model("m").add(bad));
+        assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("needs 12"), e.getMessage());
     }
 
     @Test

@@ -80,13 +80,12 @@ public final class BenchFiles {
         }
         // Written beside and renamed, so an interrupted run never leaves a half image to be reused.
         Path tmp = dir.resolve(model + ".daxfs.tmp");
-        try (ModelPackager packager = new ModelPackager()) {
-            ModelPackager.Model m = packager.model(model).add(source);
-            if (tokenizer != null) {
-                m.sideFile("tokenizer.json", FileContent.of(tokenizer, Files.size(tokenizer)));
-            }
-            packager.write(new ImageWriter(), tmp);
+        ModelPackager packager = new ModelPackager();
+        ModelPackager.Model m = packager.model(model).add(source);
+        if (tokenizer != null) {
+            m.sideFile("tokenizer.json", FileContent.of(tokenizer, Files.size(tokenizer)));
         }
+        packager.write(new ImageWriter(), tmp);
         Files.move(tmp, img, StandardCopyOption.ATOMIC_MOVE);
         return img;
     }
