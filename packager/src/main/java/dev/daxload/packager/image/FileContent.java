@@ -32,8 +32,9 @@ public interface FileContent {
 
     /**
      * {@code length} bytes of {@code file} from {@code offset}: a tensor inside a safetensors file, say.
-     * Copied with {@link FileChannel#transferTo}, so the kernel moves the bytes (copy_file_range, reflinks
-     * where the filesystem has them) and no Java loop touches them.
+     * The image writer copies ranges itself, checksumming them on the way; {@link #writeTo} on its own
+     * uses {@link FileChannel#transferTo}, so the kernel moves the bytes (copy_file_range, reflinks where
+     * the filesystem has them).
      */
     static FileContent range(Path file, long offset, long length) {
         return new FileRange(file, offset, length);

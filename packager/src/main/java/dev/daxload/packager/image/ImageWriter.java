@@ -25,9 +25,9 @@ import java.util.Map;
 /**
  * Writes an {@link ImageTree} as a static DAXFS v5 image.
  *
- * <p>It streams: file contents go straight from their sources into the image through the kernel's
- * copy paths, and only metadata (a few dozen bytes per node) is held in memory, so the heap needed does
- * not grow with the size of the data. The image is written to a temporary file beside the target and
+ * <p>It streams: file contents go from their sources into the image through a few fixed buffers
+ * ({@link DataCopier}: one thread reads and checksums, another writes), and only metadata (a few dozen
+ * bytes per node) is held in memory, so the heap needed does not grow with the size of the data. The image is written to a temporary file beside the target and
  * renamed over it at the end: a failed or interrupted write leaves nothing at the target path.
  *
  * <p>The layout is a pure function of the tree: inodes are numbered breadth first in name order, data

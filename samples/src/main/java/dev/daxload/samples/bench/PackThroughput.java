@@ -3,6 +3,7 @@ package dev.daxload.samples.bench;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.model.ModelPackager;
 import dev.daxload.packager.source.SourceReaders;
+import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,7 +13,8 @@ import java.util.Arrays;
 /**
  * Packing throughput inside one warm JVM, against a plain file copy by the same kernel path
  * ({@code transferTo}, i.e. copy_file_range, what {@code cp} uses) in the same process, rounds
- * alternating which goes first. This is the packer's own throughput: reading the source's header,
+ * alternating which goes first; before each timing the outputs are deleted and {@code sync} lets
+ * earlier writes land, while the source stays in the page cache. This is the packer's own throughput: reading the source's header,
  * copying every tensor, CRC32C of each, the manifest; JVM start-up, which a 133 MB model cannot hide,
  * is what {@code pack-model-vs-cp.sh} adds on top.
  *
@@ -40,6 +42,9 @@ public final class PackThroughput {
                 boolean doPack = (k == 0) == packFirst;
                 Files.deleteIfExists(image);
                 Files.deleteIfExists(copy);
+                // The last round's output may still be on its way to disk; let it land, so that
+                // neither side pays for the other's writeback.
+                sync();
                 long t0 = System.nanoTime();
                 if (doPack) {
                     ModelPackager p = new ModelPackager();
@@ -66,6 +71,13 @@ public final class PackThroughput {
         System.out.printf("pack  median %.3f s (%.0f MB/s)  rounds %s%n", mp, bytes / mp / 1e6, Arrays.toString(pack));
         System.out.printf("copy  median %.3f s (%.0f MB/s)  rounds %s%n", mc, bytes / mc / 1e6, Arrays.toString(cp));
         System.out.printf("throughput pack/copy: %.2f (goal >= 0.8)%n", mc / mp);
+    }
+
+    private static void sync() throws IOException, InterruptedException {
+        int rc = new ProcessBuilder("sync").inheritIO().start().waitFor();
+        if (rc != 0) {
+            throw new IOException("sync exited with " + rc);
+        }
     }
 
     static double median(double[] v) {
