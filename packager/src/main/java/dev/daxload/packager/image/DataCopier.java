@@ -29,7 +29,7 @@ import java.util.zip.CRC32C;
  */
 final class DataCopier implements AutoCloseable {
     private static final int CHUNK = 1 << 20;
-    private static final int CHUNKS = 8;
+    private static final int CHUNKS = 32;
 
     private record Chunk(ByteBuffer buffer, long position) {}
 
