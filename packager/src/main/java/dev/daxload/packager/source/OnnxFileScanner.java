@@ -130,74 +130,71 @@ final class OnnxFileScanner {
     }
 
     private ModelProto model() throws IOException {
-        ByteString.Output rest = ByteString.newOutput();
-        GraphProto graph = null;
-        while (true) {
-            int start = in.getTotalBytesRead();
-            int tag = in.readTag();
-            if (tag == 0) {
-                break;
+        List<GraphProto> graphs = new ArrayList<>(1);
+        ByteString rest = walk(GRAPH, () -> {
+            if (!graphs.isEmpty()) {
+                throw fail("ModelProto has graph (field 7) twice; expected one graph");
             }
-            if (tag == GRAPH) {
-                if (graph != null) {
-                    throw fail("ModelProto has graph (field 7) twice; expected one graph");
-                }
-                int limit = in.pushLimit(length("graph"));
-                graph = graph();
-                in.popLimit(limit);
-            } else {
-                skipAndCopy(tag, start, rest);
-            }
-        }
-        ModelProto.Builder model = ModelProto.parseFrom(rest.toByteString()).toBuilder();
-        if (graph != null) {
-            model.setGraph(graph);
+            int limit = in.pushLimit(length("graph"));
+            graphs.add(graph());
+            in.popLimit(limit);
+        });
+        ModelProto.Builder model = ModelProto.parseFrom(rest).toBuilder();
+        if (!graphs.isEmpty()) {
+            model.setGraph(graphs.getFirst());
         }
         return model.build();
     }
 
     private GraphProto graph() throws IOException {
-        ByteString.Output rest = ByteString.newOutput();
         List<TensorProto> initializers = new ArrayList<>();
-        while (true) {
-            int start = in.getTotalBytesRead();
-            int tag = in.readTag();
-            if (tag == 0) {
-                break;
-            }
-            if (tag == INITIALIZER) {
-                int limit = in.pushLimit(length("graph.initializer"));
-                initializers.add(initializer(initializers.size()));
-                in.popLimit(limit);
-            } else {
-                skipAndCopy(tag, start, rest);
-            }
-        }
-        return GraphProto.parseFrom(rest.toByteString()).toBuilder().addAllInitializer(initializers).build();
+        ByteString rest = walk(INITIALIZER, () -> {
+            int limit = in.pushLimit(length("graph.initializer"));
+            initializers.add(initializer(initializers.size()));
+            in.popLimit(limit);
+        });
+        return GraphProto.parseFrom(rest).toBuilder().addAllInitializer(initializers).build();
     }
 
     private TensorProto initializer(int index) throws IOException {
+        List<RawData> raw = new ArrayList<>(1);
+        ByteString rest = walk(RAW_DATA, () -> {
+            if (!raw.isEmpty()) {
+                throw fail("initializer #" + index + " has raw_data (field 9) twice; expected it once");
+            }
+            int length = length("initializer #" + index + " raw_data");
+            raw.add(new RawData(in.getTotalBytesRead(), length));
+            in.skipRawBytes(length);
+        });
+        rawData.add(raw.isEmpty() ? null : raw.getFirst());
+        return TensorProto.parseFrom(rest);
+    }
+
+    /** Reads the field that follows its tag; the tag has been read. */
+    @FunctionalInterface
+    private interface FieldReader {
+        void read() throws IOException;
+    }
+
+    /**
+     * Reads the fields of the current message up to its end (the limit pushed for it, or the end of
+     * the file): the field tagged {@code wanted} goes to {@code reader}, every other one is copied,
+     * tag and all, into the bytes returned.
+     */
+    private ByteString walk(int wanted, FieldReader reader) throws IOException {
         ByteString.Output rest = ByteString.newOutput();
-        RawData raw = null;
         while (true) {
             int start = in.getTotalBytesRead();
             int tag = in.readTag();
             if (tag == 0) {
-                break;
+                return rest.toByteString();
             }
-            if (tag == RAW_DATA) {
-                if (raw != null) {
-                    throw fail("initializer #" + index + " has raw_data (field 9) twice; expected it once");
-                }
-                int length = length("initializer #" + index + " raw_data");
-                raw = new RawData(in.getTotalBytesRead(), length);
-                in.skipRawBytes(length);
+            if (tag == wanted) {
+                reader.read();
             } else {
                 skipAndCopy(tag, start, rest);
             }
         }
-        rawData.add(raw);
-        return TensorProto.parseFrom(rest.toByteString());
     }
 
     private int length(String field) throws IOException {
