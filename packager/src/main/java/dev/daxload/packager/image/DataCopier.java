@@ -93,7 +93,7 @@ final class DataCopier implements AutoCloseable {
         }
         FileChannel src = source(range);
         if (!checksum && (range.offset() - position) % 4096 == 0) {
-            kernelCopy(range, src, position);
+            range.transfer(src, image, position);
             return 0;
         }
         CRC32C crc = new CRC32C();
@@ -144,19 +144,6 @@ final class DataCopier implements AutoCloseable {
         openPath = null;
         if (c != null) {
             c.close();
-        }
-    }
-
-    private void kernelCopy(FileContent.FileRange range, FileChannel src, long position) throws IOException {
-        long done = 0;
-        image.position(position);
-        while (done < range.length()) {
-            long n = src.transferTo(range.offset() + done, range.length() - done, image);
-            if (n <= 0) {
-                throw new IOException(range.file() + ": copy stopped at byte " + (range.offset() + done) + " of "
-                        + (range.offset() + range.length()));
-            }
-            done += n;
         }
     }
 

@@ -29,18 +29,13 @@ final class OnnxInitializerDecoder {
 
     private final Path model;
     private final Path modelDir;
-    private final long modelSize;
     private final Set<Path> externalFiles = new LinkedHashSet<>();
 
-    /**
-     * @param model the .onnx file
-     * @param modelSize its size when it was scanned
-     */
-    OnnxInitializerDecoder(Path model, long modelSize) {
+    /** @param model the .onnx file */
+    OnnxInitializerDecoder(Path model) {
         this.model = model;
         Path parent = model.toAbsolutePath().normalize().getParent();
         this.modelDir = parent != null ? parent : Path.of("/");
-        this.modelSize = modelSize;
     }
 
     /** External data files read so far, in first-use order, for the manifest's provenance. */
@@ -144,10 +139,7 @@ final class OnnxInitializerDecoder {
         if (raw.length() != nbytes) {
             throw fail(raw.offset(), what + ": raw_data has " + raw.length() + " bytes, dims and data_type need " + nbytes);
         }
-        if (raw.offset() > modelSize || raw.length() > modelSize - raw.offset()) {
-            throw fail(raw.offset(), what + ": raw_data [" + raw.offset() + ", +" + raw.length()
-                    + ") runs past the end of the file (" + modelSize + " bytes)");
-        }
+        // Inside the file: the scanner skipped exactly these bytes of it.
         return FileContent.range(model, raw.offset(), raw.length());
     }
 

@@ -106,7 +106,7 @@ public final class OnnxReader implements SourceReader {
         GraphProto graph = model.getGraph();
         refuseNestedExternalData(path, graph, "graph", true);
 
-        OnnxInitializerDecoder decoder = new OnnxInitializerDecoder(path, size);
+        OnnxInitializerDecoder decoder = new OnnxInitializerDecoder(path);
         List<SourceTensor> tensors = new ArrayList<>(graph.getInitializerCount());
         Set<String> names = new HashSet<>();
         for (int i = 0; i < graph.getInitializerCount(); i++) {
