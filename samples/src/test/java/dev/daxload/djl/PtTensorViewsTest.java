@@ -13,6 +13,7 @@ import dev.daxload.manifest.DType;
 import dev.daxload.model.ModelWeights;
 import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.source.SourceTensor;
+import dev.daxload.samples.NativeAnonymousMemory;
 import dev.daxload.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -267,19 +268,19 @@ class PtTensorViewsTest {
                     v.sum().getFloat();
                 }
             }
-            long anon0 = anonymousBytes();
+            long anon0 = NativeAnonymousMemory.bytes();
             long t0 = System.nanoTime();
             NDList views = PtTensorViews.viewAll(manager, w);
             long viewNanos = System.nanoTime() - t0;
             for (NDArray v : views) {
                 assertEquals(3.5 * floats, v.sum().getFloat(), 0.0, v.getName());
             }
-            long anon1 = anonymousBytes();
+            long anon1 = NativeAnonymousMemory.bytes();
             List<NDArray> copies = new ArrayList<>();
             for (NDArray v : views) {
                 copies.add(v.duplicate()); // the baseline: the same weights copied into libtorch memory
             }
-            long anon2 = anonymousBytes();
+            long anon2 = NativeAnonymousMemory.bytes();
             long viewGrowth = anon1 - anon0;
             long copyGrowth = anon2 - anon1;
             System.out.printf("%d views of %d MiB made in %.2f ms; anonymous memory: views (read whole) +%.1f MiB, copies +%.1f MiB%n",
@@ -289,19 +290,6 @@ class PtTensorViewsTest {
             copies.forEach(NDArray::close);
             views.close(); // arrays before the image they point into
         }
-    }
-
-    /**
-     * {@code Anonymous:} of /proc/self/smaps_rollup, in bytes. No System.gc() around it: a full
-     * collection makes G1 give heap back to the OS a little later, which would show as a drop here.
-     */
-    static long anonymousBytes() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/smaps_rollup"))) {
-            if (line.startsWith("Anonymous:")) {
-                return Long.parseLong(line.substring("Anonymous:".length()).replace("kB", "").trim()) * 1024;
-            }
-        }
-        throw new IOException("no Anonymous: line in /proc/self/smaps_rollup");
     }
 
     static double[] expected(DType d) {
