@@ -23,12 +23,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicContainer;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every fixture that {@code ../shared/testdata/expected.json} lists, packed by {@code daxload pack-model}
+ * Every fixture that {@code ../shared/testdata/expected.json} and the packager's own
+ * {@code src/test/fixtures/expected.json} list, packed by {@code daxload pack-model}
  * into its own image, then read back from the image (not from the source): each tensor's dtype, shape,
  * length and SHA-256 must be what the format's reference reader reported, the data 4 KiB aligned, its
  * CRC32C in the manifest right, and the tensor's file in the tree the same bytes. Files the reference
@@ -37,20 +39,33 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FixtureImageTest {
     static final Path TESTDATA = Path.of(System.getProperty("daxload.shared", "../../shared")).resolve("testdata");
+    /** The packager's own fixtures, from the same reference writers (make_fixtures.py beside them). */
+    static final Path OWN = Path.of("src/test/fixtures");
     @TempDir Path tmp;
+    private int images;
 
     @TestFactory
-    List<DynamicTest> everyFixturePacksToTheReferenceBytes() throws Exception {
-        Assumptions.assumeTrue(Files.isRegularFile(TESTDATA.resolve("expected.json")),
-                "no ../shared/testdata/expected.json beside the checkout");
-        JsonObject files = JsonParser.parseString(Files.readString(TESTDATA.resolve("expected.json"), StandardCharsets.UTF_8))
+    List<DynamicContainer> everyFixturePacksToTheReferenceBytes() throws Exception {
+        List<DynamicContainer> sets = new ArrayList<>();
+        for (Path dir : List.of(TESTDATA, OWN)) {
+            if (!Files.isRegularFile(dir.resolve("expected.json"))) {
+                sets.add(DynamicContainer.dynamicContainer(dir.toString(), List.of(DynamicTest.dynamicTest("missing",
+                        () -> Assumptions.abort("no " + dir.resolve("expected.json") + " (../shared beside the checkout?)")))));
+                continue;
+            }
+            sets.add(DynamicContainer.dynamicContainer(dir.toString(), fixtures(dir)));
+        }
+        return sets;
+    }
+
+    private List<DynamicTest> fixtures(Path dir) throws Exception {
+        JsonObject files = JsonParser.parseString(Files.readString(dir.resolve("expected.json"), StandardCharsets.UTF_8))
                 .getAsJsonObject().getAsJsonObject("files");
         List<DynamicTest> tests = new ArrayList<>();
-        int n = 0;
         for (Map.Entry<String, JsonElement> f : files.entrySet()) {
             JsonObject e = f.getValue().getAsJsonObject();
-            Path source = TESTDATA.resolve(f.getKey());
-            Path image = tmp.resolve("fixture-" + n++ + ".daxfs");
+            Path source = dir.resolve(f.getKey());
+            Path image = tmp.resolve("fixture-" + images++ + ".daxfs");
             tests.add(DynamicTest.dynamicTest(f.getKey(), () -> {
                 if (e.has("expect") && e.get("expect").getAsString().equals("reject")) {
                     refused(source, image);
@@ -59,7 +74,7 @@ class FixtureImageTest {
                 }
             }));
         }
-        assertFalse(tests.isEmpty(), "expected.json lists no fixtures");
+        assertFalse(tests.isEmpty(), dir + "/expected.json lists no fixtures");
         return tests;
     }
 
@@ -111,11 +126,14 @@ class FixtureImageTest {
             assertEquals(0, t.offset() % 4096, name + " offset " + t.offset() + " is 4 KiB aligned");
         }
         byte[] bytes = img.segment().asSlice(t.offset(), t.length()).toArray(ValueLayout.JAVA_BYTE);
-        // The image holds C-order little-endian bytes whatever the source's order; expected.json gives
-        // that hash where the source differs, and none for a source both big-endian and Fortran-ordered.
+        // The image holds C-order little-endian bytes whatever the source's order. The shared
+        // expected.json gives that hash where the source differs, but none for a source both big-endian
+        // and Fortran-ordered; ours gives it for every array as sha256_image.
         boolean fortran = want.has("sha256_c_order");
         boolean big = want.has("sha256_little_endian");
-        if (!(fortran && big)) {
+        if (want.has("sha256_image")) {
+            assertEquals(want.get("sha256_image").getAsString(), sha256(bytes), name + " bytes in the image");
+        } else if (!(fortran && big)) {
             String sha = fortran ? want.get("sha256_c_order").getAsString()
                     : big ? want.get("sha256_little_endian").getAsString() : want.get("sha256").getAsString();
             assertEquals(sha, sha256(bytes), name + " bytes in the image");

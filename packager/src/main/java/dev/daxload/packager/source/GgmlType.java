@@ -1,43 +1,49 @@
 package dev.daxload.packager.source;
 
+import dev.daxload.manifest.DType;
+
 /**
- * GGML tensor types as GGUF stores them: the type id, how many elements one block holds and how many
- * bytes one block takes. Sizes follow ggml's type traits; ids that ggml retired (4, 5, 31-33, 36-38)
- * are deliberately absent so that such files are refused instead of being mis-sized.
+ * GGML tensor types as GGUF stores them: the type id, and the {@link DType} of the same name, which holds
+ * how many elements one block has and how many bytes it takes (ggml's type traits). Ids that ggml
+ * retired (4, 5, 31-33, 36-38) are deliberately absent so that such files are refused instead of being
+ * mis-sized. Where gguf-py's table disagrees with ggml's C structs, ggml wins because ggml is what
+ * reads the file: Q8_1 is 36 bytes (two halves and 32 quants), not the 40 gguf-py 0.19 still lists.
  */
 public enum GgmlType {
-    F32(0, 1, 4),
-    F16(1, 1, 2),
-    Q4_0(2, 32, 18),
-    Q4_1(3, 32, 20),
-    Q5_0(6, 32, 22),
-    Q5_1(7, 32, 24),
-    Q8_0(8, 32, 34),
-    Q8_1(9, 32, 36),
-    Q2_K(10, 256, 84),
-    Q3_K(11, 256, 110),
-    Q4_K(12, 256, 144),
-    Q5_K(13, 256, 176),
-    Q6_K(14, 256, 210),
-    Q8_K(15, 256, 292),
-    IQ2_XXS(16, 256, 66),
-    IQ2_XS(17, 256, 74),
-    IQ3_XXS(18, 256, 98),
-    IQ1_S(19, 256, 50),
-    IQ4_NL(20, 32, 18),
-    IQ3_S(21, 256, 110),
-    IQ2_S(22, 256, 82),
-    IQ4_XS(23, 256, 136),
-    I8(24, 1, 1),
-    I16(25, 1, 2),
-    I32(26, 1, 4),
-    I64(27, 1, 8),
-    F64(28, 1, 8),
-    IQ1_M(29, 256, 56),
-    BF16(30, 1, 2),
-    TQ1_0(34, 256, 54),
-    TQ2_0(35, 256, 66),
-    MXFP4(39, 32, 17);
+    F32(0),
+    F16(1),
+    Q4_0(2),
+    Q4_1(3),
+    Q5_0(6),
+    Q5_1(7),
+    Q8_0(8),
+    Q8_1(9),
+    Q2_K(10),
+    Q3_K(11),
+    Q4_K(12),
+    Q5_K(13),
+    Q6_K(14),
+    Q8_K(15),
+    IQ2_XXS(16),
+    IQ2_XS(17),
+    IQ3_XXS(18),
+    IQ1_S(19),
+    IQ4_NL(20),
+    IQ3_S(21),
+    IQ2_S(22),
+    IQ4_XS(23),
+    I8(24),
+    I16(25),
+    I32(26),
+    I64(27),
+    F64(28),
+    IQ1_M(29),
+    BF16(30),
+    TQ1_0(34),
+    TQ2_0(35),
+    MXFP4(39),
+    NVFP4(40),
+    Q1_0(41);
 
     private static final GgmlType[] BY_ID = new GgmlType[64];
 
@@ -48,13 +54,11 @@ public enum GgmlType {
     }
 
     private final int id;
-    private final int blockSize;
-    private final int typeSize;
+    private final DType dtype;
 
-    GgmlType(int id, int blockSize, int typeSize) {
+    GgmlType(int id) {
         this.id = id;
-        this.blockSize = blockSize;
-        this.typeSize = typeSize;
+        this.dtype = DType.valueOf(name());
     }
 
     /** The type with GGUF id {@code id}, or null if ggml has no such type (or retired it). */
@@ -79,17 +83,17 @@ public enum GgmlType {
 
     /** Elements per block: 1 for plain types, 32 or 256 for quantized ones. */
     public int blockSize() {
-        return blockSize;
+        return dtype.blockElements();
     }
 
     /** Bytes per block. */
     public int typeSize() {
-        return typeSize;
+        return dtype.blockBytes();
     }
 
     /** True for types whose elements are plain numbers (no blocks). */
     public boolean isPlain() {
-        return blockSize == 1;
+        return dtype.blockElements() == 1;
     }
 
     /**
@@ -108,13 +112,13 @@ public enum GgmlType {
      * @throws ArithmeticException on overflow
      */
     public long byteLength(long ne0, long elements) {
-        if (ne0 % blockSize != 0) {
+        if (ne0 % blockSize() != 0) {
             throw new IllegalArgumentException("innermost dimension " + ne0 + " is not a multiple of the " + name()
-                    + " block size " + blockSize);
+                    + " block size " + blockSize());
         }
         if (elements == 0) {
             return 0;
         }
-        return Math.multiplyExact(elements / blockSize, (long) typeSize);
+        return Math.multiplyExact(elements / blockSize(), (long) typeSize());
     }
 }
