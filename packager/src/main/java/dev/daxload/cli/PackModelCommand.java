@@ -24,6 +24,8 @@ import picocli.CommandLine.Parameters;
             "Each --name starts a model; the SOURCEs after it are its weights (safetensors, sharded safetensors"
                 + " directory or index, GGUF, ONNX, .npy, .npz, raw tensor directory) and side files (any other"
                 + " file: tokenizer.json, config.json), copied to files/.",
+            "Tables: CSV is RFC 4180 (quoted fields); .tsv is tab-separated with no quoting, so a quote is an"
+                + " ordinary character; .jsonl is one JSON object a line.",
             "Example: daxload pack-model --name minilm model.onnx tokenizer.json --table vocab=vocab.csv:key=token"
                 + " --name vad silero.safetensors --tree ./etc -o models.daxfs"})
 final class PackModelCommand implements Callable<Integer> {

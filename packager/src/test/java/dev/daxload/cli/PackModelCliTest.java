@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonParser;
 import dev.daxload.cli.DaxloadCliTest.Run;
+import dev.daxload.model.ModelWeights;
+import dev.daxload.table.LookupTable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -94,6 +96,23 @@ class PackModelCliTest {
         assertFalse(Files.exists(out));
         try (var s = Files.list(tmp)) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temporary file left behind");
+        }
+    }
+
+    @Test
+    void aTsvVocabularyWithAQuoteTokenIsReadAsTabSeparatedValues() throws Exception {
+        Path vocab = tmp.resolve("vocab.tsv");
+        Files.writeString(vocab, "token\tid\n\"\t1\n\"\"\t2\nsay \"hi\"\t3\n");
+        Path out = tmp.resolve("vocab.daxfs");
+        Run r = DaxloadCliTest.run("pack-model", "-q", "--name", "words", TESTDATA.resolve("npy-bool.npy").toString(),
+                "--table", "vocab=" + vocab + ":key=token", "-o", out.toString());
+        assertEquals(0, r.code(), r.err());
+        try (ModelWeights w = ModelWeights.open(out, "words")) {
+            LookupTable t = w.table("vocab");
+            assertEquals(3, t.rows());
+            assertEquals(1, t.getLong("id", t.rowOf("\"").orElseThrow()));
+            assertEquals(2, t.getLong("id", t.rowOf("\"\"").orElseThrow()));
+            assertEquals(3, t.getLong("id", t.rowOf("say \"hi\"").orElseThrow()));
         }
     }
 }

@@ -70,7 +70,11 @@ public final class TableBuilder implements AutoCloseable {
     public enum Format {
         /** RFC 4180 CSV with a header line; quoted fields may hold commas, quotes and line breaks. */
         CSV,
-        /** Tab-separated, with a header line; the same quoting rules as CSV. */
+        /**
+         * Tab-separated values (text/tab-separated-values) with a header line: fields split at tabs, no
+         * quoting, so quotes are ordinary characters. For tab-separated input with CSV quoting use
+         * {@link #CSV} with {@link TableBuilder#delimiter(char) delimiter('\t')}.
+         */
         TSV,
         /** One JSON object per line; members name the columns. */
         JSON_LINES
@@ -110,7 +114,7 @@ public final class TableBuilder implements AutoCloseable {
         return new TableBuilder(file, Format.CSV, ',');
     }
 
-    /** A builder over a tab-separated file. */
+    /** A builder over a tab-separated file: no quoting (see {@link Format#TSV}). */
     public static TableBuilder tsv(Path file) {
         return new TableBuilder(file, Format.TSV, '\t');
     }
@@ -129,11 +133,11 @@ public final class TableBuilder implements AutoCloseable {
         };
     }
 
-    /** The field delimiter of CSV or TSV input: one character, not a quote, CR or LF. */
+    /** The field delimiter of CSV input: one character, not a quote, CR or LF. */
     public TableBuilder delimiter(char c) {
         unbuilt();
-        if (format == Format.JSON_LINES) {
-            throw new IllegalStateException("JSON Lines has no delimiter");
+        if (format != Format.CSV) {
+            throw new IllegalStateException(format + " has a fixed delimiter; for another one use CSV");
         }
         if (c == '"' || c == '\r' || c == '\n') {
             throw new IllegalArgumentException("'" + c + "' cannot be a delimiter");
@@ -248,9 +252,11 @@ public final class TableBuilder implements AutoCloseable {
     // --- pass 1: columns and types ---
 
     private RowSource open(boolean firstPass) throws IOException {
-        return format == Format.JSON_LINES
-                ? new JsonLinesSource(input, firstPass ? List.of() : names, firstPass)
-                : new DelimitedSource(input, delimiter);
+        return switch (format) {
+            case JSON_LINES -> new JsonLinesSource(input, firstPass ? List.of() : names, firstPass);
+            case TSV -> new TabSeparatedSource(input);
+            case CSV -> new DelimitedSource(input, delimiter);
+        };
     }
 
     private void infer() throws IOException {

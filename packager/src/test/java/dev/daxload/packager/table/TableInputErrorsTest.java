@@ -82,7 +82,12 @@ class TableInputErrorsTest {
         assertTrue(after.getMessage().contains("malformed CSV"), after.getMessage());
         TableInputException few = refused("f.csv", "k,v\na,1\nb\n", 3, b -> {});
         assertTrue(few.getMessage().contains("expected 2 fields, as in the header, but found 1"), few.getMessage());
-        refused("m.tsv", "k\tv\na\t1\t2\n", 2, b -> {});
+        TableInputException tabs = refused("m.tsv", "k\tv\na\t1\t2\n", 2, b -> {});
+        assertTrue(tabs.getMessage().contains("expected 2 tab-separated fields, as in the header, but found 3"), tabs.getMessage());
+        refused("dup.tsv", "k\tv\na\t1\n\nb\t2\na\t3\n", 5, KEY_K);
+        refused("eh.tsv", "k\t\n1\t2\n", 1, b -> {});
+        TableInputException longLine = refused("long.tsv", "k\tv\na\t" + "x".repeat(TabSeparatedSource.MAX_LINE) + "\n", 2, b -> {});
+        assertTrue(longLine.getMessage().contains("longer than"), longLine.getMessage());
         TableInputException dupHeader = refused("h.csv", "k,v,k\n1,2,3\n", 1, b -> {});
         assertEquals("k", dupHeader.column());
         refused("eh.csv", "k,,v\n1,2,3\n", 1, b -> {});
@@ -133,6 +138,10 @@ class TableInputErrorsTest {
         assertThrows(TableInputException.class, () -> TableBuilder.csv(Files.writeString(tmp.resolve("z.csv"), "")).build());
         assertThrows(TableInputException.class, () -> TableBuilder.csv(Files.write(tmp.resolve("bad.csv"),
                 new byte[] {'k', '\n', 'a', '\n', (byte) 0xC3, '(', '\n'})).build());
+        TableInputException badTsv = assertThrows(TableInputException.class, () -> TableBuilder.tsv(Files.write(tmp.resolve("bad.tsv"),
+                new byte[] {'k', '\n', 'a', '\n', (byte) 0xC3, '(', '\n'})).tempDirectory(work).build());
+        assertTrue(badTsv.getMessage().contains("not valid UTF-8"), badTsv.getMessage());
+        assertThrows(TableInputException.class, () -> TableBuilder.tsv(Files.writeString(tmp.resolve("z.tsv"), "\n\n")).build());
     }
 
     @Test

@@ -120,10 +120,11 @@ class TableRoundTripTest {
     }
 
     @Test
-    void tsvWithForcedTypes() throws Exception {
+    void tsvWithForcedTypesAndQuotesAsOrdinaryCharacters() throws Exception {
         Path tsv = tmp.resolve("t.tsv");
-        Files.writeString(tsv, "zip\tcity\tpop\tarea\n00123\tÅre\t3200\t1.25\n"
-                + "\"9\t9\"\tcomma, city\t-5\t1e3\n10001\tNew York\t8000000\t\n");
+        // A vocabulary's '"' token stands alone on its line; text/tab-separated-values has no quoting.
+        Files.writeString(tsv, "zip\tcity\tpop\tarea\r\n00123\tÅre\t3200\t1.25\r\n"
+                + "\"\t\"quoted\" city, with a comma\t-5\t1e3\n\n\"\"\tsay \"hi\t7\t2\n10001\tNew York\t8000000\t");
         TableBuilder b = TableBuilder.tsv(tsv).key("zip").type("zip", ColumnType.STRING)
                 .type("pop", ColumnType.I32).type("area", ColumnType.F32);
         b.build();
@@ -133,18 +134,31 @@ class TableRoundTripTest {
         Path img = Tables.pack(b, tmp.resolve("t.daxfs"));
         try (var o = Tables.open(img)) {
             LookupTable t = o.table();
+            assertEquals(4, t.rows(), "the blank line is skipped, the last line needs no line end");
             long r = t.rowOf("00123").orElseThrow();
-            assertEquals("Åre", t.getString("city", r));
+            assertEquals("Åre", t.getString("city", r), "CRLF line ends are not part of the last field");
             assertEquals(3200, t.getLong("pop", r));
             assertEquals(1.25f, (float) t.getDouble("area", r));
-            long r2 = t.rowOf("9\t9").orElseThrow();
-            assertEquals("comma, city", t.getString("city", r2));
+            long r2 = t.rowOf("\"").orElseThrow();
+            assertEquals("\"quoted\" city, with a comma", t.getString("city", r2));
             assertEquals(-5, t.getLong("pop", r2));
             assertEquals(1000.0, t.getDouble("area", r2));
+            assertEquals("say \"hi", t.getString("city", t.rowOf("\"\"").orElseThrow()));
             assertTrue(Double.isNaN(t.getDouble("area", t.rowOf("10001").orElseThrow())));
-            assertEquals(3 * 4, t.column("pop").byteSize(), "I32 is 4 bytes a row");
+            assertEquals(4 * 4, t.column("pop").byteSize(), "I32 is 4 bytes a row");
             assertEquals(OptionalLong.empty(), t.rowOf("123"));
         }
+    }
+
+    @Test
+    void tabSeparatedWithCsvQuotingIsCsvWithATabDelimiter() throws Exception {
+        Path tsv = tmp.resolve("quoted.txt");
+        Files.writeString(tsv, "k\tv\n\"9\t9\"\t\"\"\"\"\n");
+        Path img = Tables.pack(TableBuilder.csv(tsv).delimiter('\t').key("k"), tmp.resolve("q.daxfs"));
+        try (var o = Tables.open(img)) {
+            assertEquals("\"", o.table().getString("v", o.table().rowOf("9\t9").orElseThrow()));
+        }
+        assertThrows(IllegalStateException.class, () -> TableBuilder.tsv(tsv).delimiter(','));
     }
 
     @Test
