@@ -20,7 +20,8 @@ import java.util.zip.CRC32C;
  * path copies a misaligned range about 1.5x slower than an aligned one (bge-small-en-v1.5's 197
  * initializers: 61-68 ms against 41-48 ms for the whole file). Reading and writing on two threads runs
  * the two copies side by side and costs about what the aligned kernel copy does (35-42 ms) with the
- * checksum included, where a checksum read back from the image afterwards would cost a third pass.
+ * checksum included, where a checksum read back from the image afterwards would cost a third pass. How
+ * much one write call takes is chosen as it goes ({@link WriteSize}).
  * Ranges that are aligned and need no checksum still go to the kernel, which may share the blocks
  * (reflinks) where the filesystem can.
  *
@@ -30,7 +31,6 @@ import java.util.zip.CRC32C;
 final class DataCopier implements AutoCloseable {
     private static final int CHUNK = 1 << 20;
     private static final int CHUNKS = 32;
-
     private record Chunk(ByteBuffer buffer, long position) {}
 
     private static final Chunk END = new Chunk(null, -1);
@@ -41,6 +41,7 @@ final class DataCopier implements AutoCloseable {
     // One place more than there are buffers, so that END always fits.
     private final BlockingQueue<Chunk> full = new ArrayBlockingQueue<>(CHUNKS + 1);
     private final Thread writer;
+    private final WriteSize writeSize = new WriteSize();
     private volatile IOException failure;
     private boolean ended;
     private Path openPath;
@@ -69,16 +70,29 @@ final class DataCopier implements AutoCloseable {
             }
             if (failure == null) {
                 try {
-                    long at = c.position;
-                    while (c.buffer.hasRemaining()) {
-                        at += image.write(c.buffer, at);
-                    }
+                    writeInPieces(c);
                 } catch (IOException | RuntimeException e) {
                     failure = e instanceof IOException io ? io : new IOException("writing the image failed: " + e, e);
                 }
             }
             free.add(c.buffer);
         }
+    }
+
+    /** Writes a chunk with pwrite calls of the size {@link WriteSize} picks, and tells it what that cost. */
+    private void writeInPieces(Chunk c) throws IOException {
+        ByteBuffer b = c.buffer;
+        int end = b.limit();
+        int size = writeSize.next();
+        long t0 = System.nanoTime();
+        long at = c.position;
+        while (b.position() < end) {
+            b.limit(Math.min(end, b.position() + size));
+            while (b.hasRemaining()) {
+                at += image.write(b, at);
+            }
+        }
+        writeSize.took(size, end, System.nanoTime() - t0);
     }
 
     /**
