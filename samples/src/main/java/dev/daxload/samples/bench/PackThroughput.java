@@ -73,7 +73,7 @@ public final class PackThroughput {
         System.out.printf("throughput pack/copy: %.2f (goal >= 0.8)%n", mc / mp);
     }
 
-    private static void sync() throws IOException, InterruptedException {
+    static void sync() throws IOException, InterruptedException {
         int rc = new ProcessBuilder("sync").inheritIO().start().waitFor();
         if (rc != 0) {
             throw new IOException("sync exited with " + rc);
