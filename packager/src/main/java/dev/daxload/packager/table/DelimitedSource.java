@@ -122,11 +122,6 @@ final class DelimitedSource implements RowSource {
     }
 
     @Override
-    public boolean isText(int i) {
-        return false;
-    }
-
-    @Override
     public void close() throws IOException {
         reader.close();
     }

@@ -24,7 +24,9 @@ interface RowSource extends Closeable {
 
     /**
      * Whether the cell was written as text (a JSON string or boolean): such a cell is a string for type
-     * inference, whatever it looks like. CSV cells are never marked: their type comes from their text.
+     * inference, whatever it looks like. CSV and TSV cells are never marked: their type comes from their text.
      */
-    boolean isText(int i);
+    default boolean isText(int i) {
+        return false;
+    }
 }

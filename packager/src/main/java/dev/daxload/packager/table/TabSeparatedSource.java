@@ -147,11 +147,6 @@ final class TabSeparatedSource implements RowSource {
     }
 
     @Override
-    public boolean isText(int i) {
-        return false;
-    }
-
-    @Override
     public void close() throws IOException {
         in.close();
     }
