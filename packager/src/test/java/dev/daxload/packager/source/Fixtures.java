@@ -21,6 +21,9 @@ import java.util.HexFormat;
 
 /** Shared test helpers: the reference fixtures, and what a {@link FileContent} really writes. */
 final class Fixtures {
+    /** The packager's own reference-written fixtures (make_fixtures.py there), relative to the module. */
+    static final Path OWN = Path.of("src/test/fixtures");
+
     /** Contents are written this far into a scratch file, so a writer that ignores its position fails. */
     static final long AT = 4099;
 

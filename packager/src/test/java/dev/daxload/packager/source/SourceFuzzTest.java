@@ -47,7 +47,7 @@ class SourceFuzzTest {
     /** Copies the fixture (with its sibling files, for shards) and returns the path to read. */
     private Path copy(Path data, Path file) throws IOException {
         Path rel = data.relativize(file);
-        Path dest = tmp.resolve(rel.toString().replace('/', '_') + ".d");
+        Path dest = tmp.resolve(data.getFileName() + "_" + rel.toString().replace('/', '_') + ".d");
         Files.createDirectories(dest);
         try (Stream<Path> s = Files.list(file.getParent())) {
             for (Path sib : s.filter(Files::isRegularFile).toList()) {
@@ -60,12 +60,28 @@ class SourceFuzzTest {
         return dest.resolve(file.getFileName().toString());
     }
 
+    /** The shared fixtures when they are there, and the packager's own (which are always there). */
+    private static List<Path> corpora() {
+        List<Path> dirs = new ArrayList<>();
+        String shared = System.getProperty("daxload.shared");
+        if (shared != null && Files.isRegularFile(Path.of(shared, "testdata", "expected.json"))) {
+            dirs.add(Path.of(shared, "testdata"));
+        }
+        dirs.add(Fixtures.OWN);
+        return dirs;
+    }
+
+    private static String label(Path data, Path file) {
+        return data.getFileName() + "/" + data.relativize(file);
+    }
+
     @TestFactory
     List<DynamicTest> truncationsNeverChangeWhatIsRead() throws IOException {
-        Path data = Fixtures.testdata();
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path f : fixtureFiles(data)) {
-            tests.add(DynamicTest.dynamicTest(data.relativize(f).toString(), () -> truncations(data, f)));
+        for (Path data : corpora()) {
+            for (Path f : fixtureFiles(data)) {
+                tests.add(DynamicTest.dynamicTest(label(data, f), () -> truncations(data, f)));
+            }
         }
         return tests;
     }
@@ -121,11 +137,12 @@ class SourceFuzzTest {
 
     @TestFactory
     List<DynamicTest> mutantsFailCleanly() throws IOException {
-        Path data = Fixtures.testdata();
         int perFile = Math.max(50, Integer.getInteger("daxload.fuzz.mutants", 10_000) / 200);
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path f : fixtureFiles(data)) {
-            tests.add(DynamicTest.dynamicTest(data.relativize(f).toString(), () -> mutants(data, f, perFile)));
+        for (Path data : corpora()) {
+            for (Path f : fixtureFiles(data)) {
+                tests.add(DynamicTest.dynamicTest(label(data, f), () -> mutants(data, f, perFile)));
+            }
         }
         return tests;
     }
