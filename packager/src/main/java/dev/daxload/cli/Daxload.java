@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             VerifyCommand.class,
             PackModelCommand.class,
             TensorsCommand.class,
+            LookupCommand.class,
             MountCommand.class,
             UmountCommand.class,
             GpuCommand.class,

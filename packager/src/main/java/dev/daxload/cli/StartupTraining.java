@@ -57,6 +57,7 @@ public final class StartupTraining {
                 {"ls", "-R", img},
                 {"inspect", img},
                 {"verify", "--checksums", img},
+                {"lookup", img, "b", "vocab", "hello"},
                 {"cat", img, "a/manifest.json"},
                 {"extract", img, dir.resolve("x").toString()},
                 {"pack", dir.resolve("x").toString(), "-o", dir.resolve("tree.daxfs").toString()},

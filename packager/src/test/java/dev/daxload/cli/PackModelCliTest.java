@@ -114,5 +114,18 @@ class PackModelCliTest {
             assertEquals(2, t.getLong("id", t.rowOf("\"\"").orElseThrow()));
             assertEquals(3, t.getLong("id", t.rowOf("say \"hi\"").orElseThrow()));
         }
+        Run found = DaxloadCliTest.run("lookup", out.toString(), "words", "vocab", "\"", "say \"hi\"");
+        assertEquals(0, found.code(), found.err());
+        assertEquals(List.of("token\tid", "\"\t1", "say \"hi\"\t3"), found.out().lines().toList());
+        Run json = DaxloadCliTest.run("lookup", "--json", out.toString(), "words", "vocab", "\"\"");
+        var row = JsonParser.parseString(json.out()).getAsJsonArray().get(0).getAsJsonObject();
+        assertEquals(1, row.get("row").getAsLong());
+        assertEquals(2, row.getAsJsonObject("values").get("id").getAsLong());
+        Run missing = DaxloadCliTest.run("lookup", out.toString(), "words", "vocab", "\"", "absent");
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().contains("key 'absent' is not in words/tables/vocab"), missing.err());
+        Run noTable = DaxloadCliTest.run("lookup", out.toString(), "words", "nosuch");
+        assertEquals(2, noTable.code());
+        assertTrue(noTable.err().contains("has no table 'nosuch'; it has vocab"), noTable.err());
     }
 }
