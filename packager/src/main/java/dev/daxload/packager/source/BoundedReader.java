@@ -37,6 +37,11 @@ final class BoundedReader {
         return file;
     }
 
+    /** Reads the numbers that follow in {@code order} (little-endian until told otherwise). */
+    void order(ByteOrder order) {
+        buf.order(order);
+    }
+
     /** File offset of the next byte to be read. */
     long position() {
         return bufStart + buf.position();

@@ -39,8 +39,10 @@ import java.util.Set;
  * row-major shape numpy and PyTorch use), byte sizes from each GGML type's block size and block bytes,
  * offsets aligned to {@code general.alignment} (a UINT32 power of two, default 32), every tensor inside the
  * file and no two overlapping. Plain types keep their safetensors names (F32, F16, BF16, F64, I8...I64);
- * quantized ones keep their GGML names (Q4_0, Q8_0, Q4_K, ...). Refused: GGUF v1, big-endian files,
- * unknown or retired GGML type ids, duplicate keys or tensor names.
+ * quantized ones keep their GGML names (Q4_0, Q8_0, Q4_K, ...). Big-endian files are read too: their
+ * plain tensors are byte-swapped while copied, so the image holds little-endian data as always; their
+ * quantized tensors are refused. Refused as well: GGUF v1, unknown or retired GGML type ids, duplicate
+ * keys or tensor names.
  */
 public final class GgufReader implements SourceReader {
     /** Default number of array elements kept in metadata per key. */
@@ -124,10 +126,12 @@ public final class GgufReader implements SourceReader {
                 throw r.error(0, String.format("not a GGUF file: magic is %08x, expected \"GGUF\"", magic));
             }
             int version = r.i32("version");
-            if ((version & 0xFFFF) == 0 && version != 0) {
-                throw r.error(4, "big-endian GGUF (version " + Integer.reverseBytes(version) + " stored big-endian): "
-                        + "daxload images are little-endian and only little-endian GGUF is read; convert the file "
-                        + "with gguf-py's gguf_convert_endian.py first");
+            // The magic is written little-endian whatever the file's byte order, so a big-endian file
+            // (gguf-py's GGUFWriter(endianess=BIG), llama.cpp's s390x models) shows in the version alone.
+            boolean bigEndian = (version & 0xFFFF) == 0 && version != 0;
+            if (bigEndian) {
+                version = Integer.reverseBytes(version);
+                r.order(ByteOrder.BIG_ENDIAN);
             }
             if (version == 1) {
                 throw r.error(4, "GGUF version 1 is not supported (it used 32-bit counts and lengths); convert the "
@@ -183,7 +187,7 @@ public final class GgufReader implements SourceReader {
                 infos.add(info);
             }
             long dataStart = (r.position() + alignment - 1) / alignment * alignment;
-            return new SourceModel("gguf", List.of(path), metadata, tensors(path, infos, dataStart, size, alignment),
+            return new SourceModel("gguf", List.of(path), metadata, tensors(path, infos, dataStart, size, alignment, bigEndian),
                     Map.of());
         }
     }
@@ -374,8 +378,8 @@ public final class GgufReader implements SourceReader {
         return new Info(name, type, ne, offset, bytes, at);
     }
 
-    private static List<SourceTensor> tensors(Path path, List<Info> infos, long dataStart, long size, long alignment)
-            throws SourceFormatException {
+    private static List<SourceTensor> tensors(Path path, List<Info> infos, long dataStart, long size, long alignment,
+            boolean bigEndian) throws SourceFormatException {
         long dataLen = size - dataStart;
         for (Info i : infos) {
             String t = "tensor \"" + i.name() + "\"";
@@ -404,8 +408,18 @@ public final class GgufReader implements SourceReader {
             for (int j = 0; j < shape.length; j++) {
                 shape[j] = i.ne()[shape.length - 1 - j];
             }
-            out.add(new SourceTensor(i.name(), i.type().dtypeName(), shape,
-                    FileContent.range(path, dataStart + i.offset(), i.bytes())));
+            FileContent data = FileContent.range(path, dataStart + i.offset(), i.bytes());
+            if (bigEndian && i.type().typeSize() > 1) {
+                if (!i.type().isPlain()) {
+                    // Which fields of a block were swapped depends on the converter; the image would
+                    // have to guess, so it refuses.
+                    throw new SourceFormatException(path, i.at(), "tensor \"" + i.name() + "\" is " + i.type()
+                            + " in a big-endian GGUF: quantized blocks cannot be turned little-endian without knowing"
+                            + " their layout; convert the file with gguf-py's gguf_convert_endian.py first");
+                }
+                data = new ByteSwappingContent(path, dataStart + i.offset(), i.bytes(), i.type().typeSize());
+            }
+            out.add(new SourceTensor(i.name(), i.type().dtypeName(), shape, data));
         }
         return out;
     }
