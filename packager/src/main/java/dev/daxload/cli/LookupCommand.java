@@ -116,7 +116,9 @@ final class LookupCommand implements Callable<Integer> {
             b.append(switch (c.type()) {
                 case STRING -> t.getString(c.position(), row).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r");
                 case I32, I64 -> Long.toString(t.getLong(c.position(), row));
-                case F32, F64 -> Double.toString(t.getDouble(c.position(), row));
+                // an F32 value printed as the float it is, not as its double widening (0.1, not 0.10000000149...)
+                case F32 -> Float.toString((float) t.getDouble(c.position(), row));
+                case F64 -> Double.toString(t.getDouble(c.position(), row));
             });
         }
         return b.toString();
@@ -131,7 +133,7 @@ final class LookupCommand implements Callable<Integer> {
                 case F32, F64 -> {
                     double d = t.getDouble(c.position(), row);
                     if (Double.isFinite(d)) {
-                        o.addProperty(c.name(), d);
+                        o.addProperty(c.name(), c.type() == ColumnType.F32 ? (Number) (float) d : (Number) d);
                     } else {
                         o.addProperty(c.name(), Double.toString(d)); // JSON has no NaN or Infinity
                     }

@@ -5,11 +5,20 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonParser;
 import dev.daxload.cli.DaxloadCliTest.Run;
+import com.google.gson.JsonObject;
 import dev.daxload.model.ModelWeights;
+import dev.daxload.packager.image.FileContent;
+import dev.daxload.packager.image.ImageWriter;
+import dev.daxload.packager.model.ModelPackager;
+import dev.daxload.packager.source.SourceModel;
+import dev.daxload.packager.source.SourceTensor;
+import dev.daxload.packager.table.TableBuilder;
+import dev.daxload.table.TableLayout.ColumnType;
 import dev.daxload.table.LookupTable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -127,5 +136,26 @@ class PackModelCliTest {
         Run noTable = DaxloadCliTest.run("lookup", out.toString(), "words", "nosuch");
         assertEquals(2, noTable.code());
         assertTrue(noTable.err().contains("has no table 'nosuch'; it has vocab"), noTable.err());
+    }
+
+    @Test
+    void lookupPrintsF32ColumnsAsFloats() throws Exception {
+        Path csv = tmp.resolve("f.csv");
+        Files.writeString(csv, "k,x,y\na,0.1,0.1\nb,,2\n");
+        Path img = tmp.resolve("f.daxfs");
+        try (TableBuilder b = TableBuilder.csv(csv).key("k").type("x", ColumnType.F32)) {
+            ModelPackager p = new ModelPackager();
+            ModelPackager.Model m = p.model("m").add(new SourceModel("raw", List.of(), new JsonObject(), List.of(
+                    new SourceTensor("w", "F32", new long[] {1}, FileContent.of(new byte[4]))), Map.of()));
+            b.addTo(m.tablesDirectory(), "t");
+            m.table("t");
+            p.write(new ImageWriter(), img);
+        }
+        Run r = DaxloadCliTest.run("lookup", img.toString(), "m", "t", "a", "b");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(List.of("k\tx\ty", "a\t0.1\t0.1", "b\tNaN\t2.0"), r.out().lines().toList());
+        Run json = DaxloadCliTest.run("lookup", "--json", img.toString(), "m", "t", "b");
+        var values = JsonParser.parseString(json.out()).getAsJsonArray().get(0).getAsJsonObject().getAsJsonObject("values");
+        assertEquals("NaN", values.get("x").getAsString(), "JSON has no NaN");
     }
 }
