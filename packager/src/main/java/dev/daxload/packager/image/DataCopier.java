@@ -31,6 +31,7 @@ import java.util.zip.CRC32C;
 final class DataCopier implements AutoCloseable {
     private static final int CHUNK = 1 << 20;
     private static final int CHUNKS = 32;
+
     private record Chunk(ByteBuffer buffer, long position) {}
 
     private static final Chunk END = new Chunk(null, -1);
@@ -127,12 +128,14 @@ final class DataCopier implements AutoCloseable {
                 throw e;
             }
             buf.flip();
+            int n = buf.limit();
             if (checksum) {
                 crc.update(buf);
                 buf.rewind();
             }
+            // Once queued the buffer is the writer's, which moves its limit while it writes in pieces.
             put(new Chunk(buf, position + done));
-            done += buf.limit();
+            done += n;
         }
         return checksum ? (int) crc.getValue() : 0;
     }
