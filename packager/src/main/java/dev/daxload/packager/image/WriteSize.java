@@ -15,9 +15,9 @@ package dev.daxload.packager.image;
  * the whole file 1.2-1.4 s); 16 KiB and 256 KiB were both slower than 64 KiB there. Which case holds
  * can change within one image, as the memory that was not yet handed back runs out.
  *
- * <p>So each size keeps a moving average of its cost, the cheaper one is used, and every
- * {@value #PROBE_EVERY}th chunk goes the other way to keep that one's average current. Only the
- * writer thread calls this.
+ * <p>So the size in use keeps a moving average of its cost, every {@value #PROBE_EVERY}th chunk goes
+ * the other way and its cost replaces that size's figure (the only fresh one; a wrong one is corrected
+ * by the chunks that follow if it wins), and the cheaper is used. Only the writer thread calls this.
  */
 final class WriteSize {
     static final int LARGE = 1 << 20;
@@ -34,11 +34,12 @@ final class WriteSize {
     /** The write size for the next chunk. */
     int next() {
         chunks++;
-        int better = Double.isNaN(smallCost) || largeCost <= smallCost ? LARGE : SMALL;
-        probing = !Double.isNaN(largeCost) && (Double.isNaN(smallCost) || chunks % PROBE_EVERY == 0);
         if (Double.isNaN(largeCost)) {
+            probing = false;
             return LARGE;
         }
+        int better = smallCost < largeCost ? SMALL : LARGE; // false while small is unmeasured (NaN)
+        probing = Double.isNaN(smallCost) || chunks % PROBE_EVERY == 0;
         return probing ? (better == LARGE ? SMALL : LARGE) : better;
     }
 
@@ -48,13 +49,12 @@ final class WriteSize {
             return;
         }
         double cost = (double) nanos / bytes;
-        // A probe replaces the other size's figure: it is the only fresh one, and a wrong one is
-        // corrected by the chunks that follow if it wins.
-        double weight = probing ? 1 : ALPHA;
+        double old = size == LARGE ? largeCost : smallCost;
+        double updated = probing || Double.isNaN(old) ? cost : old + ALPHA * (cost - old);
         if (size == LARGE) {
-            largeCost = Double.isNaN(largeCost) ? cost : largeCost + weight * (cost - largeCost);
+            largeCost = updated;
         } else {
-            smallCost = Double.isNaN(smallCost) ? cost : smallCost + weight * (cost - smallCost);
+            smallCost = updated;
         }
     }
 }

@@ -408,17 +408,16 @@ public final class GgufReader implements SourceReader {
             for (int j = 0; j < shape.length; j++) {
                 shape[j] = i.ne()[shape.length - 1 - j];
             }
-            FileContent data = FileContent.range(path, dataStart + i.offset(), i.bytes());
-            if (bigEndian && i.type().typeSize() > 1) {
-                if (!i.type().isPlain()) {
-                    // Which fields of a block were swapped depends on the converter; the image would
-                    // have to guess, so it refuses.
-                    throw new SourceFormatException(path, i.at(), "tensor \"" + i.name() + "\" is " + i.type()
-                            + " in a big-endian GGUF: quantized blocks cannot be turned little-endian without knowing"
-                            + " their layout; convert the file with gguf-py's gguf_convert_endian.py first");
-                }
-                data = new ByteSwappingContent(path, dataStart + i.offset(), i.bytes(), i.type().typeSize());
+            if (bigEndian && !i.type().isPlain()) {
+                // Which fields of a block were swapped depends on the converter; the image would have to
+                // guess, so it refuses.
+                throw new SourceFormatException(path, i.at(), "tensor \"" + i.name() + "\" is " + i.type()
+                        + " in a big-endian GGUF: quantized blocks cannot be turned little-endian without knowing"
+                        + " their layout; convert the file with gguf-py's gguf_convert_endian.py first");
             }
+            FileContent data = bigEndian && i.type().typeSize() > 1
+                    ? new ByteSwappingContent(path, dataStart + i.offset(), i.bytes(), i.type().typeSize())
+                    : FileContent.range(path, dataStart + i.offset(), i.bytes());
             out.add(new SourceTensor(i.name(), i.type().dtypeName(), shape, data));
         }
         return out;

@@ -11,10 +11,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -50,22 +47,7 @@ final class DelimitedSource implements RowSource {
             if (!advance()) {
                 throw new TableInputException(file, 0, null, "the file is empty; expected a header line naming the columns");
             }
-            List<String> names = new ArrayList<>(current.getFields());
-            if (!names.isEmpty() && names.getFirst().startsWith("\uFEFF")) {
-                names.set(0, names.getFirst().substring(1));
-            }
-            Set<String> seen = new HashSet<>();
-            for (int i = 0; i < names.size(); i++) {
-                String n = names.get(i);
-                if (n.isEmpty()) {
-                    throw new TableInputException(file, current.getStartingLineNumber(), null,
-                            "header field " + (i + 1) + " is empty; every column needs a name");
-                }
-                if (!seen.add(n)) {
-                    throw new TableInputException(file, current.getStartingLineNumber(), n, "the header names this column twice");
-                }
-            }
-            this.header = List.copyOf(names);
+            this.header = RowSource.header(file, current.getStartingLineNumber(), current.getFields());
         } catch (IOException | RuntimeException e) {
             reader.close();
             throw e;

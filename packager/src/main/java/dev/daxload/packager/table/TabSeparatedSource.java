@@ -1,14 +1,13 @@
 package dev.daxload.packager.table;
 
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.Reader;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Tab-separated values as the text/tab-separated-values media type defines them: one record per line,
@@ -37,27 +36,14 @@ final class TabSeparatedSource implements RowSource {
 
     TabSeparatedSource(Path file) throws IOException {
         this.file = file;
-        this.in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        // Unbuffered: readLine below keeps its own buffer. The decoder reports malformed input.
+        this.in = new InputStreamReader(Files.newInputStream(file), StandardCharsets.UTF_8.newDecoder());
         try {
             String first = readRecord();
             if (first == null) {
                 throw new TableInputException(file, 0, null, "the file is empty; expected a header line naming the columns");
             }
-            if (first.startsWith("\uFEFF")) {
-                first = first.substring(1);
-            }
-            String[] names = first.split("\t", -1);
-            Set<String> seen = new HashSet<>();
-            for (int i = 0; i < names.length; i++) {
-                if (names[i].isEmpty()) {
-                    throw new TableInputException(file, currentLine, null,
-                            "header field " + (i + 1) + " is empty; every column needs a name");
-                }
-                if (!seen.add(names[i])) {
-                    throw new TableInputException(file, currentLine, names[i], "the header names this column twice");
-                }
-            }
-            this.header = List.of(names);
+            this.header = RowSource.header(file, currentLine, List.of(first.split("\t", -1)));
         } catch (IOException | RuntimeException e) {
             in.close();
             throw e;
