@@ -1,8 +1,10 @@
 package dev.daxload.packager.source;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -18,11 +20,12 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Optional;
 
 /** Shared test helpers: the reference fixtures, and what a {@link FileContent} really writes. */
-final class Fixtures {
+public final class Fixtures {
     /** The packager's own reference-written fixtures (make_fixtures.py there), relative to the module. */
-    static final Path OWN = Path.of("src/test/fixtures");
+    public static final Path OWN = Path.of("src/test/fixtures");
 
     /** Contents are written this far into a scratch file, so a writer that ignores its position fails. */
     static final long AT = 4099;
@@ -30,13 +33,19 @@ final class Fixtures {
     private Fixtures() {
     }
 
-    /** The shared test data folder; skips the calling test when it is not there. */
-    static Path testdata() {
+    /** The shared test data folder ({@code daxload.shared}/testdata), if it is there. */
+    public static Optional<Path> sharedTestdata() {
         String shared = System.getProperty("daxload.shared");
         Path dir = shared == null ? null : Path.of(shared, "testdata");
-        assumeTrue(dir != null && Files.isRegularFile(dir.resolve("expected.json")),
-                "shared test data not found (system property daxload.shared=" + shared + "); skipping fixture tests");
-        return dir;
+        return dir != null && Files.isRegularFile(dir.resolve("expected.json")) ? Optional.of(dir) : Optional.empty();
+    }
+
+    /** The shared test data folder; skips the calling test when it is not there. */
+    static Path testdata() {
+        Optional<Path> dir = sharedTestdata();
+        assumeTrue(dir.isPresent(), "shared test data not found (system property daxload.shared="
+                + System.getProperty("daxload.shared") + "); skipping fixture tests");
+        return dir.get();
     }
 
     static JsonObject expected() throws IOException {
@@ -77,7 +86,46 @@ final class Fixtures {
         return e;
     }
 
-    static String sha256(byte[] b) {
+    /**
+     * The SHA-256 that an expected.json entry gives for the bytes an image must hold (C order,
+     * little-endian): {@code sha256_image} where given, else the source's hash or the one it gives for
+     * the reordered or swapped bytes; empty for a source both big-endian and Fortran-ordered, for
+     * which the shared expected.json has none (its values still pin the bytes).
+     */
+    public static Optional<String> imageSha256(JsonObject e) {
+        if (e.has("sha256_image")) {
+            return Optional.of(e.get("sha256_image").getAsString());
+        }
+        boolean fortran = e.has("sha256_c_order");
+        boolean big = e.has("sha256_little_endian");
+        if (fortran && big) {
+            return Optional.empty();
+        }
+        return Optional.of((fortran ? e.get("sha256_c_order") : big ? e.get("sha256_little_endian") : e.get("sha256")).getAsString());
+    }
+
+    /**
+     * The expected.json entries of the tensors a sharded index maps, gathered from its shards' entries.
+     *
+     * @param folder the index's folder relative to the test data ("" at its top)
+     */
+    public static JsonArray shardTensors(JsonObject index, String folder, JsonObject files) {
+        JsonArray out = new JsonArray();
+        JsonObject weightMap = index.getAsJsonObject("weight_map");
+        for (var w : weightMap.entrySet()) {
+            JsonObject shard = files.getAsJsonObject(folder + w.getValue().getAsString());
+            assertNotNull(shard, "expected.json describes shard " + w.getValue());
+            for (JsonElement t : shard.getAsJsonArray("tensors")) {
+                if (t.getAsJsonObject().get("name").getAsString().equals(w.getKey())) {
+                    out.add(t);
+                }
+            }
+        }
+        assertEquals(weightMap.size(), out.size(), "every weight_map entry has an expected tensor");
+        return out;
+    }
+
+    public static String sha256(byte[] b) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
         } catch (NoSuchAlgorithmException e) {

@@ -63,10 +63,7 @@ class SourceFuzzTest {
     /** The shared fixtures when they are there, and the packager's own (which are always there). */
     private static List<Path> corpora() {
         List<Path> dirs = new ArrayList<>();
-        String shared = System.getProperty("daxload.shared");
-        if (shared != null && Files.isRegularFile(Path.of(shared, "testdata", "expected.json"))) {
-            dirs.add(Path.of(shared, "testdata"));
-        }
+        Fixtures.sharedTestdata().ifPresent(dirs::add);
         dirs.add(Fixtures.OWN);
         return dirs;
     }
