@@ -19,10 +19,17 @@
 #   2. On the GPU machine, from the repository root with .work/gpu carried along:
 #        dmabuf-bridge/gpu/run-gpu-checks.sh run
 #      (with the device tool: run(command="dmabuf-bridge/gpu/run-gpu-checks.sh run", carry=[".work/gpu"]))
-#      It prints the driver and devices, packs a test image (DAXLOAD_GPU_IMAGE_MB, default 512 MiB of
-#      incompressible data plus a small file), runs `daxload gpu load IMAGE --share SOCKET --clients 2
-#      --try-mount DIR` as the holder, attaches twice from two more processes (`daxload gpu attach`),
-#      and runs the bridge's CUDA tests with JUnit. Logs and JUnit XML go to $OUT (or .work/gpu/out).
+#      In one run, logged to $OUT/gpu-checks.txt (or .work/gpu/out):
+#        - the machine, driver and CUDA versions, and `daxload gpu probe`;
+#        - `daxload gpu bench` of 1, 4 and 16 GB images (DAXLOAD_GPU_SIZES_GB): staged uploads with 1-12
+#          workers and the registered upload, from the page cache and from a memfd, each against a plain
+#          pinned cuMemcpyHtoD of the same bytes in the same rounds;
+#        - `daxload gpu load` of the 4 GB image (DAXLOAD_GPU_SHARE_GB) with two `daxload gpu attach`
+#          processes: attach time, device memory before/after, the dma-buf DAXFS mount attempt;
+#        - torch_views.py: a MiniLM-shaped model packed, held on the GPU by `daxload gpu load`, attached by a
+#          Python process whose PyTorch makes every tensor a CUDA view with the arguments `daxload gpu views`
+#          printed, and runs the model (outputs against plain GPU and CPU loads);
+#        - the bridge's CUDA tests with JUnit, with each binding available.
 #      Exit status: 0 when every step passed.
 #
 # Bindings: javacpp-presets CUDA needs libcudart.so.13 (a CUDA 13 toolkit); without it daxload uses
@@ -70,39 +77,83 @@ run() {
     [ -x "$GPU/jdk/bin/java" ] || { echo "run-gpu-checks: no $GPU/jdk: run '$0 prepare' on the build machine and carry .work/gpu" >&2; exit 3; }
     local out=${OUT:-$GPU/out}
     mkdir -p "$out"
-    local java=("$GPU/jdk/bin/java" --enable-native-access=ALL-UNNAMED -Xmx4g)
+    local java=("$GPU/jdk/bin/java" --enable-native-access=ALL-UNNAMED -Xmx8g)
     local cp="$GPU/lib/*"
     local status=0
     daxload() { "${java[@]}" ${DAXLOAD_CUDA_BACKEND:+-Ddaxload.cuda.backend=$DAXLOAD_CUDA_BACKEND} -cp "$cp" dev.daxload.cli.Daxload "$@"; }
+    step() { echo; echo "== $* ($(date +%T))"; }
+    # Images live on the machine's disk (page cache), not on a tmpfs: DAXLOAD_GPU_WORK overrides.
+    local work=${DAXLOAD_GPU_WORK:-$GPU/work}
+    rm -rf "$work"; mkdir -p "$work/mnt"
+    exec > >(tee "$out/gpu-checks.txt") 2>&1
 
-    { set +e; echo "== machine"; uname -a; nvidia-smi; ls -l /dev/nvidia*; ldconfig -p | grep -E 'libcuda.so|libcudart'; true; } 2>&1 | tee "$out/machine.txt"
-    echo "== daxload gpu probe" | tee "$out/probe.txt"
-    daxload gpu probe 2>&1 | tee -a "$out/probe.txt" || status=1
+    step machine
+    uname -a; nproc; free -g; nvidia-smi || true; ls -l /dev/nvidia* 2>&1 | head; ldconfig -p | grep -E 'libcuda.so|libcudart' || true
+    findmnt -T "$work" || df -h "$work"
+    echo "daxfs in this kernel: $(grep -c daxfs /proc/filesystems || true); modules dir: $(ls -d /lib/modules/"$(uname -r)" 2>&1)"
+    python3 -c 'import torch, transformers, safetensors; print("python torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__, "safetensors", safetensors.__version__)' 2>&1 || true
 
-    local work
-    work=$(mktemp -d)
-    mkdir -p "$work/tree/model" "$work/mnt"
-    head -c "$(( ${DAXLOAD_GPU_IMAGE_MB:-512} << 20 ))" /dev/urandom > "$work/tree/model/weights.bin"
-    echo "hello from the GPU" > "$work/tree/hello.txt"
-    daxload pack "$work/tree" -o "$work/image.daxfs" -q
-    daxload verify "$work/image.daxfs"
+    step daxload gpu probe
+    daxload gpu probe || status=1
 
-    echo "== holder and two attaching processes" | tee "$out/share.txt"
-    local sock=$work/gpu.sock
-    daxload gpu load "$work/image.daxfs" --share "$sock" --clients 2 --try-mount "$work/mnt" > "$out/holder.txt" 2>&1 &
-    local holder=$!
-    for _ in $(seq 1 600); do [ -S "$sock" ] && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
-    daxload gpu attach "$sock" 2>&1 | tee -a "$out/share.txt" || status=1
-    daxload gpu attach "$sock" 2>&1 | tee -a "$out/share.txt" || status=1
-    wait "$holder" || status=1
-    cat "$out/holder.txt"
+    # 2. Upload bandwidth against a plain pinned cuMemcpyHtoD, from the page cache and from a memfd.
+    for gb in ${DAXLOAD_GPU_SIZES_GB:-1 4 16}; do
+        step "upload bench: $gb GB image"
+        mkdir -p /dev/shm/daxload-tree && head -c 64M /dev/urandom > /dev/shm/daxload-block
+        for _ in $(seq 1 $((gb * 16))); do cat /dev/shm/daxload-block; done > /dev/shm/daxload-tree/weights.bin
+        daxload pack /dev/shm/daxload-tree -o "$work/image-${gb}g.daxfs" -q || status=1
+        rm -rf /dev/shm/daxload-tree /dev/shm/daxload-block
+        timeout 300 "${java[@]}" -cp "$cp" dev.daxload.cli.Daxload gpu bench "$work/image-${gb}g.daxfs" --rounds 3 --threads 1,4,8,12 || status=1
+        [ "$gb" = "${DAXLOAD_GPU_SHARE_GB:-4}" ] || rm -f "$work/image-${gb}g.daxfs"
+    done
 
-    echo "== JUnit: CUDA tests"
-    local backends=(auto)
-    if ldconfig -p | grep -q 'libcudart.so.13' || [ -n "${LD_LIBRARY_PATH:-}" ]; then backends=(javacpp ffm); fi
+    # 3. One device copy, two more processes attach it by fd.
+    local share=$work/image-${DAXLOAD_GPU_SHARE_GB:-4}g.daxfs
+    if [ -f "$share" ]; then
+        step "holder and two attaching processes ($(du -h "$share" | cut -f1) image)"
+        local sock=$work/gpu.sock
+        daxload gpu load "$share" --share "$sock" --clients 2 --try-mount "$work/mnt" > "$out/holder.txt" 2>&1 &
+        local holder=$!
+        for _ in $(seq 1 600); do [ -S "$sock" ] && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
+        nvidia-smi --query-gpu=memory.used,memory.total --format=csv || true
+        daxload gpu attach "$sock" || status=1
+        nvidia-smi --query-compute-apps=pid,used_memory --format=csv || true
+        daxload gpu attach "$sock" || status=1
+        wait "$holder" || status=1
+        cat "$out/holder.txt"
+        rm -f "$share"
+    fi
+
+    # 4. PyTorch CUDA views of every tensor of a packed model, served by a holder to a Python process.
+    step "PyTorch CUDA views over the holder's device memory"
+    if timeout 120 python3 "$ROOT/dmabuf-bridge/gpu/torch_views.py" make "$work/model"; then
+        daxload pack-model --name minilm "$work/model/model.safetensors" --name quant "$ROOT/packager/src/test/fixtures/block-types.gguf" \
+            -o "$work/model.daxfs" || status=1
+        daxload gpu views "$work/model.daxfs" minilm > "$work/views.jsonl" || status=1
+        echo "refused dtypes, named:"; daxload gpu views "$work/model.daxfs" quant | grep -m 3 refused || true
+        local msock=$work/model.sock
+        daxload gpu load "$work/model.daxfs" --share "$msock" --clients 1 --no-reference > "$out/model-holder.txt" 2>&1 &
+        local mholder=$!
+        for _ in $(seq 1 600); do [ -S "$msock" ] && break; kill -0 "$mholder" 2>/dev/null || break; sleep 0.1; done
+        timeout 300 python3 "$ROOT/dmabuf-bridge/gpu/torch_views.py" check --socket "$msock" --views "$work/views.jsonl" \
+            --image "$work/model.daxfs" --source "$work/model/model.safetensors" || status=1
+        wait "$mholder" || status=1
+        cat "$out/model-holder.txt"
+    else
+        echo "no PyTorch with transformers here: the views check did not run"; status=1
+    fi
+
+    # 5 and the rest: the bridge's CUDA tests with each binding there is.
+    step "JUnit: CUDA tests"
+    local backends=(ffm)
+    local cudart
+    cudart=$(ldconfig -p | grep -o '/.*libcudart.so.13$' | head -1)
+    [ -n "$cudart" ] || cudart=$(find /usr/local/cuda*/ /opt /usr/lib -name 'libcudart.so.13' 2>/dev/null | head -1)
+    if [ -n "$cudart" ]; then backends=(javacpp ffm); export LD_LIBRARY_PATH=$(dirname "$cudart")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}; fi
     for b in "${backends[@]}"; do
-        "${java[@]}" -Ddaxload.cuda.backend="$b" -cp "$GPU/test-classes:$cp" org.junit.platform.console.ConsoleLauncher execute \
-            --select-package dev.daxload.bridge.cuda --reports-dir "$out/junit-$b" --details=tree 2>&1 | tee "$out/junit-$b.txt" || status=1
+        timeout 300 "${java[@]}" -Ddaxload.cuda.backend="$b" -cp "$GPU/test-classes:$cp" org.junit.platform.console.ConsoleLauncher execute \
+            --select-package dev.daxload.bridge.cuda --reports-dir "$out/junit-$b" --details=tree > "$out/junit-$b.txt" 2>&1 || status=1
+        tail -40 "$out/junit-$b.txt"
     done
     rm -rf "$work"
     echo "run-gpu-checks: status $status (logs in $out)"

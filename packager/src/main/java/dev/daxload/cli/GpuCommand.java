@@ -3,6 +3,11 @@ package dev.daxload.cli;
 import dev.daxload.bridge.cuda.CudaDriver;
 import dev.daxload.bridge.cuda.DeviceImage;
 import dev.daxload.bridge.cuda.ShareHeader;
+import dev.daxload.bridge.cuda.TorchCuda;
+import dev.daxload.bridge.cuda.UploadBenchmark;
+import dev.daxload.manifest.ModelCatalog;
+import dev.daxload.manifest.ModelManifest;
+import dev.daxload.manifest.TensorEntry;
 import dev.daxload.bridge.fdpass.UnixSocket;
 import dev.daxload.bridge.linux.NativeFd;
 import dev.daxload.image.DaxImage;
@@ -13,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -24,14 +30,14 @@ import picocli.CommandLine.Spec;
 @Command(name = "gpu", mixinStandardHelpOptions = true,
         description = {"Images in GPU memory through the CUDA driver API.",
             "load copies an image to the GPU once and shares it; attach maps the shared copy in another process."},
-        subcommands = {GpuCommand.Probe.class, GpuCommand.Load.class, GpuCommand.Attach.class})
+        subcommands = {GpuCommand.Probe.class, GpuCommand.Load.class, GpuCommand.Attach.class, GpuCommand.Bench.class, GpuCommand.Views.class})
 final class GpuCommand implements Runnable {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (probe, load, attach)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (probe, load, attach, bench, views)");
     }
 
     /** Fails with the probe's reason when there is no usable driver. */
@@ -60,8 +66,9 @@ final class GpuCommand implements Runnable {
             }
             out.println(p.reason());
             for (CudaDriver.Device d : p.devices()) {
-                out.printf("device %d: %s; VMM %s, POSIX fd export %s, dma-buf export %s, host register %s%n", d.ordinal(), d.name(),
-                        yes(d.virtualMemory()), yes(d.posixFdHandles()), yes(d.dmaBuf()), yes(d.hostRegister()));
+                out.printf("device %d: %s; VMM %s, POSIX fd export %s, dma-buf export %s, host register %s (read-only pages %s)%n",
+                        d.ordinal(), d.name(), yes(d.virtualMemory()), yes(d.posixFdHandles()), yes(d.dmaBuf()), yes(d.hostRegister()),
+                        yes(d.readOnlyHostRegister()));
             }
             out.flush();
             return 0;
@@ -96,6 +103,12 @@ final class GpuCommand implements Runnable {
                 description = "upload piece size (default: ${DEFAULT-VALUE})")
         long chunk;
 
+        @Option(names = "--threads", paramLabel = "N", description = "staging workers (default: half the CPUs, at most 8)")
+        Integer threads;
+
+        @Option(names = "--registered", description = "pin the image file's pages in place and copy them by DMA instead of staging them")
+        boolean registered;
+
         @Option(names = "--no-reference", description = "skip the plain cuMemcpyHtoD measurement (it pins a buffer as large as the image)")
         boolean noReference;
 
@@ -108,16 +121,32 @@ final class GpuCommand implements Runnable {
             if (chunk <= 0) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--chunk must be more than 0");
             }
-            try (CudaDriver cu = openDriver(device); DaxImage img = DaxImage.open(image)) {
+            if (threads != null && threads <= 0) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be more than 0");
+            }
+            DeviceImage.UploadMethod method = registered ? new DeviceImage.Registered(true)
+                    : new DeviceImage.Staged(chunk, threads != null ? threads : DeviceImage.Staged.defaultThreads());
+            // Validate first: a holder serves what others will trust without checking again.
+            try (DaxImage img = DaxImage.open(image)) {
+                img.segment(); // opened and validated; the upload maps the file read-only on its own
+            }
+            try (CudaDriver cu = openDriver(device)) {
                 out.println("device " + device + ": " + cu.info().name() + " (" + cu.backend() + ")");
-                try (DeviceImage dev = DeviceImage.upload(cu, img.segment(), image.toString(), chunk)) {
+                CudaDriver.MemoryInfo before = cu.memoryInfo();
+                try (DeviceImage dev = DeviceImage.upload(cu, image, method)) {
+                    CudaDriver.MemoryInfo after = cu.memoryInfo();
                     DeviceImage.UploadStats s = dev.uploadStats();
-                    out.printf("uploaded %s in %.1f ms: %.2f GB/s (%d pieces of %s, 2 pinned buffers on 2 streams)%n",
-                            Sizes.human(s.bytes()), s.nanos() / 1e6, s.gbPerSecond(), s.chunks(), Sizes.human(s.chunkSize()));
+                    out.printf("uploaded %s in %.1f ms: %.2f GB/s (%s; %d pieces of %s)%n",
+                            Sizes.human(s.bytes()), s.nanos() / 1e6, s.gbPerSecond(), s.method(), s.chunks(), Sizes.human(s.chunkSize()));
+                    out.printf("device memory: %s used before, %s after (+%s for an allocation of %s)%n", Sizes.human(before.used()),
+                            Sizes.human(after.used()), Sizes.human(after.used() - before.used()), Sizes.human(dev.allocationSize()));
                     if (!noReference) {
-                        DeviceImage.UploadStats ref = dev.measurePlainCopy(img.segment());
-                        out.printf("reference: one cuMemcpyHtoD of %s from pinned memory: %.1f ms, %.2f GB/s%n",
-                                Sizes.human(ref.bytes()), ref.nanos() / 1e6, ref.gbPerSecond());
+                        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+                             java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(image)) {
+                            DeviceImage.UploadStats ref = dev.measurePlainCopy(ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
+                            out.printf("reference: one cuMemcpyHtoD of %s from pinned memory: %.1f ms, %.2f GB/s (upload/reference %.2f)%n",
+                                    Sizes.human(ref.bytes()), ref.nanos() / 1e6, ref.gbPerSecond(), s.gbPerSecond() / ref.gbPerSecond());
+                        }
                     }
                     if (tryMount != null) {
                         out.println("dma-buf mount: " + dev.tryMountDaxfs(tryMount).report());
@@ -186,9 +215,11 @@ final class GpuCommand implements Runnable {
                 fd = m.fds().getFirst().dup(); // ours past the message's close
             }
             try (fd; CudaDriver cu = openDriver(h.device())) {
+                CudaDriver.MemoryInfo before = cu.memoryInfo();
                 long t1 = System.nanoTime();
                 try (DeviceImage dev = DeviceImage.attach(cu, fd, h.allocationSize(), h.imageSize())) {
                     long t2 = System.nanoTime();
+                    CudaDriver.MemoryInfo after = cu.memoryInfo();
                     int magic = ByteBuffer.wrap(dev.read(0, 4)).order(ByteOrder.LITTLE_ENDIAN).getInt();
                     if (magic != DaxfsLayout.SUPER_MAGIC) {
                         throw new IOException(String.format("device memory from %s does not start with a DAXFS superblock (magic 0x%08x)", socket, magic));
@@ -196,6 +227,9 @@ final class GpuCommand implements Runnable {
                     out.printf("attached %s of device memory from pid %d on device %d at 0x%x in %.2f ms (import+map; %.2f ms with the socket and driver);"
                                     + " superblock magic 0x%08x read back from the device%n", Sizes.human(h.imageSize()), h.holderPid(),
                             h.device(), dev.base(), (t2 - t1) / 1e6, (t2 - t0) / 1e6, magic);
+                    out.printf("device memory used on device %d: %s before the attach, %s after (+%s; the image is %s)%n", h.device(),
+                            Sizes.human(before.used()), Sizes.human(after.used()), Sizes.human(after.used() - before.used()),
+                            Sizes.human(h.allocationSize()));
                 }
             }
             out.flush();
@@ -203,4 +237,147 @@ final class GpuCommand implements Runnable {
         }
     }
 
+
+    @Command(name = "bench", mixinStandardHelpOptions = true,
+            description = {"Time uploads of IMAGE into GPU memory against a plain cuMemcpyHtoD of the same bytes from",
+                "pinned memory in the same rounds, reading the image from the page cache and from a memfd.",
+                "Prints every round, then each method's median GB/s and its ratio to the reference."})
+    static final class Bench implements Callable<Integer> {
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "IMAGE")
+        Path image;
+
+        @Option(names = "--device", paramLabel = "N", defaultValue = "0", description = "GPU ordinal (default: ${DEFAULT-VALUE})")
+        int device;
+
+        @Option(names = "--rounds", paramLabel = "N", defaultValue = "3", description = "rounds per source (default: ${DEFAULT-VALUE})")
+        int rounds;
+
+        @Option(names = "--threads", paramLabel = "N", split = ",", defaultValue = "1,4,8",
+                description = "staging worker counts to time (default: ${DEFAULT-VALUE})")
+        List<Integer> threads;
+
+        @Option(names = "--chunk", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "32M",
+                description = "staging piece size (default: ${DEFAULT-VALUE})")
+        long chunk;
+
+        @Option(names = "--no-registered", description = "do not time the registered (pinned in place) upload")
+        boolean noRegistered;
+
+        @Option(names = "--source", paramLabel = "SRC", split = ",", defaultValue = "page-cache,memfd",
+                description = "page-cache, memfd (default: ${DEFAULT-VALUE})")
+        List<String> sources;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            if (rounds < 1 || chunk <= 0 || threads.stream().anyMatch(t -> t < 1)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--rounds, --chunk and --threads must be more than 0");
+            }
+            List<UploadBenchmark.Source> src;
+            try {
+                src = sources.stream().map(UploadBenchmark.Source::of).toList();
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            try (DaxImage img = DaxImage.open(image)) {
+                img.segment(); // a sound image, not any file
+            }
+            List<DeviceImage.UploadMethod> methods = new java.util.ArrayList<>();
+            threads.forEach(t -> methods.add(new DeviceImage.Staged(chunk, t)));
+            if (!noRegistered) {
+                methods.add(new DeviceImage.Registered(true));
+            }
+            try (CudaDriver cu = openDriver(device)) {
+                out.printf("device %d: %s (%s); image %s (%s)%n", device, cu.info().name(), cu.backend(), image,
+                        Sizes.human(java.nio.file.Files.size(image)));
+                out.flush();
+                List<UploadBenchmark.Summary> summary = UploadBenchmark.run(cu, image, src, methods, rounds, r -> {
+                    out.printf("round %d %-10s %-26s %7.2f GB/s %9.1f ms%s%n", r.round(), r.source().label(), r.method(),
+                            r.stats().gbPerSecond(), r.stats().nanos() / 1e6,
+                            r.stats().setupNanos() > 0 ? String.format(" (pin+unpin %.1f ms)", r.stats().setupNanos() / 1e6) : "");
+                    out.flush();
+                });
+                out.println("medians over " + rounds + " rounds (ratio: to the reference in the same rounds)");
+                for (UploadBenchmark.Summary s : summary) {
+                    out.printf("summary %-10s %-26s %7.2f GB/s  ratio %.2f%s%n", s.source().label(), s.method(), s.medianGbPerSecond(),
+                            s.ratio(), s.medianSetupMillis() > 0 ? String.format("  (pin+unpin %.1f ms)", s.medianSetupMillis()) : "");
+                }
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "views", mixinStandardHelpOptions = true,
+            description = {"Print, one JSON object per line, what a CUDA PyTorch tensor over each tensor of MODEL needs",
+                "(libtorch's aoti_torch_create_tensor_from_blob arguments, with the image's offset in place of the",
+                "pointer: add the device address where the image is mapped), or why a tensor cannot be one."})
+    static final class Views implements Callable<Integer> {
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "IMAGE")
+        Path image;
+
+        @Parameters(index = "1", paramLabel = "MODEL", arity = "0..1", description = "the model (default: the image's only one)")
+        String model;
+
+        @Option(names = "--device", paramLabel = "N", defaultValue = "0", description = "GPU ordinal to name in the specs (default: ${DEFAULT-VALUE})")
+        int device;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            int refused = 0;
+            int made = 0;
+            try (DaxImage img = DaxImage.open(image)) {
+                String name = model;
+                if (name == null) {
+                    List<String> models = ModelCatalog.models(img);
+                    if (models.size() != 1) {
+                        throw new CommandLine.ParameterException(spec.commandLine(), image + " holds " + models.size()
+                                + " models " + models + ": name one");
+                    }
+                    name = models.getFirst();
+                }
+                ModelManifest m = ModelCatalog.load(img, name);
+                for (TensorEntry t : m.tensors()) {
+                    com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+                    o.addProperty("name", t.name());
+                    o.addProperty("dtype", t.dtype().name());
+                    o.addProperty("offset", t.offset());
+                    o.addProperty("length", t.length());
+                    try {
+                        TorchCuda.Spec s = TorchCuda.spec(0, img.segment().byteSize(), device, t.offset(), t.length(), t.shape(), t.dtype().name());
+                        o.add("sizes", longs(s.sizes()));
+                        o.add("strides", longs(s.strides()));
+                        o.addProperty("scalarType", s.scalarType());
+                        o.addProperty("torchDtype", TorchCuda.torchDtype(t.dtype().name()).torchName());
+                        o.addProperty("deviceType", s.deviceType());
+                        o.addProperty("deviceIndex", s.deviceIndex());
+                        made++;
+                    } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+                        o.addProperty("refused", e.getMessage());
+                        refused++;
+                    }
+                    out.println(o);
+                }
+            }
+            out.flush();
+            spec.commandLine().getErr().println("daxload gpu views: " + made + " tensors can be CUDA views, " + refused + " refused");
+            spec.commandLine().getErr().flush();
+            return 0;
+        }
+
+        private static com.google.gson.JsonArray longs(long[] v) {
+            com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+            for (long x : v) {
+                a.add(x);
+            }
+            return a;
+        }
+    }
 }

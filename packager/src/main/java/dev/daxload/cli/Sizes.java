@@ -7,6 +7,9 @@ final class Sizes {
     private Sizes() {}
 
     static String human(long bytes) {
+        if (bytes < 0) {
+            return "-" + human(-bytes);
+        }
         String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
         double v = bytes;
         int u = 0;

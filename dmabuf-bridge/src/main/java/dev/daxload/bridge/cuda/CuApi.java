@@ -23,6 +23,7 @@ interface CuApi {
     int CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED = 99;
     int CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED = 102;
     int CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED = 103;
+    int CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED = 113;
     int CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED = 124;
 
     int CU_MEM_ALLOC_GRANULARITY_MINIMUM = 0;
@@ -30,6 +31,8 @@ interface CuApi {
 
     int CU_MEMHOSTREGISTER_PORTABLE = 1;
     int CU_MEMHOSTREGISTER_DEVICEMAP = 2;
+    /** Pages the process may only read (a read-only file mapping): the device gets read access only. */
+    int CU_MEMHOSTREGISTER_READ_ONLY = 8;
 
     /** @return a short name for messages ("javacpp", "ffm", "stand-in") */
     String backendName();
@@ -100,6 +103,9 @@ interface CuApi {
     int memcpyHtoD(long dst, long src, long bytes);
 
     int memcpyDtoH(long dst, long src, long bytes);
+
+    /** {@code cuMemGetInfo}: free and total memory of the current context's device. */
+    int memGetInfo(long[] free, long[] total);
 
     /** {@code cuMemGetHandleForAddressRange(CU_MEM_RANGE_HANDLE_TYPE_DMA_BUF_FD)}. */
     int rangeDmaBufFd(int[] fd, long ptr, long size);

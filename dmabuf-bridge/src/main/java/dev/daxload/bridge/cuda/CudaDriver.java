@@ -24,7 +24,20 @@ import java.util.Locale;
 public final class CudaDriver implements AutoCloseable {
     /** What one device offers daxload. */
     public record Device(int ordinal, String name, boolean virtualMemory, boolean posixFdHandles,
-                         boolean dmaBuf, boolean hostRegister) {}
+                         boolean dmaBuf, boolean hostRegister, boolean readOnlyHostRegister) {}
+
+    /**
+     * Device memory as the driver counts it, for every process on the device together.
+     *
+     * @param free bytes free
+     * @param total bytes on the device
+     */
+    public record MemoryInfo(long free, long total) {
+        /** @return bytes in use by anyone */
+        public long used() {
+            return total - free;
+        }
+    }
 
     /**
      * The result of looking for CUDA.
@@ -140,7 +153,8 @@ public final class CudaDriver implements AutoCloseable {
         return new Device(ordinal, name[0], attr(api, CuApi.CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, dev[0]),
                 attr(api, CuApi.CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, dev[0]),
                 attr(api, CuApi.CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED, dev[0]),
-                attr(api, CuApi.CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED, dev[0]));
+                attr(api, CuApi.CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED, dev[0]),
+                attr(api, CuApi.CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED, dev[0]));
     }
 
     private static boolean attr(CuApi api, int attribute, int dev) {
@@ -223,6 +237,20 @@ public final class CudaDriver implements AutoCloseable {
             throw new IllegalStateException("the CUDA driver handle for device " + info.ordinal() + " is closed");
         }
         check(api, api.ctxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    /**
+     * Reads the device's free and total memory ({@code cuMemGetInfo}).
+     *
+     * @return what the driver reports
+     * @throws CudaException if the driver refuses
+     */
+    public MemoryInfo memoryInfo() throws CudaException {
+        makeCurrent();
+        long[] free = new long[1];
+        long[] total = new long[1];
+        check(api, api.memGetInfo(free, total), "cuMemGetInfo");
+        return new MemoryInfo(free[0], total[0]);
     }
 
     /**

@@ -14,7 +14,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
 /**
  * A DAXFS image in GPU memory: copied in once, shared with other processes by fd, never copied
@@ -33,14 +37,73 @@ import java.util.List;
  */
 public final class DeviceImage implements AutoCloseable {
     /**
+     * How the bytes travel from host memory to the device.
+     *
+     * <p>{@link Staged}: the CPU copies pieces into page-locked buffers and the DMA engines copy
+     * those to the device; with several workers the CPU copies run in parallel, which is what it
+     * takes to keep up with the bus when the source is pageable (page cache, a memfd).
+     * {@link Registered}: the source's own pages are pinned in place ({@code cuMemHostRegister})
+     * and copied by DMA with no CPU copy at all; pinning costs time per page and needs a driver
+     * that can pin the kind of memory the source is (read-only file pages need
+     * {@code CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED}).
+     */
+    public sealed interface UploadMethod permits Staged, Registered {
+        /** @return a short name for reports */
+        String describe();
+    }
+
+    /**
+     * Pinned staging buffers.
+     *
+     * @param chunkSize the piece size
+     * @param threads CPU workers, each with two pinned buffers on two streams
+     */
+    public record Staged(long chunkSize, int threads) implements UploadMethod {
+        public Staged {
+            if (chunkSize <= 0 || threads <= 0) {
+                throw new IllegalArgumentException("chunk size and threads must be positive: " + chunkSize + ", " + threads);
+            }
+        }
+
+        /** @return 32 MiB pieces, {@link #defaultThreads()} workers */
+        public static Staged defaults() {
+            return new Staged(ChunkPlan.DEFAULT_CHUNK, defaultThreads());
+        }
+
+        /** @return half the CPUs, 1 to 8: enough CPU copies to fill a PCIe 5 link, leaving CPUs for the rest */
+        public static int defaultThreads() {
+            return Math.clamp(Runtime.getRuntime().availableProcessors() / 2, 1, 8);
+        }
+
+        @Override
+        public String describe() {
+            return "staged, " + threads + " thread" + (threads == 1 ? "" : "s");
+        }
+    }
+
+    /**
+     * The source pinned in place for the copy, then unpinned.
+     *
+     * @param readOnly the source mapping is read-only (registers with {@code CU_MEMHOSTREGISTER_READ_ONLY})
+     */
+    public record Registered(boolean readOnly) implements UploadMethod {
+        @Override
+        public String describe() {
+            return "registered" + (readOnly ? " read-only" : "");
+        }
+    }
+
+    /**
      * How an upload went.
      *
      * @param bytes the image bytes copied
-     * @param nanos wall time of the copy (pinned staging included)
+     * @param nanos wall time of the whole copy: pinning or staging buffers included
      * @param chunks pieces copied
      * @param chunkSize the piece size
+     * @param method how the bytes travelled
+     * @param setupNanos the part of {@code nanos} spent pinning and unpinning (registered), or allocating staging buffers
      */
-    public record UploadStats(long bytes, long nanos, int chunks, long chunkSize) {
+    public record UploadStats(long bytes, long nanos, int chunks, long chunkSize, String method, long setupNanos) {
         /** @return GB/s (10^9 bytes/s) */
         public double gbPerSecond() {
             return ChunkPlan.gbPerSecond(bytes, nanos);
@@ -63,7 +126,7 @@ public final class DeviceImage implements AutoCloseable {
     private final String source;
     private final boolean imported;
     private final Undo release;
-    private final UploadStats stats;
+    private volatile UploadStats stats;
     private volatile boolean closed;
 
     private DeviceImage(CudaDriver cu, long handle, long base, long allocationSize, long imageSize, String source,
@@ -88,7 +151,7 @@ public final class DeviceImage implements AutoCloseable {
      * @throws CudaException if an allocation or copy fails (nothing is left allocated)
      */
     public static DeviceImage upload(CudaDriver cu, DaxImage image) throws CudaException {
-        return upload(cu, image.segment(), image.source(), ChunkPlan.DEFAULT_CHUNK);
+        return upload(cu, image.segment(), image.source(), Staged.defaults());
     }
 
     /**
@@ -101,15 +164,29 @@ public final class DeviceImage implements AutoCloseable {
      * @throws IOException if the file cannot be mapped, or a {@link CudaException}
      */
     public static DeviceImage upload(CudaDriver cu, Path file) throws IOException {
-        try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return upload(cu, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena), file.toString(), ChunkPlan.DEFAULT_CHUNK);
+        return upload(cu, file, Staged.defaults());
+    }
+
+    /**
+     * Maps an image file read-only and copies it to the device by {@code method}; the file
+     * mapping is gone when this returns.
+     *
+     * @param cu the open driver
+     * @param file the image file
+     * @param method staged or registered ({@link Registered} should say {@code readOnly})
+     * @return the device copy
+     * @throws IOException if the file cannot be mapped, or a {@link CudaException}
+     */
+    public static DeviceImage upload(CudaDriver cu, Path file, UploadMethod method) throws IOException {
+        // Shared: the staging workers read the mapping from their own threads.
+        try (Arena arena = Arena.ofShared(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return upload(cu, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena), file.toString(), method);
         }
     }
 
     /**
-     * Copies {@code image} to a new VMM allocation on the driver's device: pieces of
-     * {@code chunkSize} go through two pinned buffers on two streams, so the CPU's copy of one
-     * piece overlaps the DMA of the previous.
+     * Copies {@code image} to a new VMM allocation on the driver's device through two staging
+     * buffers on two streams, from the calling thread alone (see {@link Staged} for more workers).
      *
      * @param cu the open driver
      * @param image the bytes (any host memory)
@@ -119,24 +196,83 @@ public final class DeviceImage implements AutoCloseable {
      * @throws CudaException if an allocation or copy fails (nothing is left allocated)
      */
     public static DeviceImage upload(CudaDriver cu, MemorySegment image, String source, long chunkSize) throws CudaException {
-        long size = image.byteSize();
-        if (size == 0) {
+        return upload(cu, image, source, new Staged(chunkSize, 1));
+    }
+
+    /**
+     * Copies {@code image} to a new VMM allocation on the driver's device.
+     *
+     * @param cu the open driver
+     * @param image the bytes (any host memory; with several {@link Staged} workers, a segment
+     *        other threads may read: a shared or global arena's)
+     * @param source a name for messages
+     * @param method how the bytes travel
+     * @return the device copy
+     * @throws CudaException if an allocation or copy fails (nothing is left allocated)
+     */
+    public static DeviceImage upload(CudaDriver cu, MemorySegment image, String source, UploadMethod method) throws CudaException {
+        DeviceImage d = allocate(cu, image.byteSize(), source);
+        try {
+            d.copyFrom(image, method);
+            return d;
+        } catch (CudaException | RuntimeException | Error e) {
+            try {
+                d.close();
+            } catch (RuntimeException c) {
+                e.addSuppressed(c);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Allocates device memory for an image of {@code size} bytes without filling it (fill it with
+     * {@link #copyFrom}): a benchmark copies into one allocation many times.
+     *
+     * @param cu the open driver
+     * @param size the image's size
+     * @param source a name for messages
+     * @return the empty device image
+     * @throws CudaException if the allocation fails (nothing is left allocated)
+     */
+    public static DeviceImage allocate(CudaDriver cu, long size, String source) throws CudaException {
+        if (size <= 0) {
             throw new IllegalArgumentException(source + ": empty image");
         }
         cu.makeCurrent();
-        CuApi api = cu.api();
-        Undo undo = new Undo(api);
+        Undo undo = new Undo(cu.api());
         try {
             Mapped m = allocateAndMap(cu, undo, size, null);
-            long t0 = System.nanoTime();
-            List<ChunkPlan.Chunk> plan = copyIn(api, m.base, image, ChunkPlan.chunkFor(size, chunkSize));
-            long nanos = System.nanoTime() - t0;
-            UploadStats stats = new UploadStats(size, nanos, plan.size(), ChunkPlan.chunkFor(size, chunkSize));
-            return new DeviceImage(cu, m.handle, m.base, m.size, size, source, false, undo, stats);
+            return new DeviceImage(cu, m.handle, m.base, m.size, size, source, false, undo, null);
         } catch (CudaException | RuntimeException | Error e) {
             undo.runAll(e);
             throw e;
         }
+    }
+
+    /**
+     * Copies {@code image} (exactly this image's size) into this device memory.
+     *
+     * @param image the bytes
+     * @param method how the bytes travel
+     * @return how it went (also kept as {@link #uploadStats()})
+     * @throws CudaException if a copy fails; the device content is then undefined
+     */
+    public UploadStats copyFrom(MemorySegment image, UploadMethod method) throws CudaException {
+        ensureOpen();
+        if (imported) {
+            throw new IllegalStateException("device image " + source + " is attached from another process: it is read, not written");
+        }
+        if (image.byteSize() != imageSize) {
+            throw new IllegalArgumentException("the bytes given are not this image's size (" + image.byteSize() + " != " + imageSize + ")");
+        }
+        cu.makeCurrent();
+        UploadStats s = switch (method) {
+            case Staged st -> copyStaged(cu, base, image, st);
+            case Registered r -> copyRegistered(cu, base, image, r);
+        };
+        stats = s;
+        return s;
     }
 
     /**
@@ -197,10 +333,66 @@ public final class DeviceImage implements AutoCloseable {
         return new Mapped(handle, base, alloc);
     }
 
-    /** The pipelined copy; its pinned buffers and streams are released before it returns. */
-    private static List<ChunkPlan.Chunk> copyIn(CuApi api, long dst, MemorySegment src, long chunk) throws CudaException {
-        List<ChunkPlan.Chunk> plan = ChunkPlan.of(src.byteSize(), chunk);
-        int n = ChunkPlan.buffersFor(plan.size());
+    /**
+     * The staged copy: worker {@code w} of {@code n} takes pieces {@code w, w+n, w+2n, ...}, so the
+     * workers read the source in one sweep together; each has its own buffers and streams.
+     */
+    private static UploadStats copyStaged(CudaDriver cu, long dst, MemorySegment src, Staged how) throws CudaException {
+        long size = src.byteSize();
+        long chunk = ChunkPlan.chunkFor(size, how.chunkSize());
+        List<ChunkPlan.Chunk> plan = ChunkPlan.of(size, chunk);
+        int workers = Math.min(how.threads(), plan.size());
+        long t0 = System.nanoTime();
+        if (workers == 1) {
+            copyIn(cu.api(), dst, src, plan, chunk, () -> false);
+        } else {
+            AtomicBoolean failed = new AtomicBoolean();
+            AtomicReference<Throwable> first = new AtomicReference<>();
+            List<Thread> threads = new ArrayList<>(workers);
+            for (int w = 0; w < workers; w++) {
+                List<ChunkPlan.Chunk> mine = new ArrayList<>();
+                for (int i = w; i < plan.size(); i += workers) {
+                    mine.add(plan.get(i));
+                }
+                threads.add(Thread.ofPlatform().name("daxload-upload-" + w).start(() -> {
+                    try {
+                        cu.makeCurrent(); // contexts are per thread
+                        copyIn(cu.api(), dst, src, mine, chunk, failed::get);
+                    } catch (Throwable e) {
+                        failed.set(true);
+                        first.compareAndSet(null, e);
+                    }
+                }));
+            }
+            boolean interrupted = false;
+            for (Thread t : threads) {
+                while (true) {
+                    try {
+                        t.join();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true; // the workers hold device buffers: wait for them regardless
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            switch (first.get()) {
+                case null -> { }
+                case CudaException e -> throw e;
+                case RuntimeException e -> throw e;
+                case Error e -> throw e;
+                case Throwable e -> throw new IllegalStateException(e);
+            }
+        }
+        return new UploadStats(size, System.nanoTime() - t0, plan.size(), chunk, how.describe(), 0);
+    }
+
+    /** The pipelined copy of some pieces; its pinned buffers and streams are released before it returns. */
+    private static void copyIn(CuApi api, long dst, MemorySegment src, List<ChunkPlan.Chunk> pieces, long chunk,
+                               BooleanSupplier stop) throws CudaException {
+        int n = ChunkPlan.buffersFor(pieces.size());
         long[] pinned = new long[n];
         long[] streams = new long[n];
         Undo local = new Undo(api);
@@ -224,9 +416,10 @@ public final class DeviceImage implements AutoCloseable {
                     return drained != CuApi.CUDA_SUCCESS ? drained : destroyed;
                 });
             }
-            for (ChunkPlan.Chunk c : plan) {
-                int b = c.index() % n;
-                if (c.index() >= n) {
+            for (int i = 0; i < pieces.size() && !stop.getAsBoolean(); i++) {
+                ChunkPlan.Chunk c = pieces.get(i);
+                int b = i % n;
+                if (i >= n) {
                     // Buffer b's previous piece must have left before we overwrite it.
                     CudaDriver.check(api, api.streamSynchronize(streams[b]), "cuStreamSynchronize");
                 }
@@ -242,7 +435,28 @@ public final class DeviceImage implements AutoCloseable {
             throw e;
         }
         local.runAll();
-        return plan;
+    }
+
+    /** Pins the source's pages in place, copies them with one DMA, unpins them. */
+    private static UploadStats copyRegistered(CudaDriver cu, long dst, MemorySegment src, Registered how) throws CudaException {
+        CuApi api = cu.api();
+        long size = src.byteSize();
+        // The driver pins whole pages; the mapping owns the whole last page.
+        long span = ChunkPlan.roundUp(size, 4096);
+        int flags = CuApi.CU_MEMHOSTREGISTER_PORTABLE | (how.readOnly() ? CuApi.CU_MEMHOSTREGISTER_READ_ONLY : 0);
+        long t0 = System.nanoTime();
+        CudaDriver.check(api, api.hostRegister(src.address(), span, flags), "cuMemHostRegister(" + span + " bytes, flags " + flags + ")",
+                how.readOnly() && !cu.info().readOnlyHostRegister()
+                        ? "this device cannot pin read-only pages (CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED=0): use the staged upload"
+                        : "the driver cannot pin these pages in place (ulimit -l, or a kind of memory it cannot pin): use the staged upload");
+        long t1 = System.nanoTime();
+        int copied = api.memcpyHtoD(dst, src.address(), size);
+        long t2 = System.nanoTime();
+        int unregistered = api.hostUnregister(src.address());
+        long t3 = System.nanoTime();
+        CudaDriver.check(api, copied, "cuMemcpyHtoD(" + size + " bytes from registered memory)");
+        CudaDriver.check(api, unregistered, "cuMemHostUnregister");
+        return new UploadStats(size, t3 - t0, 1, size, how.describe(), (t1 - t0) + (t3 - t2));
     }
 
     /**
@@ -270,7 +484,7 @@ public final class DeviceImage implements AutoCloseable {
             MemorySegment.copy(image, 0, MemorySegment.ofAddress(pinned).reinterpret(imageSize), 0, imageSize);
             long t0 = System.nanoTime();
             CudaDriver.check(api, api.memcpyHtoD(base, pinned, imageSize), "cuMemcpyHtoD(" + imageSize + ")");
-            return new UploadStats(imageSize, System.nanoTime() - t0, 1, imageSize);
+            return new UploadStats(imageSize, System.nanoTime() - t0, 1, imageSize, "plain cuMemcpyHtoD from pinned memory", 0);
         } finally {
             api.freeHost(pinned);
         }

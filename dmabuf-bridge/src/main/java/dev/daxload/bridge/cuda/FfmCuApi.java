@@ -46,7 +46,7 @@ final class FfmCuApi implements CuApi {
             cuMemMap, cuMemUnmap, cuMemSetAccess, cuMemExportToShareableHandle, cuMemImportFromShareableHandle,
             cuMemHostAlloc, cuMemFreeHost, cuMemHostRegister, cuMemHostUnregister, cuMemHostGetDevicePointer,
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuMemcpyHtoDAsync, cuMemcpyHtoD, cuMemcpyDtoH,
-            cuMemGetHandleForAddressRange, cuGetErrorName;
+            cuMemGetHandleForAddressRange, cuMemGetInfo, cuGetErrorName;
 
     /**
      * Opens {@code libcuda.so.1} for the life of the JVM.
@@ -86,6 +86,7 @@ final class FfmCuApi implements CuApi {
         cuMemcpyHtoD = fn("cuMemcpyHtoD_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG);
         cuMemcpyDtoH = fn("cuMemcpyDtoH_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG);
         cuMemGetHandleForAddressRange = fn("cuMemGetHandleForAddressRange", ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG);
+        cuMemGetInfo = fn("cuMemGetInfo_v2", ADDRESS, ADDRESS);
         cuGetErrorName = fn("cuGetErrorName", JAVA_INT, ADDRESS);
     }
 
@@ -321,6 +322,18 @@ final class FfmCuApi implements CuApi {
     @Override
     public int rangeDmaBufFd(int[] fd, long ptr, long size) {
         return outInt(cuMemGetHandleForAddressRange, fd, ptr, size, CU_MEM_RANGE_HANDLE_TYPE_DMA_BUF_FD, 0L);
+    }
+
+    @Override
+    public int memGetInfo(long[] free, long[] total) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(JAVA_LONG);
+            MemorySegment t = a.allocate(JAVA_LONG);
+            int r = call(cuMemGetInfo, f, t);
+            free[0] = f.get(JAVA_LONG, 0);
+            total[0] = t.get(JAVA_LONG, 0);
+            return r;
+        }
     }
 
     @Override

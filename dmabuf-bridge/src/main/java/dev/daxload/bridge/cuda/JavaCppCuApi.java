@@ -245,6 +245,16 @@ final class JavaCppCuApi implements CuApi {
     }
 
     @Override
+    public int memGetInfo(long[] free, long[] total) {
+        try (SizeTPointer f = new SizeTPointer(1); SizeTPointer t = new SizeTPointer(1)) {
+            int r = cuMemGetInfo(f, t);
+            free[0] = f.get();
+            total[0] = t.get();
+            return r;
+        }
+    }
+
+    @Override
     public String errorName(int result) {
         try (PointerPointer<Pointer> pp = new PointerPointer<>(1)) {
             if (cuGetErrorName(result, pp) != CUDA_SUCCESS || pp.get(0) == null) {

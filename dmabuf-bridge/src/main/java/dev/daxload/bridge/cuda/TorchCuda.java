@@ -54,31 +54,52 @@ public final class TorchCuda {
     private TorchCuda() {}
 
     /**
-     * The {@code c10::ScalarType} number and element size of a manifest dtype.
+     * libtorch's view of a manifest dtype.
+     *
+     * @param torchName the name in libtorch's C shim ({@code aoti_torch_dtype_<torchName>()} returns {@code code})
+     * @param code the {@code c10::ScalarType} number
+     * @param bytes bytes per element
+     */
+    public record TorchDtype(String torchName, int code, int bytes) {}
+
+    /**
+     * The {@code c10::ScalarType} of a manifest dtype. Fixed numbers, because the process that
+     * makes the tensor may not be this one; the loader's CPU views ask the loaded libtorch instead,
+     * and gpu/torch_views.py checks these against the real libtorch.
      *
      * @param dtype a safetensors dtype name (F32, BF16, ...)
-     * @return {scalar type, element bytes}
-     * @throws IllegalArgumentException for a dtype PyTorch has no tensor type for (GGUF blocks)
+     * @return libtorch's name, number and element size
+     * @throws IllegalArgumentException for a dtype PyTorch has no tensor type for (GGUF blocks, F4, F8_E8M0)
      */
-    static int[] scalarType(String dtype) {
+    public static TorchDtype torchDtype(String dtype) {
         return switch (dtype.toUpperCase(Locale.ROOT)) {
-            case "U8" -> new int[] {0, 1};
-            case "I8" -> new int[] {1, 1};
-            case "I16" -> new int[] {2, 2};
-            case "I32" -> new int[] {3, 4};
-            case "I64" -> new int[] {4, 8};
-            case "F16" -> new int[] {5, 2};
-            case "F32" -> new int[] {6, 4};
-            case "F64" -> new int[] {7, 8};
-            case "BOOL" -> new int[] {11, 1};
-            case "BF16" -> new int[] {15, 2};
-            case "F8_E5M2" -> new int[] {23, 1};
-            case "F8_E4M3" -> new int[] {24, 1};
-            case "U16" -> new int[] {27, 2};
-            case "U32" -> new int[] {28, 4};
-            case "U64" -> new int[] {29, 8};
-            default -> throw new IllegalArgumentException("dtype " + dtype + " has no PyTorch tensor type (block-quantized GGUF types stay raw bytes)");
+            case "U8" -> new TorchDtype("uint8", 0, 1);
+            case "I8" -> new TorchDtype("int8", 1, 1);
+            case "I16" -> new TorchDtype("int16", 2, 2);
+            case "I32" -> new TorchDtype("int32", 3, 4);
+            case "I64" -> new TorchDtype("int64", 4, 8);
+            case "F16" -> new TorchDtype("float16", 5, 2);
+            case "F32" -> new TorchDtype("float32", 6, 4);
+            case "F64" -> new TorchDtype("float64", 7, 8);
+            case "C64" -> new TorchDtype("complex64", 9, 8);
+            case "BOOL" -> new TorchDtype("bool", 11, 1);
+            case "BF16" -> new TorchDtype("bfloat16", 15, 2);
+            case "F8_E5M2" -> new TorchDtype("float8_e5m2", 23, 1);
+            // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
+            case "F8_E4M3" -> new TorchDtype("float8_e4m3fn", 24, 1);
+            case "F8_E5M2FNUZ" -> new TorchDtype("float8_e5m2fnuz", 25, 1);
+            case "F8_E4M3FNUZ" -> new TorchDtype("float8_e4m3fnuz", 26, 1);
+            case "U16" -> new TorchDtype("uint16", 27, 2);
+            case "U32" -> new TorchDtype("uint32", 28, 4);
+            case "U64" -> new TorchDtype("uint64", 29, 8);
+            default -> throw new IllegalArgumentException("dtype " + dtype + " has no PyTorch tensor type"
+                    + " (block-quantized GGUF types, F4, F6 and F8_E8M0 stay raw bytes)");
         };
+    }
+
+    static int[] scalarType(String dtype) {
+        TorchDtype t = torchDtype(dtype);
+        return new int[] {t.code(), t.bytes()};
     }
 
     /**
@@ -95,7 +116,21 @@ public final class TorchCuda {
         return spec(image.base(), image.imageSize(), image.deviceOrdinal(), offset, length, shape, dtype);
     }
 
-    static Spec spec(long base, long imageSize, int device, long offset, long length, long[] shape, String dtype) {
+    /**
+     * Describes a CUDA tensor over an image at {@code base} in some process's device address space.
+     *
+     * @param base the image's device address in the process that makes the tensor (0 for an
+     *        offset-only description that another process adds its own base to)
+     * @param imageSize the image's size
+     * @param device the GPU ordinal
+     * @param offset the tensor's absolute offset in the image
+     * @param length the tensor's byte length, checked against the shape
+     * @param shape the shape
+     * @param dtype the dtype name
+     * @return the call's arguments
+     * @throws IllegalArgumentException for a dtype PyTorch has no tensor type for, a length that is not the shape's, or misalignment
+     */
+    public static Spec spec(long base, long imageSize, int device, long offset, long length, long[] shape, String dtype) {
         int[] st = scalarType(dtype);
         long elements = 1;
         for (long d : shape) {

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * driver agrees is for {@link CudaDeviceTest} on a GPU.
  */
 class CudaStandInTest {
-    private static final CudaDriver.Device INFO = new CudaDriver.Device(0, "stand-in GPU", true, true, false, true);
+    private static final CudaDriver.Device INFO = new CudaDriver.Device(0, "stand-in GPU", true, true, false, true, true);
 
     @Test
     void chunkPlansCoverEveryByteOnce() {
@@ -181,5 +181,91 @@ class CudaStandInTest {
         new Random(size).nextBytes(b);
         s.copyFrom(MemorySegment.ofArray(b));
         return s;
+    }
+
+    @Test
+    void severalStagingWorkersCopyEveryPieceOnceAndReleaseTheirBuffers() throws Exception {
+        FakeCuApi api = new FakeCuApi();
+        try (Arena a = Arena.ofShared(); CudaDriver cu = CudaDriver.open(api, 0, INFO)) {
+            MemorySegment image = random(a, (13 << 20) + 4321);
+            try (DeviceImage dev = DeviceImage.upload(cu, image, "test", new DeviceImage.Staged(1 << 20, 3))) {
+                assertEquals(14, dev.uploadStats().chunks());
+                assertEquals(14, api.asyncCopies, "each piece once");
+                assertEquals(1, api.maxInFlightPerStream, "a buffer is reused only after its stream drained");
+                assertEquals("staged, 3 threads", dev.uploadStats().method());
+                assertArrayEquals(image.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) image.byteSize()));
+                assertEquals("handles reservations mappings", api.live().replaceAll("\\d+ ", "").replace(" contexts", ""),
+                        "every worker's pinned buffers and streams are gone");
+                // A copy into the same allocation again (what the benchmark does) gives the same bytes.
+                MemorySegment other = random(a, image.byteSize());
+                dev.copyFrom(other, new DeviceImage.Staged(1 << 20, 4));
+                assertArrayEquals(other.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) other.byteSize()));
+                assertThrows(IllegalArgumentException.class, () -> dev.copyFrom(a.allocate(10), new DeviceImage.Staged(1 << 20, 2)));
+            }
+            assertEquals("1 contexts", api.live());
+        }
+    }
+
+    @Test
+    void aFailingWorkerStopsTheOthersAndNothingIsLeft() throws Exception {
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment image = random(a, 9 << 20);
+            FakeCuApi counting = new FakeCuApi();
+            int total;
+            try (CudaDriver cu = CudaDriver.open(counting, 0, INFO)) {
+                counting.failAt(-1);
+                try (DeviceImage dev = DeviceImage.upload(cu, image, "test", new DeviceImage.Staged(1 << 20, 3))) {
+                    total = counting.calls();
+                }
+            }
+            for (int n = 1; n <= total; n++) {
+                FakeCuApi api = new FakeCuApi();
+                try (CudaDriver cu = CudaDriver.open(api, 0, INFO)) {
+                    api.failAt(n);
+                    try (DeviceImage dev = DeviceImage.upload(cu, image, "test", new DeviceImage.Staged(1 << 20, 3))) {
+                        // the n-th call may have been one whose failure is only reported, never thrown (none here)
+                        fail("call " + n + " of " + total + " failed, so must the upload");
+                    } catch (CudaException expected) {
+                        // what the test wants
+                    }
+                }
+                assertEquals("", api.live(), "after failing call " + n);
+            }
+        }
+    }
+
+    @Test
+    void aRegisteredUploadPinsTheSourceInPlaceAndUnpinsIt() throws Exception {
+        FakeCuApi api = new FakeCuApi();
+        try (Arena a = Arena.ofShared(); CudaDriver cu = CudaDriver.open(api, 0, INFO)) {
+            MemorySegment image = random(a, (3 << 20) + 17);
+            try (DeviceImage dev = DeviceImage.upload(cu, image, "test", new DeviceImage.Registered(true))) {
+                assertEquals(0, api.asyncCopies, "no staging");
+                assertEquals("registered read-only", dev.uploadStats().method());
+                assertArrayEquals(image.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) image.byteSize()));
+                assertFalse(api.live().contains("registrations"), api.live());
+            }
+            FakeCuApi fresh = new FakeCuApi();
+            try (CudaDriver cu2 = CudaDriver.open(fresh, 0, INFO)) {
+                DeviceImage dev = DeviceImage.allocate(cu2, image.byteSize(), "test");
+                fresh.failAt(2); // 1: cuCtxSetCurrent, 2: cuMemHostRegister
+                CudaException e = assertThrows(CudaException.class, () -> dev.copyFrom(image, new DeviceImage.Registered(false)));
+                assertTrue(e.getMessage().contains("cuMemHostRegister"), e.getMessage());
+                dev.close();
+                assertEquals("1 contexts", fresh.live());
+            }
+        }
+    }
+
+    @Test
+    void memoryInfoCountsDeviceAllocations() throws Exception {
+        FakeCuApi api = new FakeCuApi();
+        try (Arena a = Arena.ofShared(); CudaDriver cu = CudaDriver.open(api, 0, INFO)) {
+            CudaDriver.MemoryInfo before = cu.memoryInfo();
+            try (DeviceImage dev = DeviceImage.upload(cu, random(a, 3 << 20), "test", 1 << 20)) {
+                assertEquals(dev.allocationSize(), cu.memoryInfo().used() - before.used());
+            }
+            assertEquals(before, cu.memoryInfo());
+        }
     }
 }

@@ -74,31 +74,31 @@ final class FakeCuApi implements CuApi {
         return backing.asSlice(off, n);
     }
 
-    @Override public String backendName() { return "stand-in"; }
-    @Override public int init() { return fail() ? CUDA_ERROR_NO_DEVICE : CUDA_SUCCESS; }
-    @Override public int driverVersion(int[] out) { out[0] = 13000; return CUDA_SUCCESS; }
-    @Override public int deviceCount(int[] out) { out[0] = 1; return CUDA_SUCCESS; }
-    @Override public int deviceGet(int[] out, int ordinal) { if (fail()) return CUDA_ERROR_INVALID_VALUE; out[0] = ordinal; return CUDA_SUCCESS; }
-    @Override public int deviceName(String[] out, int dev) { out[0] = "stand-in GPU"; return CUDA_SUCCESS; }
-    @Override public int deviceAttribute(int[] out, int attribute, int dev) { out[0] = 1; return CUDA_SUCCESS; }
+    @Override public synchronized String backendName() { return "stand-in"; }
+    @Override public synchronized int init() { return fail() ? CUDA_ERROR_NO_DEVICE : CUDA_SUCCESS; }
+    @Override public synchronized int driverVersion(int[] out) { out[0] = 13000; return CUDA_SUCCESS; }
+    @Override public synchronized int deviceCount(int[] out) { out[0] = 1; return CUDA_SUCCESS; }
+    @Override public synchronized int deviceGet(int[] out, int ordinal) { if (fail()) return CUDA_ERROR_INVALID_VALUE; out[0] = ordinal; return CUDA_SUCCESS; }
+    @Override public synchronized int deviceName(String[] out, int dev) { out[0] = "stand-in GPU"; return CUDA_SUCCESS; }
+    @Override public synchronized int deviceAttribute(int[] out, int attribute, int dev) { out[0] = 1; return CUDA_SUCCESS; }
 
-    @Override public int primaryCtxRetain(long[] ctx, int dev) {
+    @Override public synchronized int primaryCtxRetain(long[] ctx, int dev) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         contexts++;
         ctx[0] = 0xc0ffee;
         return CUDA_SUCCESS;
     }
 
-    @Override public int primaryCtxRelease(int dev) { contexts--; return CUDA_SUCCESS; }
-    @Override public int ctxSetCurrent(long ctx) { return fail() ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS; }
+    @Override public synchronized int primaryCtxRelease(int dev) { contexts--; return CUDA_SUCCESS; }
+    @Override public synchronized int ctxSetCurrent(long ctx) { return fail() ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS; }
 
-    @Override public int allocationGranularity(long[] out, int dev, int option) {
+    @Override public synchronized int allocationGranularity(long[] out, int dev, int option) {
         if (fail()) return CUDA_ERROR_NOT_SUPPORTED;
         out[0] = GRANULARITY;
         return CUDA_SUCCESS;
     }
 
-    @Override public int memCreate(long[] handle, long size, int dev) {
+    @Override public synchronized int memCreate(long[] handle, long size, int dev) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         if (size % GRANULARITY != 0) return CUDA_ERROR_INVALID_VALUE;
         long h = next++;
@@ -107,9 +107,9 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int memRelease(long handle) { return handles.remove(handle) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+    @Override public synchronized int memRelease(long handle) { return handles.remove(handle) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
 
-    @Override public int addressReserve(long[] ptr, long size, long alignment) {
+    @Override public synchronized int addressReserve(long[] ptr, long size, long alignment) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         long va = (next += 1L << 32) & ~(alignment - 1);
         reservations.put(va, size);
@@ -117,12 +117,12 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int addressFree(long ptr, long size) {
+    @Override public synchronized int addressFree(long ptr, long size) {
         if (mappings.containsKey(ptr)) return CUDA_ERROR_INVALID_VALUE; // still mapped: wrong release order
         return reservations.remove(ptr) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     }
 
-    @Override public int memMap(long ptr, long size, long handle) {
+    @Override public synchronized int memMap(long ptr, long size, long handle) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         if (!reservations.containsKey(ptr) || !handles.containsKey(handle) || handles.get(handle).byteSize() != size) {
             return CUDA_ERROR_INVALID_VALUE;
@@ -131,10 +131,10 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int memUnmap(long ptr, long size) { return mappings.remove(ptr) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
-    @Override public int setAccess(long ptr, long size, int dev) { return fail() ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS; }
+    @Override public synchronized int memUnmap(long ptr, long size) { return mappings.remove(ptr) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+    @Override public synchronized int setAccess(long ptr, long size, int dev) { return fail() ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS; }
 
-    @Override public int exportFd(int[] fd, long handle) {
+    @Override public synchronized int exportFd(int[] fd, long handle) {
         if (fail()) return CUDA_ERROR_NOT_SUPPORTED;
         // A real fd (a memfd) stands for the export, so NativeFd can own and close it.
         int f = (int) dev.daxload.bridge.linux.LinuxNative.memfdCreate(dev.daxload.bridge.linux.LinuxNative.cString("fake-cuda-export"), 0, 0);
@@ -147,7 +147,7 @@ final class FakeCuApi implements CuApi {
     private final Map<Integer, Long> exports = new HashMap<>();
     private final Map<Long, Long> importedFrom = new HashMap<>();
 
-    @Override public int importFd(long[] handle, int fd) {
+    @Override public synchronized int importFd(long[] handle, int fd) {
         if (fail()) return CUDA_ERROR_INVALID_VALUE;
         Long source = exports.get(fd);
         if (source == null || !handles.containsKey(source)) return CUDA_ERROR_INVALID_VALUE;
@@ -163,7 +163,7 @@ final class FakeCuApi implements CuApi {
         exports.put(newFd, exports.get(exportedFd));
     }
 
-    @Override public int hostAlloc(long[] ptr, long size) {
+    @Override public synchronized int hostAlloc(long[] ptr, long size) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         MemorySegment s = arena.allocate(size, 4096);
         pinned.put(s.address(), s);
@@ -171,18 +171,18 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int freeHost(long ptr) { return pinned.remove(ptr) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+    @Override public synchronized int freeHost(long ptr) { return pinned.remove(ptr) != null ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
 
-    @Override public int hostRegister(long ptr, long size, int flags) {
+    @Override public synchronized int hostRegister(long ptr, long size, int flags) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         registered.add(ptr);
         return CUDA_SUCCESS;
     }
 
-    @Override public int hostUnregister(long ptr) { return registered.remove(ptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
-    @Override public int hostGetDevicePointer(long[] dptr, long hostPtr) { dptr[0] = hostPtr; return CUDA_SUCCESS; }
+    @Override public synchronized int hostUnregister(long ptr) { return registered.remove(ptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+    @Override public synchronized int hostGetDevicePointer(long[] dptr, long hostPtr) { dptr[0] = hostPtr; return CUDA_SUCCESS; }
 
-    @Override public int streamCreate(long[] stream) {
+    @Override public synchronized int streamCreate(long[] stream) {
         if (fail()) return CUDA_ERROR_OUT_OF_MEMORY;
         long s = next++;
         streams.add(s);
@@ -190,15 +190,15 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int streamDestroy(long stream) { inFlight.remove(stream); return streams.remove(stream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+    @Override public synchronized int streamDestroy(long stream) { inFlight.remove(stream); return streams.remove(stream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
 
-    @Override public int streamSynchronize(long stream) {
+    @Override public synchronized int streamSynchronize(long stream) {
         if (fail()) return CUDA_ERROR_INVALID_VALUE;
         inFlight.put(stream, 0);
         return CUDA_SUCCESS;
     }
 
-    @Override public int memcpyHtoDAsync(long dst, long src, long bytes, long stream) {
+    @Override public synchronized int memcpyHtoDAsync(long dst, long src, long bytes, long stream) {
         if (fail()) return CUDA_ERROR_INVALID_VALUE;
         if (!streams.contains(stream) || !pinned.containsKey(src)) return CUDA_ERROR_INVALID_VALUE; // only from pinned buffers
         int n = inFlight.merge(stream, 1, Integer::sum);
@@ -208,13 +208,13 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int memcpyHtoD(long dst, long src, long bytes) {
+    @Override public synchronized int memcpyHtoD(long dst, long src, long bytes) {
         if (fail()) return CUDA_ERROR_INVALID_VALUE;
         MemorySegment.copy(MemorySegment.ofAddress(src).reinterpret(bytes), 0, device(dst, bytes), 0, bytes);
         return CUDA_SUCCESS;
     }
 
-    @Override public int memcpyDtoH(long dst, long src, long bytes) {
+    @Override public synchronized int memcpyDtoH(long dst, long src, long bytes) {
         if (fail()) return CUDA_ERROR_INVALID_VALUE;
         if (registered.contains(src) || mappings.floorEntry(src) == null) {
             // host-registered memory: the "device pointer" is the host address
@@ -225,9 +225,19 @@ final class FakeCuApi implements CuApi {
         return CUDA_SUCCESS;
     }
 
-    @Override public int rangeDmaBufFd(int[] fd, long ptr, long size) { return CUDA_ERROR_NOT_SUPPORTED; }
+    static final long TOTAL = 80L << 30;
 
-    @Override public String errorName(int result) {
+    @Override public synchronized int memGetInfo(long[] free, long[] total) {
+        if (fail()) return CUDA_ERROR_INVALID_VALUE;
+        long used = handles.values().stream().mapToLong(MemorySegment::byteSize).sum();
+        free[0] = TOTAL - used;
+        total[0] = TOTAL;
+        return CUDA_SUCCESS;
+    }
+
+    @Override public synchronized int rangeDmaBufFd(int[] fd, long ptr, long size) { return CUDA_ERROR_NOT_SUPPORTED; }
+
+    @Override public synchronized String errorName(int result) {
         return switch (result) {
             case CUDA_ERROR_OUT_OF_MEMORY -> "CUDA_ERROR_OUT_OF_MEMORY";
             case CUDA_ERROR_INVALID_VALUE -> "CUDA_ERROR_INVALID_VALUE";
