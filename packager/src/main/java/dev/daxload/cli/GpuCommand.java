@@ -259,9 +259,9 @@ final class GpuCommand implements Runnable {
                 description = "staging worker counts to time (default: ${DEFAULT-VALUE})")
         List<Integer> threads;
 
-        @Option(names = "--chunk", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "32M",
-                description = "staging piece size (default: ${DEFAULT-VALUE})")
-        long chunk;
+        @Option(names = "--chunk", paramLabel = "SIZE", split = ",", converter = Sizes.Converter.class, defaultValue = "32M",
+                description = "staging piece sizes to time (default: ${DEFAULT-VALUE})")
+        List<Long> chunks;
 
         @Option(names = "--no-registered", description = "do not time the registered (pinned in place) upload")
         boolean noRegistered;
@@ -273,7 +273,7 @@ final class GpuCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            if (rounds < 1 || chunk <= 0 || threads.stream().anyMatch(t -> t < 1)) {
+            if (rounds < 1 || chunks.stream().anyMatch(c -> c <= 0) || threads.stream().anyMatch(t -> t < 1)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--rounds, --chunk and --threads must be more than 0");
             }
             List<UploadBenchmark.Source> src;
@@ -286,7 +286,9 @@ final class GpuCommand implements Runnable {
                 img.segment(); // a sound image, not any file
             }
             List<DeviceImage.UploadMethod> methods = new java.util.ArrayList<>();
-            threads.forEach(t -> methods.add(new DeviceImage.Staged(chunk, t)));
+            for (long chunk : chunks) {
+                threads.forEach(t -> methods.add(new DeviceImage.Staged(chunk, t)));
+            }
             if (!noRegistered) {
                 methods.add(new DeviceImage.Registered(true));
             }
@@ -295,15 +297,15 @@ final class GpuCommand implements Runnable {
                         Sizes.human(java.nio.file.Files.size(image)));
                 out.flush();
                 List<UploadBenchmark.Summary> summary = UploadBenchmark.run(cu, image, src, methods, rounds, r -> {
-                    out.printf("round %d %-10s %-26s %7.2f GB/s %9.1f ms%s%n", r.round(), r.source().label(), r.method(),
+                    out.printf("round %d %-10s %-28s %7.2f GB/s %9.1f ms%s%n", r.round(), r.source().label(), r.method(),
                             r.stats().gbPerSecond(), r.stats().nanos() / 1e6,
-                            r.stats().setupNanos() > 0 ? String.format(" (pin+unpin %.1f ms)", r.stats().setupNanos() / 1e6) : "");
+                            r.stats().setupNanos() > 0 ? String.format(" (set-up %.1f ms)", r.stats().setupNanos() / 1e6) : "");
                     out.flush();
                 });
                 out.println("medians over " + rounds + " rounds (ratio: to the reference in the same rounds)");
                 for (UploadBenchmark.Summary s : summary) {
-                    out.printf("summary %-10s %-26s %7.2f GB/s  ratio %.2f%s%n", s.source().label(), s.method(), s.medianGbPerSecond(),
-                            s.ratio(), s.medianSetupMillis() > 0 ? String.format("  (pin+unpin %.1f ms)", s.medianSetupMillis()) : "");
+                    out.printf("summary %-10s %-28s %7.2f GB/s  ratio %.2f%s%n", s.source().label(), s.method(), s.medianGbPerSecond(),
+                            s.ratio(), s.medianSetupMillis() > 0 ? String.format("  (set-up %.1f ms)", s.medianSetupMillis()) : "");
                 }
                 out.flush();
             }

@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
@@ -77,7 +78,7 @@ public final class DeviceImage implements AutoCloseable {
 
         @Override
         public String describe() {
-            return "staged, " + threads + " thread" + (threads == 1 ? "" : "s");
+            return "staged " + (chunkSize >> 20) + " MiB x " + threads + " thread" + (threads == 1 ? "" : "s");
         }
     }
 
@@ -101,7 +102,8 @@ public final class DeviceImage implements AutoCloseable {
      * @param chunks pieces copied
      * @param chunkSize the piece size
      * @param method how the bytes travelled
-     * @param setupNanos the part of {@code nanos} spent pinning and unpinning (registered), or allocating staging buffers
+     * @param setupNanos the part of {@code nanos} spent pinning and unpinning the source (registered), or
+     *        allocating the staging buffers and streams (staged: the slowest worker's)
      */
     public record UploadStats(long bytes, long nanos, int chunks, long chunkSize, String method, long setupNanos) {
         /** @return GB/s (10^9 bytes/s) */
@@ -343,8 +345,9 @@ public final class DeviceImage implements AutoCloseable {
         List<ChunkPlan.Chunk> plan = ChunkPlan.of(size, chunk);
         int workers = Math.min(how.threads(), plan.size());
         long t0 = System.nanoTime();
+        AtomicLong setup = new AtomicLong(); // the slowest worker's buffer set-up: they run side by side
         if (workers == 1) {
-            copyIn(cu.api(), dst, src, plan, chunk, () -> false);
+            copyIn(cu.api(), dst, src, plan, chunk, () -> false, setup);
         } else {
             AtomicBoolean failed = new AtomicBoolean();
             AtomicReference<Throwable> first = new AtomicReference<>();
@@ -357,7 +360,7 @@ public final class DeviceImage implements AutoCloseable {
                 threads.add(Thread.ofPlatform().name("daxload-upload-" + w).start(() -> {
                     try {
                         cu.makeCurrent(); // contexts are per thread
-                        copyIn(cu.api(), dst, src, mine, chunk, failed::get);
+                        copyIn(cu.api(), dst, src, mine, chunk, failed::get, setup);
                     } catch (Throwable e) {
                         failed.set(true);
                         first.compareAndSet(null, e);
@@ -386,12 +389,13 @@ public final class DeviceImage implements AutoCloseable {
                 case Throwable e -> throw new IllegalStateException(e);
             }
         }
-        return new UploadStats(size, System.nanoTime() - t0, plan.size(), chunk, how.describe(), 0);
+        return new UploadStats(size, System.nanoTime() - t0, plan.size(), chunk, how.describe(), setup.get());
     }
 
     /** The pipelined copy of some pieces; its pinned buffers and streams are released before it returns. */
     private static void copyIn(CuApi api, long dst, MemorySegment src, List<ChunkPlan.Chunk> pieces, long chunk,
-                               BooleanSupplier stop) throws CudaException {
+                               BooleanSupplier stop, AtomicLong setupNanos) throws CudaException {
+        long t0 = System.nanoTime();
         int n = ChunkPlan.buffersFor(pieces.size());
         long[] pinned = new long[n];
         long[] streams = new long[n];
@@ -416,6 +420,8 @@ public final class DeviceImage implements AutoCloseable {
                     return drained != CuApi.CUDA_SUCCESS ? drained : destroyed;
                 });
             }
+            long took = System.nanoTime() - t0;
+            setupNanos.accumulateAndGet(took, Math::max);
             for (int i = 0; i < pieces.size() && !stop.getAsBoolean(); i++) {
                 ChunkPlan.Chunk c = pieces.get(i);
                 int b = i % n;

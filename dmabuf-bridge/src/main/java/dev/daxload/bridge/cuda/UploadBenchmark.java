@@ -72,7 +72,7 @@ public final class UploadBenchmark {
      * @param method what copied them
      * @param medianGbPerSecond median bandwidth
      * @param ratio that median over the reference's median in the same rounds
-     * @param medianSetupMillis median time spent pinning (registered) or 0
+     * @param medianSetupMillis median set-up time: pinning the source (registered) or the staging buffers (staged)
      */
     public record Summary(Source source, String method, double medianGbPerSecond, double ratio, double medianSetupMillis) {}
 

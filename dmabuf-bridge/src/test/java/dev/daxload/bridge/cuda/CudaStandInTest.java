@@ -192,7 +192,7 @@ class CudaStandInTest {
                 assertEquals(14, dev.uploadStats().chunks());
                 assertEquals(14, api.asyncCopies, "each piece once");
                 assertEquals(1, api.maxInFlightPerStream, "a buffer is reused only after its stream drained");
-                assertEquals("staged, 3 threads", dev.uploadStats().method());
+                assertEquals("staged 1 MiB x 3 threads", dev.uploadStats().method());
                 assertArrayEquals(image.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) image.byteSize()));
                 assertEquals("handles reservations mappings", api.live().replaceAll("\\d+ ", "").replace(" contexts", ""),
                         "every worker's pinned buffers and streams are gone");
