@@ -98,20 +98,24 @@ run() {
     step daxload gpu probe
     daxload gpu probe || status=1
 
+    # DAXLOAD_GPU_STEPS picks steps (bench, share, views, junit; default all of them).
+    local steps=" ${DAXLOAD_GPU_STEPS:-bench share views junit} "
     # 2. Upload bandwidth against a plain pinned cuMemcpyHtoD, from the page cache and from a memfd.
+    [[ $steps == *" bench "* || $steps == *" share "* ]] &&
     for gb in ${DAXLOAD_GPU_SIZES_GB:-1 4 16}; do
         step "upload bench: $gb GB image"
         mkdir -p /dev/shm/daxload-tree && head -c 64M /dev/urandom > /dev/shm/daxload-block
         for _ in $(seq 1 $((gb * 16))); do cat /dev/shm/daxload-block; done > /dev/shm/daxload-tree/weights.bin
         daxload pack /dev/shm/daxload-tree -o "$work/image-${gb}g.daxfs" -q || status=1
         rm -rf /dev/shm/daxload-tree /dev/shm/daxload-block
-        timeout 300 "${java[@]}" -cp "$cp" dev.daxload.cli.Daxload gpu bench "$work/image-${gb}g.daxfs" --rounds 3 --chunk 8M,32M --threads 2,8,12 || status=1
+        [[ $steps == *" bench "* ]] && { timeout 300 "${java[@]}" -cp "$cp" dev.daxload.cli.Daxload gpu bench "$work/image-${gb}g.daxfs" \
+            --rounds 3 ${DAXLOAD_GPU_BENCH_ARGS:---fill read,map --chunk 4M,8M --threads 8,16} || status=1; }
         [ "$gb" = "${DAXLOAD_GPU_SHARE_GB:-4}" ] || rm -f "$work/image-${gb}g.daxfs"
     done
 
     # 3. One device copy, two more processes attach it by fd.
     local share=$work/image-${DAXLOAD_GPU_SHARE_GB:-4}g.daxfs
-    if [ -f "$share" ]; then
+    if [[ $steps == *" share "* ]] && [ -f "$share" ]; then
         step "holder and two attaching processes ($(du -h "$share" | cut -f1) image)"
         local sock=$work/gpu.sock
         # Served until killed: the holder's copy stays while the clients measure device memory.
@@ -121,7 +125,7 @@ run() {
         nvidia-smi --query-gpu=memory.used,memory.total --format=csv || true
         daxload gpu attach "$sock" || status=1
         nvidia-smi --query-compute-apps=pid,used_memory --format=csv || true
-        daxload gpu attach "$sock" || status=1
+        DAXLOAD_CUDA_BACKEND=ffm daxload gpu attach "$sock" || status=1
         kill -0 "$holder" 2>/dev/null || status=1
         kill "$holder"; wait "$holder"
         cat "$out/holder.txt"
@@ -129,8 +133,10 @@ run() {
     fi
 
     # 4. PyTorch CUDA views of every tensor of a packed model, served by a holder to a Python process.
-    step "PyTorch CUDA views over the holder's device memory"
-    if timeout 120 python3 "$ROOT/dmabuf-bridge/gpu/torch_views.py" make "$work/model"; then
+    [[ $steps == *" views "* ]] && step "PyTorch CUDA views over the holder's device memory"
+    if [[ $steps != *" views "* ]]; then
+        :
+    elif timeout 120 python3 "$ROOT/dmabuf-bridge/gpu/torch_views.py" make "$work/model"; then
         daxload pack-model --name minilm "$work/model/model.safetensors" --name quant "$ROOT/packager/src/test/fixtures/block-types.gguf" \
             -o "$work/model.daxfs" || status=1
         daxload gpu views "$work/model.daxfs" minilm > "$work/views.jsonl" || status=1
@@ -149,12 +155,13 @@ run() {
     fi
 
     # 5 and the rest: the bridge's CUDA tests with each binding there is.
-    step "JUnit: CUDA tests"
+    [[ $steps == *" junit "* ]] && step "JUnit: CUDA tests"
     local backends=(ffm)
     local cudart
     cudart=$(ldconfig -p | grep -o '/.*libcudart.so.13$' | head -1)
     [ -n "$cudart" ] || cudart=$(find /usr/local/cuda*/ /opt /usr/lib -name 'libcudart.so.13' 2>/dev/null | head -1)
     if [ -n "$cudart" ]; then backends=(javacpp ffm); export LD_LIBRARY_PATH=$(dirname "$cudart")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}; fi
+    [[ $steps == *" junit "* ]] || backends=()
     for b in "${backends[@]}"; do
         timeout 300 "${java[@]}" -Ddaxload.cuda.backend="$b" -cp "$GPU/test-classes:$cp" org.junit.platform.console.ConsoleLauncher execute \
             --select-package dev.daxload.bridge.cuda --reports-dir "$out/junit-$b" --details=tree > "$out/junit-$b.txt" 2>&1 || status=1

@@ -266,6 +266,10 @@ final class GpuCommand implements Runnable {
         @Option(names = "--no-registered", description = "do not time the registered (pinned in place) upload")
         boolean noRegistered;
 
+        @Option(names = "--fill", paramLabel = "HOW", split = ",", defaultValue = "read",
+                description = "how staged copies fill their pinned buffers: read (pread from the file), map (mmap and memcpy) (default: ${DEFAULT-VALUE})")
+        List<String> fills;
+
         @Option(names = "--source", paramLabel = "SRC", split = ",", defaultValue = "page-cache,memfd",
                 description = "page-cache, memfd (default: ${DEFAULT-VALUE})")
         List<String> sources;
@@ -285,26 +289,31 @@ final class GpuCommand implements Runnable {
             try (DaxImage img = DaxImage.open(image)) {
                 img.segment(); // a sound image, not any file
             }
-            List<DeviceImage.UploadMethod> methods = new java.util.ArrayList<>();
-            for (long chunk : chunks) {
-                threads.forEach(t -> methods.add(new DeviceImage.Staged(chunk, t)));
+            if (fills.stream().anyMatch(f -> !f.equals("read") && !f.equals("map"))) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--fill takes read and map, not " + fills);
+            }
+            List<UploadBenchmark.Trial> methods = new java.util.ArrayList<>();
+            for (String fill : fills) {
+                for (long chunk : chunks) {
+                    threads.forEach(t -> methods.add(new UploadBenchmark.Trial(new DeviceImage.Staged(chunk, t), fill.equals("map"))));
+                }
             }
             if (!noRegistered) {
-                methods.add(new DeviceImage.Registered(true));
+                methods.add(new UploadBenchmark.Trial(new DeviceImage.Registered(true), true));
             }
             try (CudaDriver cu = openDriver(device)) {
                 out.printf("device %d: %s (%s); image %s (%s)%n", device, cu.info().name(), cu.backend(), image,
                         Sizes.human(java.nio.file.Files.size(image)));
                 out.flush();
                 List<UploadBenchmark.Summary> summary = UploadBenchmark.run(cu, image, src, methods, rounds, r -> {
-                    out.printf("round %d %-10s %-28s %7.2f GB/s %9.1f ms%s%n", r.round(), r.source().label(), r.method(),
+                    out.printf("round %d %-10s %-34s %7.2f GB/s %9.1f ms%s%n", r.round(), r.source().label(), r.method(),
                             r.stats().gbPerSecond(), r.stats().nanos() / 1e6,
                             r.stats().setupNanos() > 0 ? String.format(" (set-up %.1f ms)", r.stats().setupNanos() / 1e6) : "");
                     out.flush();
                 });
                 out.println("medians over " + rounds + " rounds (ratio: to the reference in the same rounds)");
                 for (UploadBenchmark.Summary s : summary) {
-                    out.printf("summary %-10s %-28s %7.2f GB/s  ratio %.2f%s%n", s.source().label(), s.method(), s.medianGbPerSecond(),
+                    out.printf("summary %-10s %-34s %7.2f GB/s  ratio %.2f%s%n", s.source().label(), s.method(), s.medianGbPerSecond(),
                             s.ratio(), s.medianSetupMillis() > 0 ? String.format("  (set-up %.1f ms)", s.medianSetupMillis()) : "");
                 }
                 out.flush();

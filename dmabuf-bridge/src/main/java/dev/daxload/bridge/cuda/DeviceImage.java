@@ -8,6 +8,7 @@ import dev.daxload.image.DaxImage;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -66,9 +67,12 @@ public final class DeviceImage implements AutoCloseable {
             }
         }
 
-        /** @return 32 MiB pieces, {@link #defaultThreads()} workers */
+        /**
+         * @return 8 MiB pieces (pinning the buffers costs more than it saves past that: see
+         *         docs/benchmarks.md), {@link #defaultThreads()} workers
+         */
         public static Staged defaults() {
-            return new Staged(ChunkPlan.DEFAULT_CHUNK, defaultThreads());
+            return new Staged(8L << 20, defaultThreads());
         }
 
         /** @return half the CPUs, 1 to 8: enough CPU copies to fill a PCIe 5 link, leaving CPUs for the rest */
@@ -180,9 +184,19 @@ public final class DeviceImage implements AutoCloseable {
      * @throws IOException if the file cannot be mapped, or a {@link CudaException}
      */
     public static DeviceImage upload(CudaDriver cu, Path file, UploadMethod method) throws IOException {
-        // Shared: the staging workers read the mapping from their own threads.
-        try (Arena arena = Arena.ofShared(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return upload(cu, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena), file.toString(), method);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            DeviceImage d = allocate(cu, ch.size(), file.toString());
+            try {
+                d.copyFrom(ch, method);
+                return d;
+            } catch (IOException | RuntimeException | Error e) {
+                try {
+                    d.close();
+                } catch (RuntimeException c) {
+                    e.addSuppressed(c);
+                }
+                throw e;
+            }
         }
     }
 
@@ -270,7 +284,16 @@ public final class DeviceImage implements AutoCloseable {
         }
         cu.makeCurrent();
         UploadStats s = switch (method) {
-            case Staged st -> copyStaged(cu, base, image, st);
+            case Staged st -> {
+                try {
+                    yield copyStaged(cu, base, imageSize, st,
+                            (c, pinned) -> MemorySegment.copy(image, c.offset(), pinned, 0, c.length()));
+                } catch (CudaException e) {
+                    throw e;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e); // a memory copy does no I/O
+                }
+            }
             case Registered r -> copyRegistered(cu, base, image, r);
         };
         stats = s;
@@ -336,11 +359,56 @@ public final class DeviceImage implements AutoCloseable {
     }
 
     /**
+     * Copies the first {@link #imageSize()} bytes of {@code file} into this device memory. A
+     * {@link Staged} copy reads the file straight into the pinned buffers ({@code pread}: the
+     * kernel copies from the page cache, and no page of the file is mapped or faulted here); a
+     * {@link Registered} copy maps the file read-only and pins that mapping.
+     *
+     * @param file an open channel on the image (a file, or a memfd through {@code /proc/self/fd})
+     * @param method how the bytes travel
+     * @return how it went (also kept as {@link #uploadStats()})
+     * @throws IOException if reading fails or the file is shorter than the image; a {@link CudaException} if a copy fails
+     */
+    public UploadStats copyFrom(FileChannel file, UploadMethod method) throws IOException {
+        ensureOpen();
+        if (imported) {
+            throw new IllegalStateException("device image " + source + " is attached from another process: it is read, not written");
+        }
+        if (file.size() < imageSize) {
+            throw new IOException(source + ": the file holds " + file.size() + " bytes, the image " + imageSize);
+        }
+        cu.makeCurrent();
+        UploadStats s = switch (method) {
+            case Staged st -> copyStaged(cu, base, imageSize, st, (c, pinned) -> {
+                ByteBuffer dst = pinned.asSlice(0, c.length()).asByteBuffer();
+                while (dst.hasRemaining()) {
+                    int n = file.read(dst, c.offset() + dst.position());
+                    if (n < 0) {
+                        throw new IOException(source + ": end of file at " + (c.offset() + dst.position()) + ", the image is " + imageSize + " bytes");
+                    }
+                }
+            });
+            case Registered r -> {
+                try (Arena arena = Arena.ofShared()) {
+                    yield copyRegistered(cu, base, file.map(FileChannel.MapMode.READ_ONLY, 0, imageSize, arena), r);
+                }
+            }
+        };
+        stats = s;
+        return s;
+    }
+
+    /** Fills a pinned buffer with one piece of the image. */
+    @FunctionalInterface
+    private interface PieceSource {
+        void fill(ChunkPlan.Chunk piece, MemorySegment pinned) throws IOException;
+    }
+
+    /**
      * The staged copy: worker {@code w} of {@code n} takes pieces {@code w, w+n, w+2n, ...}, so the
      * workers read the source in one sweep together; each has its own buffers and streams.
      */
-    private static UploadStats copyStaged(CudaDriver cu, long dst, MemorySegment src, Staged how) throws CudaException {
-        long size = src.byteSize();
+    private static UploadStats copyStaged(CudaDriver cu, long dst, long size, Staged how, PieceSource src) throws IOException {
         long chunk = ChunkPlan.chunkFor(size, how.chunkSize());
         List<ChunkPlan.Chunk> plan = ChunkPlan.of(size, chunk);
         int workers = Math.min(how.threads(), plan.size());
@@ -383,7 +451,7 @@ public final class DeviceImage implements AutoCloseable {
             }
             switch (first.get()) {
                 case null -> { }
-                case CudaException e -> throw e;
+                case IOException e -> throw e;
                 case RuntimeException e -> throw e;
                 case Error e -> throw e;
                 case Throwable e -> throw new IllegalStateException(e);
@@ -393,8 +461,8 @@ public final class DeviceImage implements AutoCloseable {
     }
 
     /** The pipelined copy of some pieces; its pinned buffers and streams are released before it returns. */
-    private static void copyIn(CuApi api, long dst, MemorySegment src, List<ChunkPlan.Chunk> pieces, long chunk,
-                               BooleanSupplier stop, AtomicLong setupNanos) throws CudaException {
+    private static void copyIn(CuApi api, long dst, PieceSource src, List<ChunkPlan.Chunk> pieces, long chunk,
+                               BooleanSupplier stop, AtomicLong setupNanos) throws IOException {
         long t0 = System.nanoTime();
         int n = ChunkPlan.buffersFor(pieces.size());
         long[] pinned = new long[n];
@@ -429,14 +497,14 @@ public final class DeviceImage implements AutoCloseable {
                     // Buffer b's previous piece must have left before we overwrite it.
                     CudaDriver.check(api, api.streamSynchronize(streams[b]), "cuStreamSynchronize");
                 }
-                MemorySegment.copy(src, c.offset(), MemorySegment.ofAddress(pinned[b]).reinterpret(chunk), 0, c.length());
+                src.fill(c, MemorySegment.ofAddress(pinned[b]).reinterpret(chunk));
                 CudaDriver.check(api, api.memcpyHtoDAsync(dst + c.offset(), pinned[b], c.length(), streams[b]),
                         "cuMemcpyHtoDAsync(piece " + c.index() + ", " + c.length() + " bytes)");
             }
             for (long s : streams) {
                 CudaDriver.check(api, api.streamSynchronize(s), "cuStreamSynchronize");
             }
-        } catch (CudaException | RuntimeException | Error e) {
+        } catch (IOException | RuntimeException | Error e) {
             local.runAll(e);
             throw e;
         }

@@ -56,6 +56,20 @@ public final class UploadBenchmark {
     }
 
     /**
+     * One way to upload: a method, and for staged copies how the pinned buffers are filled.
+     *
+     * @param method how the bytes travel
+     * @param mapped for {@link DeviceImage.Staged}: from a mapping of the source (page faults and a
+     *        CPU copy) rather than by {@code pread} into the pinned buffers; registered copies are always mapped
+     */
+    public record Trial(DeviceImage.UploadMethod method, boolean mapped) {
+        /** @return a label for reports */
+        public String describe() {
+            return method.describe() + (method instanceof DeviceImage.Staged ? (mapped ? " mmap" : " pread") : "");
+        }
+    }
+
+    /**
      * One timed copy.
      *
      * @param source where the bytes came from
@@ -90,7 +104,7 @@ public final class UploadBenchmark {
      * @return the medians, per source and method (the reference first)
      * @throws IOException if the image cannot be read, a copy fails, or the device content does not match
      */
-    public static List<Summary> run(CudaDriver cu, Path image, List<Source> sources, List<DeviceImage.UploadMethod> methods,
+    public static List<Summary> run(CudaDriver cu, Path image, List<Source> sources, List<Trial> methods,
                                     int rounds, Consumer<Result> each) throws IOException {
         if (rounds < 1) {
             throw new IllegalArgumentException("rounds must be at least 1");
@@ -114,10 +128,16 @@ public final class UploadBenchmark {
                         byMethod.get(0).add(ref);
                         each.accept(ref);
                         for (int m = 0; m < methods.size(); m++) {
-                            DeviceImage.UploadMethod method = methods.get(m);
+                            Trial trial = methods.get(m);
                             Result res;
-                            try (MappedSource src = bytes.map(method)) {
-                                res = new Result(source, method.describe(), r, dev.copyFrom(src.segment(), method));
+                            if (trial.mapped() || trial.method() instanceof DeviceImage.Registered) {
+                                try (MappedSource src = bytes.map()) {
+                                    res = new Result(source, trial.describe(), r, dev.copyFrom(src.segment(), trial.method()));
+                                }
+                            } else {
+                                try (FileChannel ch = bytes.channel()) {
+                                    res = new Result(source, trial.describe(), r, dev.copyFrom(ch, trial.method()));
+                                }
                             }
                             byMethod.get(m + 1).add(res);
                             each.accept(res);
@@ -149,7 +169,7 @@ public final class UploadBenchmark {
         long[] out = new long[1];
         CudaDriver.check(cu.api(), cu.api().hostAlloc(out, size), "cuMemHostAlloc(" + size + ")",
                 "cannot pin " + size + " bytes of host memory for the reference copy");
-        try (MappedSource src = bytes.map(new DeviceImage.Staged(ChunkPlan.DEFAULT_CHUNK, 1))) {
+        try (MappedSource src = bytes.map()) {
             MemorySegment.copy(src.segment(), 0, MemorySegment.ofAddress(out[0]).reinterpret(size), 0, size);
         } catch (IOException | RuntimeException e) {
             cu.api().freeHost(out[0]);
@@ -168,7 +188,7 @@ public final class UploadBenchmark {
     /** Compares 64 KiB at 64 places (the first and last bytes included) of the device with the source. */
     private static void checkContent(DeviceImage dev, SourceBytes bytes, long size) throws IOException {
         int piece = (int) Math.min(size, 64 << 10);
-        try (MappedSource src = bytes.map(new DeviceImage.Staged(ChunkPlan.DEFAULT_CHUNK, 1))) {
+        try (MappedSource src = bytes.map()) {
             for (int i = 0; i < 64; i++) {
                 long off = i == 63 ? size - piece : (size - piece) / 63 * i;
                 byte[] want = src.segment().asSlice(off, piece).toArray(ValueLayout.JAVA_BYTE);
@@ -211,7 +231,12 @@ public final class UploadBenchmark {
             };
         }
 
-        MappedSource map(DeviceImage.UploadMethod method) throws IOException {
+        /** A new channel on the source: a memfd is opened again through /proc, as another process would. */
+        FileChannel channel() throws IOException {
+            return FileChannel.open(file != null ? file : Path.of("/proc/self/fd/" + memfd.fd().fd()), StandardOpenOption.READ);
+        }
+
+        MappedSource map() throws IOException {
             if (memfd == null) {
                 Arena arena = Arena.ofShared();
                 try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {

@@ -268,4 +268,30 @@ class CudaStandInTest {
             assertEquals(before, cu.memoryInfo());
         }
     }
+
+    @Test
+    void stagedWorkersReadAFileStraightIntoThePinnedBuffers(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        FakeCuApi api = new FakeCuApi();
+        try (Arena a = Arena.ofShared(); CudaDriver cu = CudaDriver.open(api, 0, INFO)) {
+            MemorySegment image = random(a, (7 << 20) + 99);
+            java.nio.file.Path file = dir.resolve("image.daxfs");
+            java.nio.file.Files.write(file, image.toArray(ValueLayout.JAVA_BYTE));
+            try (DeviceImage dev = DeviceImage.upload(cu, file, new DeviceImage.Staged(1 << 20, 3))) {
+                assertEquals(8, api.asyncCopies, "each piece once");
+                assertArrayEquals(image.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) image.byteSize()));
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+                    dev.copyFrom(ch, new DeviceImage.Registered(true));
+                }
+                assertArrayEquals(image.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) image.byteSize()));
+            }
+            java.nio.file.Path shorter = dir.resolve("short.daxfs");
+            java.nio.file.Files.write(shorter, new byte[1000]);
+            try (DeviceImage dev = DeviceImage.allocate(cu, 4096, "test");
+                 java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(shorter)) {
+                java.io.IOException e = assertThrows(java.io.IOException.class, () -> dev.copyFrom(ch, new DeviceImage.Staged(1 << 20, 2)));
+                assertTrue(e.getMessage().contains("1000"), e.getMessage());
+            }
+            assertEquals("1 contexts", api.live());
+        }
+    }
 }
