@@ -123,9 +123,9 @@ run() {
         local holder=$!
         for _ in $(seq 1 600); do [ -S "$sock" ] && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
         nvidia-smi --query-gpu=memory.used,memory.total --format=csv || true
-        daxload gpu attach "$sock" || status=1
+        daxload gpu attach "$sock" --repeat 3 || status=1
         nvidia-smi --query-compute-apps=pid,used_memory --format=csv || true
-        DAXLOAD_CUDA_BACKEND=ffm daxload gpu attach "$sock" || status=1
+        DAXLOAD_CUDA_BACKEND=ffm daxload gpu attach "$sock" --repeat 3 || status=1
         kill -0 "$holder" 2>/dev/null || status=1
         kill "$holder"; wait "$holder"
         cat "$out/holder.txt"

@@ -99,7 +99,7 @@ final class GpuCommand implements Runnable {
         @Option(names = "--clients", paramLabel = "N", defaultValue = "0", description = "exit after serving N clients (0: serve until killed)")
         int clients;
 
-        @Option(names = "--chunk", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "32M",
+        @Option(names = "--chunk", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4M",
                 description = "upload piece size (default: ${DEFAULT-VALUE})")
         long chunk;
 
@@ -201,9 +201,16 @@ final class GpuCommand implements Runnable {
         @Parameters(index = "0", paramLabel = "SOCKET")
         Path socket;
 
+        @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+                description = "map and unmap the memory N times, timing each: the first includes this JVM's cold start (default: ${DEFAULT-VALUE})")
+        int repeat;
+
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
+            if (repeat < 1) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--repeat must be at least 1");
+            }
             long t0 = System.nanoTime();
             ShareHeader h;
             NativeFd fd;
@@ -230,6 +237,12 @@ final class GpuCommand implements Runnable {
                     out.printf("device memory used on device %d: %s before the attach, %s after (+%s; the image is %s)%n", h.device(),
                             Sizes.human(before.used()), Sizes.human(after.used()), Sizes.human(after.used() - before.used()),
                             Sizes.human(h.allocationSize()));
+                }
+                for (int i = 2; i <= repeat; i++) {
+                    long t3 = System.nanoTime();
+                    try (DeviceImage again = DeviceImage.attach(cu, fd, h.allocationSize(), h.imageSize())) {
+                        out.printf("attach %d: import+map in %.3f ms%n", i, (System.nanoTime() - t3) / 1e6);
+                    }
                 }
             }
             out.flush();

@@ -68,11 +68,11 @@ public final class DeviceImage implements AutoCloseable {
         }
 
         /**
-         * @return 8 MiB pieces (pinning the buffers costs more than it saves past that: see
+         * @return 4 MiB pieces (pinning larger buffers costs more than it saves: see
          *         docs/benchmarks.md), {@link #defaultThreads()} workers
          */
         public static Staged defaults() {
-            return new Staged(8L << 20, defaultThreads());
+            return new Staged(4L << 20, defaultThreads());
         }
 
         /** @return half the CPUs, 1 to 8: enough CPU copies to fill a PCIe 5 link, leaving CPUs for the rest */
