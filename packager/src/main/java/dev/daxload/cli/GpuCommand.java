@@ -279,6 +279,14 @@ final class GpuCommand implements Runnable {
         @Option(names = "--no-registered", description = "do not time the registered (pinned in place) upload")
         boolean noRegistered;
 
+        @Option(names = "--pin-threads", paramLabel = "N", split = ",",
+                description = "also time registered uploads pinned in pieces by N workers each (e.g. 8,16)")
+        List<Integer> pinThreads = List.of();
+
+        @Option(names = "--pin-piece", paramLabel = "SIZE", split = ",", converter = Sizes.Converter.class, defaultValue = "64M",
+                description = "piece sizes for --pin-threads (default: ${DEFAULT-VALUE})")
+        List<Long> pinPieces;
+
         @Option(names = "--fill", paramLabel = "HOW", split = ",", defaultValue = "read",
                 description = "how staged copies fill their pinned buffers: read (pread from the file), map (mmap and memcpy) (default: ${DEFAULT-VALUE})")
         List<String> fills;
@@ -313,6 +321,12 @@ final class GpuCommand implements Runnable {
             }
             if (!noRegistered) {
                 methods.add(new UploadBenchmark.Trial(new DeviceImage.Registered(true), true));
+            }
+            if (pinThreads.stream().anyMatch(t -> t < 1) || pinPieces.stream().anyMatch(p -> p <= 0)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--pin-threads and --pin-piece must be more than 0");
+            }
+            for (long piece : pinPieces) {
+                pinThreads.forEach(t -> methods.add(new UploadBenchmark.Trial(new DeviceImage.Registered(true, piece, t), true)));
             }
             try (CudaDriver cu = openDriver(device)) {
                 out.printf("device %d: %s (%s); image %s (%s)%n", device, cu.info().name(), cu.backend(), image,

@@ -89,12 +89,34 @@ public final class DeviceImage implements AutoCloseable {
     /**
      * The source pinned in place for the copy, then unpinned.
      *
+     * <p>With a {@code pieceSize}, {@code threads} workers pin pieces side by side, each piece's DMA
+     * starts as soon as it is pinned and it is unpinned once its DMA is done, so pinning, copying and
+     * unpinning overlap.
+     *
      * @param readOnly the source mapping is read-only (registers with {@code CU_MEMHOSTREGISTER_READ_ONLY})
+     * @param pieceSize bytes pinned at a time (a multiple of 4 KiB), or 0 for the whole source at once
+     * @param threads workers pinning pieces
      */
-    public record Registered(boolean readOnly) implements UploadMethod {
+    public record Registered(boolean readOnly, long pieceSize, int threads) implements UploadMethod {
+        public Registered {
+            if (pieceSize < 0 || threads < 1) {
+                throw new IllegalArgumentException("piece size must be >= 0 and threads >= 1: " + pieceSize + ", " + threads);
+            }
+        }
+
+        /**
+         * The whole source pinned at once by one thread, then one DMA.
+         *
+         * @param readOnly the source mapping is read-only
+         */
+        public Registered(boolean readOnly) {
+            this(readOnly, 0, 1);
+        }
+
         @Override
         public String describe() {
-            return "registered" + (readOnly ? " read-only" : "");
+            return "registered" + (readOnly ? " read-only" : "")
+                    + (pieceSize > 0 ? " " + (pieceSize >> 20) + " MiB x " + threads + " threads" : "");
         }
     }
 
@@ -511,18 +533,21 @@ public final class DeviceImage implements AutoCloseable {
         local.runAll();
     }
 
-    /** Pins the source's pages in place, copies them with one DMA, unpins them. */
+    /** Pins the source's pages in place, copies them by DMA, unpins them. */
     private static UploadStats copyRegistered(CudaDriver cu, long dst, MemorySegment src, Registered how) throws CudaException {
         CuApi api = cu.api();
         long size = src.byteSize();
+        int flags = CuApi.CU_MEMHOSTREGISTER_PORTABLE | (how.readOnly() ? CuApi.CU_MEMHOSTREGISTER_READ_ONLY : 0);
+        String hint = how.readOnly() && !cu.info().readOnlyHostRegister()
+                ? "this device cannot pin read-only pages (CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED=0): use the staged upload"
+                : "the driver cannot pin these pages in place (ulimit -l, or a kind of memory it cannot pin): use the staged upload";
+        if (how.pieceSize() > 0) {
+            return copyRegisteredPieces(cu, dst, src, how, flags, hint);
+        }
         // The driver pins whole pages; the mapping owns the whole last page.
         long span = ChunkPlan.roundUp(size, 4096);
-        int flags = CuApi.CU_MEMHOSTREGISTER_PORTABLE | (how.readOnly() ? CuApi.CU_MEMHOSTREGISTER_READ_ONLY : 0);
         long t0 = System.nanoTime();
-        CudaDriver.check(api, api.hostRegister(src.address(), span, flags), "cuMemHostRegister(" + span + " bytes, flags " + flags + ")",
-                how.readOnly() && !cu.info().readOnlyHostRegister()
-                        ? "this device cannot pin read-only pages (CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED=0): use the staged upload"
-                        : "the driver cannot pin these pages in place (ulimit -l, or a kind of memory it cannot pin): use the staged upload");
+        CudaDriver.check(api, api.hostRegister(src.address(), span, flags), "cuMemHostRegister(" + span + " bytes, flags " + flags + ")", hint);
         long t1 = System.nanoTime();
         int copied = api.memcpyHtoD(dst, src.address(), size);
         long t2 = System.nanoTime();
@@ -531,6 +556,100 @@ public final class DeviceImage implements AutoCloseable {
         CudaDriver.check(api, copied, "cuMemcpyHtoD(" + size + " bytes from registered memory)");
         CudaDriver.check(api, unregistered, "cuMemHostUnregister");
         return new UploadStats(size, t3 - t0, 1, size, how.describe(), (t1 - t0) + (t3 - t2));
+    }
+
+    private static UploadStats copyRegisteredPieces(CudaDriver cu, long dst, MemorySegment src, Registered how, int flags, String hint)
+            throws CudaException {
+        long size = src.byteSize();
+        long piece = ChunkPlan.roundUp(how.pieceSize(), 4096);
+        List<ChunkPlan.Chunk> plan = ChunkPlan.of(size, piece);
+        int workers = Math.min(how.threads(), plan.size());
+        AtomicBoolean failed = new AtomicBoolean();
+        AtomicReference<Throwable> first = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>(workers);
+        long t0 = System.nanoTime();
+        for (int w = 0; w < workers; w++) {
+            List<ChunkPlan.Chunk> mine = new ArrayList<>();
+            for (int i = w; i < plan.size(); i += workers) {
+                mine.add(plan.get(i));
+            }
+            threads.add(Thread.ofPlatform().name("daxload-pin-" + w).start(() -> {
+                try {
+                    cu.makeCurrent();
+                    pinAndCopy(cu.api(), dst, src.address(), mine, flags, hint, failed::get);
+                } catch (Throwable e) {
+                    failed.set(true);
+                    first.compareAndSet(null, e);
+                }
+            }));
+        }
+        boolean interrupted = false;
+        for (Thread t : threads) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the workers hold pinned pages: wait for them regardless
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        switch (first.get()) {
+            case null -> { }
+            case CudaException e -> throw e;
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            case Throwable e -> throw new IllegalStateException(e);
+        }
+        return new UploadStats(size, System.nanoTime() - t0, plan.size(), piece, how.describe(), 0);
+    }
+
+    /** One worker: pin a piece, start its DMA, unpin the piece before last once its DMA is done; two streams. */
+    private static void pinAndCopy(CuApi api, long dst, long src, List<ChunkPlan.Chunk> pieces, int flags, String hint,
+                                   BooleanSupplier stop) throws CudaException {
+        long[] streams = new long[2];
+        long[] pinnedOn = {-1, -1}; // host address pinned and in flight on each stream, or -1
+        Undo local = new Undo(api);
+        try {
+            long[] out = new long[1];
+            for (int b = 0; b < 2; b++) {
+                CudaDriver.check(api, api.streamCreate(out), "cuStreamCreate");
+                long s = out[0];
+                streams[b] = s;
+                int slot = b;
+                // Drained, then the piece on it unpinned, then destroyed (releases run newest first).
+                local.push("cuStreamDestroy", () -> api.streamDestroy(s));
+                local.push("cuStreamSynchronize+cuMemHostUnregister", () -> {
+                    int drained = api.streamSynchronize(s);
+                    int unpinned = pinnedOn[slot] >= 0 ? api.hostUnregister(pinnedOn[slot]) : CuApi.CUDA_SUCCESS;
+                    pinnedOn[slot] = -1;
+                    return drained != CuApi.CUDA_SUCCESS ? drained : unpinned;
+                });
+            }
+            for (int i = 0; i < pieces.size() && !stop.getAsBoolean(); i++) {
+                ChunkPlan.Chunk c = pieces.get(i);
+                int b = i % 2;
+                if (pinnedOn[b] >= 0) {
+                    CudaDriver.check(api, api.streamSynchronize(streams[b]), "cuStreamSynchronize");
+                    long done = pinnedOn[b];
+                    pinnedOn[b] = -1;
+                    CudaDriver.check(api, api.hostUnregister(done), "cuMemHostUnregister");
+                }
+                long span = ChunkPlan.roundUp(c.length(), 4096);
+                CudaDriver.check(api, api.hostRegister(src + c.offset(), span, flags),
+                        "cuMemHostRegister(piece " + c.index() + ", " + span + " bytes, flags " + flags + ")", hint);
+                pinnedOn[b] = src + c.offset();
+                CudaDriver.check(api, api.memcpyHtoDAsync(dst + c.offset(), src + c.offset(), c.length(), streams[b]),
+                        "cuMemcpyHtoDAsync(piece " + c.index() + ", " + c.length() + " bytes, registered)");
+            }
+        } catch (CudaException | RuntimeException | Error e) {
+            local.runAll(e);
+            throw e;
+        }
+        local.runAll();
     }
 
     /**

@@ -294,4 +294,34 @@ class CudaStandInTest {
             assertEquals("1 contexts", api.live());
         }
     }
+
+    @Test
+    void registeredPiecesArePinnedCopiedAndUnpinnedBySeveralWorkers() throws Exception {
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment image = random(a, (11 << 20) + 5);
+            FakeCuApi api = new FakeCuApi();
+            int total;
+            try (CudaDriver cu = CudaDriver.open(api, 0, INFO);
+                 DeviceImage dev = DeviceImage.upload(cu, image, "test", new DeviceImage.Registered(true, 1 << 20, 3))) {
+                assertEquals(12, api.asyncCopies, "each piece once, from its own pinned pages");
+                assertEquals("registered read-only 1 MiB x 3 threads", dev.uploadStats().method());
+                assertArrayEquals(image.toArray(ValueLayout.JAVA_BYTE), dev.read(0, (int) image.byteSize()));
+                assertFalse(api.live().contains("registrations") || api.live().contains("streams"), api.live());
+                total = api.calls();
+            }
+            for (int n = 2; n <= total; n += 3) {
+                FakeCuApi failing = new FakeCuApi();
+                try (CudaDriver cu = CudaDriver.open(failing, 0, INFO); DeviceImage dev = DeviceImage.allocate(cu, image.byteSize(), "test")) {
+                    failing.failAt(n);
+                    try {
+                        dev.copyFrom(image, new DeviceImage.Registered(true, 1 << 20, 3));
+                    } catch (CudaException expected) {
+                        // most calls fail the copy; a failing cuStreamDestroy is only reported
+                    }
+                    assertFalse(failing.live().contains("registrations") || failing.live().contains("streams"),
+                            "after failing call " + n + ": " + failing.live());
+                }
+            }
+        }
+    }
 }

@@ -200,7 +200,7 @@ final class FakeCuApi implements CuApi {
 
     @Override public synchronized int memcpyHtoDAsync(long dst, long src, long bytes, long stream) {
         if (fail()) return CUDA_ERROR_INVALID_VALUE;
-        if (!streams.contains(stream) || !pinned.containsKey(src)) return CUDA_ERROR_INVALID_VALUE; // only from pinned buffers
+        if (!streams.contains(stream) || !(pinned.containsKey(src) || registered.contains(src))) return CUDA_ERROR_INVALID_VALUE; // only from pinned memory
         int n = inFlight.merge(stream, 1, Integer::sum);
         maxInFlightPerStream = Math.max(maxInFlightPerStream, n);
         asyncCopies++;
