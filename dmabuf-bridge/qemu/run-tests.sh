@@ -9,7 +9,14 @@
 # Usage: dmabuf-bridge/qemu/run-tests.sh [extra JUnit console options, e.g. --select-class X]
 # Environment: DAXLOAD_QEMU_WORK (work dir, default <repo>/.work/qemu),
 #              DAXLOAD_QEMU_TIMEOUT (seconds, default 1800), DAXLOAD_QEMU_NO_BUILD=1 (reuse classes),
-#              JAVA_HOME_25 (default /usr/lib/jvm/temurin-25-jdk-amd64).
+#              JAVA_HOME_25 (default /usr/lib/jvm/temurin-25-jdk-amd64),
+#              DAXLOAD_DAXFS_SRC (the daxfs module's source, default <repo>/../shared/daxfs-module),
+#              DAXLOAD_QEMU_NO_DAXFS=1 (boot without the module).
+#
+# The DAXFS module (../shared/daxfs-module, upstream + its 6.12 patch) is built on the host against
+# Debian's headers for the same kernel (linux-headers-KVER, its -common and linux-kbuild, unpacked
+# with dpkg -x, gcc-12), loaded in the guest before the tests, and unloaded for a second pass of the
+# tests that need a kernel without it (MountApiTest's ENODEV messages).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,6 +77,47 @@ for opt in CONFIG_UDMABUF CONFIG_DMABUF_HEAPS_SYSTEM; do
     grep -q "^$opt=y" "$CONFIG" || die "$KVER lacks $opt=y: the harness expects it built in"
 done
 
+# ---- 2b. the daxfs module and mkdaxfs, built for that kernel ----------------------------------
+DAXFS_SRC=${DAXLOAD_DAXFS_SRC:-$ROOT/../shared/daxfs-module}
+DAXFS_KO=
+if [ "${DAXLOAD_QEMU_NO_DAXFS:-}" = 1 ]; then
+    say "DAXLOAD_QEMU_NO_DAXFS=1: booting without the daxfs module"
+elif [ ! -f "$DAXFS_SRC/daxfs/super.c" ]; then
+    say "no daxfs module source at $DAXFS_SRC: the mount tests will skip"
+else
+    DAXFS_BUILD=$WORK/daxfs-$KVER
+    DAXFS_KO=$DAXFS_BUILD/daxfs/daxfs.ko
+    stamp=$(cd "$DAXFS_SRC" && find . -type f -newer "$DAXFS_KO" 2>/dev/null | head -1 || true)
+    if [ ! -f "$DAXFS_KO" ] || [ -n "$stamp" ]; then
+        HDIR=$WORK/headers-$KVER
+        if [ ! -d "$HDIR/usr/src/linux-headers-$KVER" ]; then
+            kbase=${KVER%-amd64}     # 6.12.118+deb12
+            say "downloading the headers for $KVER"
+            command -v gcc-12 >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc-12 make >/dev/null; }
+            command -v make >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends make >/dev/null; }
+            rm -rf "$WORK/dl" "$HDIR"
+            mkdir -p "$WORK/dl" "$HDIR"
+            (cd "$WORK/dl" && apt-get download -qq "linux-headers-$KVER" "linux-headers-$kbase-common" "linux-kbuild-$kbase" 2>/dev/null) \
+                || die "cannot download linux-headers-$KVER, linux-headers-$kbase-common, linux-kbuild-$kbase"
+            for deb in "$WORK"/dl/*.deb; do dpkg -x "$deb" "$HDIR"; done
+            rm -rf "$WORK/dl"
+            # Debian's headers include their -common half by its installed path: point it at ours.
+            sed -i "s#/usr/src/#$HDIR/usr/src/#g" "$HDIR/usr/src/linux-headers-$KVER/Makefile"
+        fi
+        say "building daxfs.ko and mkdaxfs for $KVER"
+        rm -rf "$DAXFS_BUILD"
+        cp -r "$DAXFS_SRC" "$DAXFS_BUILD"
+        chmod -R u+w "$DAXFS_BUILD"
+        (cd "$DAXFS_BUILD" && patch -p1 -s < daxfs-6.12.patch) || die "daxfs-6.12.patch does not apply"
+        # No BTF for the module (CONFIG_DEBUG_INFO_BTF_MODULES off): it needs pahole, and only debuggers read it.
+        make -s -C "$HDIR/usr/src/linux-headers-$KVER" M="$DAXFS_BUILD/daxfs" CC=gcc-12 \
+            CONFIG_DEBUG_INFO_BTF_MODULES= modules > "$WORK/daxfs-build.log" 2>&1 \
+            || { tail -20 "$WORK/daxfs-build.log" >&2; die "daxfs.ko did not build (log: $WORK/daxfs-build.log)"; }
+        make -s -C "$DAXFS_BUILD/tools" CC=gcc-12 >> "$WORK/daxfs-build.log" 2>&1 || say "mkdaxfs did not build (log: $WORK/daxfs-build.log)"
+    fi
+    [ -f "$DAXFS_KO" ] || die "no $DAXFS_KO"
+fi
+
 # ---- 3. initramfs: static busybox, the 9p modules (decompressed: busybox insmod reads no xz) --
 IRD=$WORK/initramfs
 INITRD=$WORK/initramfs-$KVER.cpio.gz
@@ -115,14 +163,30 @@ mkdir -p "$OUT"
     echo '#!/bin/bash'
     echo 'set -u'
     echo 'cd /tmp'
+    if [ -n "$DAXFS_KO" ]; then
+        echo "/bin/busybox insmod $(printf %q "$DAXFS_KO") || { echo '[guest] insmod daxfs.ko failed'; echo 3 > $(printf %q "$OUT/status"); exit 0; }"
+        echo 'echo "[guest] daxfs module loaded: $(grep -w daxfs /proc/filesystems | tr -s "\t" " ")"'
+    fi
     echo 'echo "[guest] kernel $(uname -r); $(ls /dev/dma_heap/ 2>/dev/null | sed "s:^:/dev/dma_heap/:" | tr "\n" " ")$(ls /dev/udmabuf 2>/dev/null)"'
-    printf '%q ' "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -Xmx768m -XX:TieredStopAtLevel=1 \
-        -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp -Djava.io.tmpdir=/tmp \
-        -cp "$CP" org.junit.platform.console.ConsoleLauncher execute \
-        --disable-banner --details=tree --fail-if-no-tests --reports-dir="$OUT/reports"
+    launcher() {
+        printf '%q ' "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -Xmx768m -XX:TieredStopAtLevel=1 \
+            -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp -Djava.io.tmpdir=/tmp \
+            -cp "$CP" org.junit.platform.console.ConsoleLauncher execute \
+            --disable-banner --details=tree --fail-if-no-tests --reports-dir="$1"
+    }
+    launcher "$OUT/reports"
     if [ $# -gt 0 ]; then printf '%q ' "$@"; else printf '%q ' --select-package dev.daxload.bridge; fi
     echo
-    echo 'echo $? > '"$(printf %q "$OUT/status")"
+    echo 'rc=$?'
+    if [ -n "$DAXFS_KO" ] && [ $# -eq 0 ]; then
+        # The tests that need a kernel without daxfs (what a user without the module is told).
+        echo '/bin/busybox rmmod daxfs && echo "[guest] daxfs unloaded for the tests that need it absent"'
+        launcher "$OUT/reports-without-daxfs"
+        printf '%q ' --select-class dev.daxload.bridge.mount.MountApiTest
+        echo
+        echo 'rc2=$?; [ "$rc" = 0 ] && rc=$rc2'
+    fi
+    echo 'echo $rc > '"$(printf %q "$OUT/status")"
 } > "$OUT/job.sh"
 chmod +x "$OUT/job.sh"
 

@@ -88,12 +88,16 @@ final class MountCommand implements Callable<Integer> {
         if (!Files.isDirectory(dir)) {
             throw new java.nio.file.NotDirectoryException(dir.toString());
         }
+        ImageValidator.Result r = StagedImage.validateFile(image);
+        if (!r.sound()) {
+            throw new IOException(image + ": refusing to mount an unsound image (" + r.errorCount()
+                    + " errors): run `daxload verify " + image + "` for all of them");
+        }
+        // Said before any complaint about heaps, udmabuf or memory: without the filesystem none of them matters.
+        if (!DaxfsMount.filesystemAvailable()) {
+            throw new IOException(DaxfsMount.MISSING);
+        }
         if (v.kind().equals("phys")) {
-            ImageValidator.Result r = StagedImage.validateFile(image);
-            if (!r.sound()) {
-                throw new IOException(image + ": refusing to mount an unsound image (" + r.errorCount()
-                        + " errors): run `daxload verify " + image + "` for all of them");
-            }
             long size = v.size() > 0 ? v.size() : StagedImage.pageAlign(Files.size(image));
             if (size < Files.size(image)) {
                 throw new CommandLine.ParameterException(spec.commandLine(),

@@ -20,6 +20,32 @@ public final class DaxfsMount implements AutoCloseable {
     /** The filesystem type name. */
     public static final String FS_TYPE = "daxfs";
 
+    /** What to tell a user whose kernel has no daxfs filesystem. */
+    public static final String MISSING = "no daxfs filesystem in this kernel (/proc/filesystems lists none): load the module first "
+            + "(modprobe daxfs, or insmod daxfs.ko built from github.com/multikernel/daxfs for this kernel)";
+
+    /**
+     * Why upstream's {@code -o validate} refuses daxload's images: its nlink rules differ from
+     * {@code stat}'s, which daxload keeps (docs/mounting.md).
+     */
+    public static final String VALIDATE_NLINK = "the daxfs module's own validate option rejects images whose directory "
+            + "link counts follow stat (2 + subdirectories, the root included), which daxload writes; daxload checked this "
+            + "image with every rule of the format before mounting: mount it without --validate";
+
+    /**
+     * Whether the running kernel has the daxfs filesystem (the module is loaded or built in).
+     *
+     * @return true when {@code /proc/filesystems} lists daxfs
+     */
+    public static boolean filesystemAvailable() {
+        try {
+            return java.nio.file.Files.readAllLines(Path.of("/proc/filesystems")).stream()
+                    .anyMatch(l -> l.strip().equals(FS_TYPE) || l.endsWith("\t" + FS_TYPE));
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     private final Path dir;
     private final String source;
     private final AtomicBoolean mounted = new AtomicBoolean(true);
@@ -74,6 +100,9 @@ public final class DaxfsMount implements AutoCloseable {
         try {
             fc.create();
         } catch (LinuxException e) {
+            if (e.errno() == Errno.EINVAL && validate) {
+                throw new LinuxException(e.call(), e.errno(), VALIDATE_NLINK);
+            }
             if (e.errno() == Errno.EINVAL) {
                 throw new LinuxException(e.call(), e.errno(), (e.hint() == null ? "" : e.hint() + "; ")
                         + "daxfs refused " + source + ": not a DAXFS v5 image, an image that fails validation, "
