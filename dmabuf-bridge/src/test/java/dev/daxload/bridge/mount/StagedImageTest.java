@@ -164,6 +164,23 @@ class StagedImageTest {
     }
 
     @Test
+    void theModulesOwnValidationIsExplainedWhenItRefuses(@TempDir Path dir) throws Exception {
+        assertEquals(daxfs(), DaxfsMount.filesystemAvailable());
+        assumeTrue(daxfs(), NO_DAXFS);
+        assumeTrue(Files.exists(DmaHeap.SYSTEM), NO_HEAP);
+        Path mnt = Files.createDirectories(dir.resolve("mnt"));
+        try (StagedImage s = StagedImage.inHeap(tiny(dir), DmaHeap.SYSTEM, null)) {
+            // Upstream's -o validate wants nlink = entries naming an inode (0 for the root, which it then
+            // refuses); daxload writes stat's counts (docs/mounting.md).
+            dev.daxload.bridge.linux.LinuxException e = assertThrows(dev.daxload.bridge.linux.LinuxException.class,
+                    () -> s.mount(mnt, true));
+            assertTrue(e.getMessage().contains(DaxfsMount.VALIDATE_NLINK), e.getMessage());
+            s.mount(mnt, false).close(); // the same image mounts without the module's check
+        }
+        assertTrue(DaxfsMount.fsTypeAt(mnt).isEmpty(), "closing the mount unmounted it");
+    }
+
+    @Test
     void umountRefusesWhatIsNotADaxfsMount(@TempDir Path dir) throws Exception {
         IOException none = assertThrows(IOException.class, () -> DaxfsMount.unmountDaxfs(dir));
         assertTrue(none.getMessage().contains("not a mount point"), none.getMessage());
