@@ -1,7 +1,7 @@
 package dev.daxload.cli;
 
-import dev.daxload.image.DaxImage;
 import dev.daxload.packager.image.FileContent;
+import dev.daxload.packager.image.ImageLayout;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.image.TreeScanner;
 import dev.daxload.packager.model.ModelPackager;
@@ -47,7 +47,7 @@ final class PackModelCommand implements Callable<Integer> {
     @Option(names = "--tree", paramLabel = "DIR", description = "a plain directory tree to put at the image root beside the models")
     List<Path> trees = new ArrayList<>();
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write (replaced only when complete)")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write: a file (replaced only when complete; symlinks followed), a block or character device (written in place), or - for standard output")
     Path output;
 
     @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4096",
@@ -59,6 +59,7 @@ final class PackModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ImageOutput out = ImageOutput.of(output);
         long t0 = System.nanoTime();
         SourceReaders readers = SourceReaders.standard();
         List<TableBuilder> tables = new ArrayList<>();
@@ -92,17 +93,13 @@ final class PackModelCommand implements Callable<Integer> {
             for (Path tree : trees) {
                 packager.tree().merge(new TreeScanner(w -> System.err.println("daxload pack-model: warning: " + w)).scan(tree));
             }
+            ImageLayout layout;
             try (ProgressBar bar = new ProgressBar("packing", quiet)) {
-                packager.write(new ImageWriter().alignment(align).progress(bar), output);
-            }
-            try (DaxImage image = DaxImage.open(output)) {
-                if (!image.warnings().isEmpty()) {
-                    throw new IllegalStateException("wrote an image with problems (a daxload bug): " + image.warnings());
-                }
+                layout = out.write(new ImageWriter().alignment(align).progress(bar).check(ImageOutput::validate), packager);
             }
             if (!quiet) {
-                System.err.printf("%s: %d models, %d tensors, %s in %.2f s%n", output, models.size(), tensors,
-                        Sizes.human(Files.size(output)), (System.nanoTime() - t0) / 1e9);
+                System.err.printf("%s: %d models, %d tensors, %s in %.2f s%n", out.describe(), models.size(), tensors,
+                        Sizes.human(layout.size()), (System.nanoTime() - t0) / 1e9);
             }
         } finally {
             for (TableBuilder b : tables) {

@@ -1,0 +1,104 @@
+package dev.daxload.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code -o} of {@code pack} and {@code pack-model} as a user types it: {@code -} and
+ * {@code /dev/stdout} stream through a real pipe to another process, a symlink stays a symlink, a
+ * directory is refused before any source is read.
+ */
+class OutputPathCliTest {
+    @TempDir Path tmp;
+    Path tree;
+    Path weights;
+
+    @BeforeEach
+    void sources() throws Exception {
+        tree = Files.createDirectories(tmp.resolve("tree"));
+        Files.writeString(tree.resolve("a.txt"), "alpha\n");
+        weights = safetensors(tmp.resolve("model.safetensors"));
+    }
+
+    /** A one-tensor safetensors file: F32 [2] = {1, 2}. */
+    static Path safetensors(Path at) throws Exception {
+        byte[] header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}".getBytes(StandardCharsets.UTF_8);
+        var b = java.nio.ByteBuffer.allocate(8 + header.length + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header).putFloat(1f).putFloat(2f);
+        return Files.write(at, b.array());
+    }
+
+    /** The CLI in a child JVM whose standard output is a pipe read here. */
+    record Piped(int code, byte[] out, String err) {}
+
+    static Piped piped(String... args) throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+                System.getProperty("java.class.path"), Daxload.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        return new Piped(p.exitValue(), out, err);
+    }
+
+    @Test
+    void dashStreamsTheImageToStandardOutput() throws Exception {
+        Path file = tmp.resolve("file.daxfs");
+        assertEquals(0, DaxloadCliTest.run("pack-model", "-q", "--name", "m", weights.toString(), "-o", file.toString()).code());
+        for (String out : List.of("-", "/dev/stdout")) {
+            Piped r = piped("pack-model", "--name", "m", weights.toString(), "-o", out);
+            assertEquals(0, r.code(), r.err());
+            assertArrayEquals(Files.readAllBytes(file), r.out(), out + ": the same bytes as a file, through the pipe");
+            assertFalse(Files.exists(Path.of("-")), "no file named -");
+        }
+        assertTrue(Files.isSymbolicLink(Path.of("/dev/stdout")), "/dev/stdout is still a symlink");
+
+        Path packed = tmp.resolve("tree.daxfs");
+        assertEquals(0, DaxloadCliTest.run("pack", "-q", tree.toString(), "-o", packed.toString()).code());
+        Piped r = piped("pack", "-q", tree.toString(), "-o", "-");
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(Files.readAllBytes(packed), r.out());
+    }
+
+    @Test
+    void aSymlinkOutputReplacesTheFileItNames() throws Exception {
+        Path srv = Files.createDirectories(tmp.resolve("srv"));
+        Files.writeString(srv.resolve("v1.daxfs"), "old");
+        Path current = Files.createSymbolicLink(srv.resolve("current.daxfs"), Path.of("v1.daxfs"));
+        DaxloadCliTest.Run r = DaxloadCliTest.run("pack-model", "-q", "--name", "m", weights.toString(), "-o", current.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isSymbolicLink(current));
+        assertEquals(0, DaxloadCliTest.run("verify", srv.resolve("v1.daxfs").toString()).code());
+        r = DaxloadCliTest.run("pack", "-q", tree.toString(), "-o", current.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isSymbolicLink(current));
+        assertEquals("alpha\n", new String(piped("cat", srv.resolve("v1.daxfs").toString(), "a.txt").out(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aDirectoryIsRefusedBeforeAnySourceIsRead() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("images"));
+        // the source does not exist: the output is what the message is about, so it was checked first
+        DaxloadCliTest.Run r = DaxloadCliTest.run("pack-model", "--name", "m", tmp.resolve("missing.safetensors").toString(),
+                "-o", dir.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains(dir + ": is a directory"), r.err());
+        r = DaxloadCliTest.run("pack", tmp.resolve("missing").toString(), "-o", dir.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains(dir + ": is a directory"), r.err());
+        try (var s = Files.list(dir)) {
+            assertEquals(0, s.count());
+        }
+    }
+}
