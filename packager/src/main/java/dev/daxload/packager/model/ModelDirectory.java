@@ -1,0 +1,151 @@
+package dev.daxload.packager.model;
+
+import dev.daxload.packager.source.SourceFormatException;
+import dev.daxload.packager.source.SourceModel;
+import dev.daxload.packager.source.SourceReader;
+import dev.daxload.packager.source.SourceReaders;
+import java.io.IOException;
+import java.nio.file.FileVisitOption;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * A model directory as HuggingFace lays it out (or a snapshot of one in its cache, whose files are
+ * symlinks): weights in one format, and side files (config.json, tokenizer.json, vocab.txt, a
+ * sentence-transformers {@code 1_Pooling/config.json}) that go with them. Weights are taken in one
+ * format, by preference: sharded or single safetensors, then PyTorch state dicts ({@code
+ * pytorch_model.bin}, sharded too), then ONNX ({@code model.onnx}, or {@code onnx/model.onnx}), then
+ * GGUF. The same weights in other formats ({@code tf_model.h5}, {@code flax_model.msgpack}, a second
+ * export) are left out and listed; every other file is a side file under its relative path. Hidden
+ * files ({@code .git}, {@code .gitattributes}, {@code .cache}) are skipped.
+ *
+ * @param weights the sources read, in the chosen format
+ * @param sideFiles relative path (with {@code /}) to file, in path order
+ * @param leftOut files holding weights in a format not taken, relative to the directory
+ * @param format the format the weights were taken in
+ */
+public record ModelDirectory(List<SourceModel> weights, Map<String, Path> sideFiles, List<String> leftOut, String format) {
+    /** Extensions of files that hold weights, readable here or not: never copied as side files. */
+    private static final Set<String> WEIGHT_EXTENSIONS = Set.of("safetensors", "bin", "pt", "pth", "onnx", "onnx_data",
+            "gguf", "ggml", "h5", "msgpack", "ot", "ckpt", "tflite", "pb", "mlmodel", "npz", "npy", "pdparams", "keras");
+
+    /** True when {@code file}'s name says it holds weights (a shard index counts). */
+    public static boolean looksLikeWeights(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".index.json")) {
+            String inner = name.substring(0, name.length() - ".index.json".length());
+            return WEIGHT_EXTENSIONS.contains(extension(inner));
+        }
+        return WEIGHT_EXTENSIONS.contains(extension(name)) || name.endsWith(".onnx.data");
+    }
+
+    private static String extension(String name) {
+        int dot = name.lastIndexOf('.');
+        return dot < 0 ? "" : name.substring(dot + 1);
+    }
+
+    /**
+     * Plans {@code dir}: reads its weights (headers only) and lists its side files.
+     *
+     * @throws SourceFormatException naming the directory when it holds no weights daxload reads
+     */
+    public static ModelDirectory read(Path dir, SourceReaders readers) throws IOException {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(dir, FileVisitOption.FOLLOW_LINKS)) {
+            walk.filter(p -> !p.equals(dir)).filter(p -> !hidden(dir, p)).filter(Files::isRegularFile)
+                    .sorted(Comparator.comparing(p -> dir.relativize(p).toString())).forEach(files::add);
+        }
+        List<SourceModel> weights = new ArrayList<>();
+        String format = null;
+        // A reader that takes the directory itself: a sharded safetensors index, a raw-tensor directory.
+        Optional<SourceReader> whole = readers.find(dir);
+        if (whole.isPresent()) {
+            weights.add(whole.get().read(dir));
+            format = whole.get().format();
+        } else {
+            for (List<Path> candidates : List.of(top(dir, files, "model.safetensors"), topWithExtension(dir, files, ".safetensors"),
+                    top(dir, files, "pytorch_model.bin"), topWithExtension(dir, files, ".bin", ".pt", ".pth"),
+                    top(dir, files, "model.onnx"), top(dir, files, "onnx/model.onnx"), topWithExtension(dir, files, ".onnx"),
+                    topWithExtension(dir, files, ".gguf"))) {
+                List<SourceModel> read = new ArrayList<>();
+                String f = null;
+                for (Path p : candidates) {
+                    Optional<SourceReader> r = readers.find(p);
+                    if (r.isPresent()) {
+                        read.add(r.get().read(p));
+                        f = r.get().format();
+                    }
+                }
+                if (!read.isEmpty()) {
+                    weights.addAll(read);
+                    format = f;
+                    break;
+                }
+            }
+        }
+        if (weights.isEmpty()) {
+            throw new SourceFormatException(dir, -1, "a directory with no weights daxload reads (looked for a safetensors"
+                    + " index, model.safetensors, pytorch_model.bin, model.onnx, a .gguf); for a plain tree use --tree");
+        }
+        Set<Path> consumed = new HashSet<>();
+        for (SourceModel m : weights) {
+            for (Path p : m.files()) {
+                consumed.add(p.toAbsolutePath().normalize());
+            }
+        }
+        Map<String, Path> side = new LinkedHashMap<>();
+        List<String> leftOut = new ArrayList<>();
+        for (Path p : files) {
+            if (consumed.contains(p.toAbsolutePath().normalize())) {
+                continue;
+            }
+            String rel = dir.relativize(p).toString().replace(java.io.File.separatorChar, '/');
+            String name = p.getFileName().toString();
+            if (name.endsWith(".index.json") && consumed.stream().anyMatch(c -> c.getFileName().toString()
+                    .endsWith("." + extension(name.substring(0, name.length() - ".index.json".length()))))) {
+                continue; // the shard index of the weights taken (pytorch_model.bin.index.json)
+            }
+            if (looksLikeWeights(p)) {
+                leftOut.add(rel);
+            } else {
+                side.put(rel, p);
+            }
+        }
+        return new ModelDirectory(weights, side, leftOut, format);
+    }
+
+    private static boolean hidden(Path dir, Path p) {
+        for (Path part : dir.relativize(p)) {
+            if (part.toString().startsWith(".")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static List<Path> top(Path dir, List<Path> files, String relative) {
+        Path want = dir.resolve(relative);
+        return files.contains(want) ? List.of(want) : List.of();
+    }
+
+    private static List<Path> topWithExtension(Path dir, List<Path> files, String... extensions) {
+        List<Path> out = new ArrayList<>();
+        for (Path p : files) {
+            String name = p.getFileName().toString().toLowerCase(Locale.ROOT);
+            if (p.getParent().equals(dir) && Stream.of(extensions).anyMatch(name::endsWith)) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+}
