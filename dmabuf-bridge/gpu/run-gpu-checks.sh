@@ -34,7 +34,7 @@ GPU=$ROOT/.work/gpu
 
 prepare() {
     local jdk=${JAVA_HOME_25:-$("$ROOT/bin/find-jdk25")}
-    (cd "$ROOT" && mvn -q -B -DskipTests package -pl loader,dmabuf-bridge,packager,cli -am)
+    (cd "$ROOT" && mvn -q -B -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true package -pl loader,dmabuf-bridge,packager,cli -am)
     (cd "$ROOT" && mvn -q -B -pl loader,dmabuf-bridge -am test-compile dependency:build-classpath \
         -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt)
     local junit_version console
