@@ -199,6 +199,35 @@ class ImageTargetTest {
         }
     }
 
+    /**
+     * The device-DAX path (a shared writable mapping, then msync) on what this machine has: a file of the
+     * device's size. No /dev/daxX.Y exists here, so the device itself is not exercised.
+     */
+    @Test
+    void theMappingCopyWritesThroughAndLeavesTheRestAlone() throws Exception {
+        Path dev = tmp.resolve("dax-like");
+        long devSize = 4L << 20;
+        try (FileChannel ch = FileChannel.open(dev, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {9}), devSize - 1);
+        }
+        byte[] image = new byte[3 << 20];
+        new java.util.Random(1).nextBytes(image);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment src = arena.allocate(image.length);
+            src.copyFrom(java.lang.foreign.MemorySegment.ofArray(image));
+            FileCalls.copyThroughMapping(src, dev, 4L << 20);
+        }
+        byte[] after = Files.readAllBytes(dev);
+        assertArrayEquals(image, Arrays.copyOf(after, image.length));
+        assertEquals(9, after[(int) devSize - 1]);
+        IOException e = assertThrows(IOException.class, () -> {
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                FileCalls.copyThroughMapping(arena.allocate(16), tmp.resolve("absent"), 4096);
+            }
+        });
+        assertTrue(e.getMessage().contains("absent") && e.getMessage().contains("No such file"), e.getMessage());
+    }
+
     @Test
     void aFifoIsStreamedTo() throws Exception {
         Path fifo = tmp.resolve("fifo");
