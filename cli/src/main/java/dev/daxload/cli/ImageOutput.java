@@ -26,7 +26,15 @@ final class ImageOutput {
     }
 
     static ImageOutput of(Path option) throws IOException {
-        return option.toString().equals("-") ? new ImageOutput(option, null) : new ImageOutput(option, ImageTarget.resolve(option));
+        if (!option.toString().equals("-")) {
+            return new ImageOutput(option, ImageTarget.resolve(option));
+        }
+        java.io.Console console = System.console();
+        if (console != null && console.isTerminal()) {
+            // as tar does: an image is no use on a screen
+            throw new IllegalArgumentException("-o -: standard output is a terminal; redirect it to a file or a pipe");
+        }
+        return new ImageOutput(option, null);
     }
 
     /** What to call the output in messages. */
