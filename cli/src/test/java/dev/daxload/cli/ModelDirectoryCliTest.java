@@ -112,6 +112,24 @@ class ModelDirectoryCliTest {
     }
 
     @Test
+    void shardedPytorchBinsAgreeWithTheirIndex() throws Exception {
+        Run r = pack(TORCH.resolve("hf-bin-sharded").toString());
+        assertEquals(0, r.code(), r.err());
+        ModelManifest m = manifest(tmp.resolve("out.daxfs"));
+        assertEquals(List.of("0.bias", "0.weight", "1.bias", "1.weight"), m.tensors().stream().map(t -> t.name()).sorted().toList());
+        assertEquals(List.of("files/config.json"), m.files(), "the index is read, not copied");
+        assertFalse(r.err().contains("left out"), r.err());
+
+        Path partial = Files.createDirectories(tmp.resolve("partial"));
+        for (String f : List.of("pytorch_model-00001-of-00002.bin", "pytorch_model.bin.index.json", "config.json")) {
+            Files.copy(TORCH.resolve("hf-bin-sharded").resolve(f), partial.resolve(f));
+        }
+        r = pack(partial.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("pytorch_model.bin.index.json") && r.err().contains("not among the shards read"), r.err());
+    }
+
+    @Test
     void aCacheSnapshotOfSymlinksIsFollowed() throws Exception {
         Path blobs = Files.createDirectories(tmp.resolve("models--x/blobs"));
         Path snap = Files.createDirectories(tmp.resolve("models--x/snapshots/abc"));

@@ -93,6 +93,9 @@ public record ModelDirectory(List<SourceModel> weights, Map<String, Path> sideFi
                 }
             }
         }
+        if ("pytorch".equals(format)) {
+            checkShardIndex(dir, weights);
+        }
         if (weights.isEmpty()) {
             throw new SourceFormatException(dir, -1, "a directory with no weights daxload reads (looked for a safetensors"
                     + " index, model.safetensors, pytorch_model.bin, model.onnx, a .gguf); for a plain tree use --tree");
@@ -122,6 +125,52 @@ public record ModelDirectory(List<SourceModel> weights, Map<String, Path> sideFi
             }
         }
         return new ModelDirectory(weights, side, leftOut, format);
+    }
+
+    /**
+     * PyTorch shards ({@code pytorch_model-00001-of-00002.bin}) are whole state dicts each; their index
+     * ({@code pytorch_model.bin.index.json}, {@code weight_map}: tensor to shard) must agree with them
+     * exactly, so that a missing or extra shard is an error rather than a model with holes.
+     */
+    private static void checkShardIndex(Path dir, List<SourceModel> weights) throws IOException {
+        Path index = dir.resolve("pytorch_model.bin.index.json");
+        if (!Files.isRegularFile(index)) {
+            if (weights.size() > 1) {
+                throw new SourceFormatException(dir, -1, weights.size() + " PyTorch files and no pytorch_model.bin.index.json"
+                        + " saying which tensors each holds; name the files to pack");
+            }
+            return;
+        }
+        com.google.gson.JsonObject map;
+        try {
+            map = com.google.gson.JsonParser.parseString(Files.readString(index)).getAsJsonObject().getAsJsonObject("weight_map");
+        } catch (RuntimeException e) {
+            throw new SourceFormatException(index, -1, "not an index with a weight_map object: " + e.getMessage(), e);
+        }
+        if (map == null) {
+            throw new SourceFormatException(index, -1, "no weight_map object");
+        }
+        Map<String, String> found = new LinkedHashMap<>();
+        for (SourceModel m : weights) {
+            String shard = m.files().getFirst().getFileName().toString();
+            for (var t : m.tensors()) {
+                if (found.put(t.name(), shard) != null) {
+                    throw new SourceFormatException(m.files().getFirst(), -1, "tensor \"" + t.name() + "\" is also in "
+                            + found.get(t.name()));
+                }
+                var mapped = map.get(t.name());
+                if (mapped == null || !mapped.isJsonPrimitive() || !mapped.getAsString().equals(shard)) {
+                    throw new SourceFormatException(index, -1, "tensor \"" + t.name() + "\" is in " + shard + " but the"
+                            + " weight_map says " + (mapped == null ? "nothing of it" : mapped));
+                }
+            }
+        }
+        for (var e : map.entrySet()) {
+            if (!found.containsKey(e.getKey())) {
+                throw new SourceFormatException(index, -1, "weight_map maps tensor \"" + e.getKey() + "\" to " + e.getValue()
+                        + ", which is not among the shards read");
+            }
+        }
     }
 
     private static boolean hidden(Path dir, Path p) {
