@@ -101,21 +101,23 @@ public record ModelDirectory(List<SourceModel> weights, Map<String, Path> sideFi
                     + " index, model.safetensors, pytorch_model.bin, model.onnx, a .gguf); for a plain tree use --tree");
         }
         Set<Path> consumed = new HashSet<>();
+        Set<String> consumedExtensions = new HashSet<>();
         for (SourceModel m : weights) {
             for (Path p : m.files()) {
-                consumed.add(p.toAbsolutePath().normalize());
+                consumedExtensions.add(extension(p.getFileName().toString().toLowerCase(Locale.ROOT)));
+                consumed.add(real(p));
             }
         }
         Map<String, Path> side = new LinkedHashMap<>();
         List<String> leftOut = new ArrayList<>();
         for (Path p : files) {
-            if (consumed.contains(p.toAbsolutePath().normalize())) {
+            if (consumed.contains(real(p))) {
                 continue;
             }
             String rel = dir.relativize(p).toString().replace(java.io.File.separatorChar, '/');
             String name = p.getFileName().toString();
-            if (name.endsWith(".index.json") && consumed.stream().anyMatch(c -> c.getFileName().toString()
-                    .endsWith("." + extension(name.substring(0, name.length() - ".index.json".length()))))) {
+            if (name.endsWith(".index.json")
+                    && consumedExtensions.contains(extension(name.substring(0, name.length() - ".index.json".length())))) {
                 continue; // the shard index of the weights taken (pytorch_model.bin.index.json)
             }
             if (looksLikeWeights(p)) {
@@ -170,6 +172,15 @@ public record ModelDirectory(List<SourceModel> weights, Map<String, Path> sideFi
                 throw new SourceFormatException(index, -1, "weight_map maps tensor \"" + e.getKey() + "\" to " + e.getValue()
                         + ", which is not among the shards read");
             }
+        }
+    }
+
+    /** The file itself, symlinks resolved: a reader and the directory walk may name it differently. */
+    private static Path real(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
         }
     }
 
