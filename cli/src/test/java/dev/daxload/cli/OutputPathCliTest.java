@@ -86,6 +86,58 @@ class OutputPathCliTest {
         assertEquals("alpha\n", new String(piped("cat", srv.resolve("v1.daxfs").toString(), "a.txt").out(), StandardCharsets.UTF_8));
     }
 
+    /**
+     * {@code daxload pack} in a child JVM, caught in the middle of writing (its unnamed O_TMPFILE image
+     * open in /proc/PID/fd), stopped there, then killed with SIGKILL: at no point does the output
+     * directory hold anything.
+     */
+    @Test
+    void killedMidPackNothingIsLeftBehind() throws Exception {
+        Path big = Files.createDirectories(tmp.resolve("big"));
+        byte[] chunk = new byte[1 << 20];
+        new java.util.Random(7).nextBytes(chunk);
+        try (var out = Files.newOutputStream(big.resolve("weights.bin"))) {
+            for (int i = 0; i < 96; i++) {
+                out.write(chunk);
+            }
+        }
+        Path outDir = Files.createDirectories(tmp.resolve("out"));
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Daxload.class.getName(), "pack", "-q", big.toString(), "-o", outDir.resolve("img.daxfs").toString())
+                .redirectErrorStream(true).start();
+        Path fds = Path.of("/proc/" + p.pid() + "/fd");
+        String unnamed = outDir.toRealPath() + "/#";
+        boolean caught = false;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!caught && p.isAlive() && System.nanoTime() < deadline) {
+            try (var s = Files.list(fds)) {
+                for (Path fd : s.toList()) {
+                    try {
+                        if (Files.readSymbolicLink(fd).toString().startsWith(unnamed)) {
+                            caught = true;
+                        }
+                    } catch (java.io.IOException gone) {
+                        // the descriptor closed between list and readlink
+                    }
+                }
+            } catch (java.io.IOException exited) {
+                break;
+            }
+        }
+        assertTrue(caught, "the pack was not caught mid-write (it ended first, or never opened an unnamed file)");
+        assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(p.pid())).start().waitFor());
+        try (var s = Files.list(outDir)) {
+            assertEquals(List.of(), s.toList(), "mid-write, the image has no name yet");
+        }
+        p.destroyForcibly();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(137, p.exitValue());
+        try (var s = Files.list(outDir)) {
+            assertEquals(List.of(), s.toList(), "after SIGKILL, nothing beside the target");
+        }
+    }
+
     @Test
     void aDirectoryIsRefusedBeforeAnySourceIsRead() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("images"));
