@@ -139,6 +139,23 @@ class OutputPathCliTest {
     }
 
     @Test
+    void aCharacterDeviceMadeWithMknodIsWrittenInPlace() throws Exception {
+        Path nul = tmp.resolve("null");
+        Process mk = new ProcessBuilder("mknod", nul.toString(), "c", "1", "3").redirectErrorStream(true).start();
+        mk.getInputStream().readAllBytes();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mk.waitFor() == 0, "mknod is not permitted here (needs CAP_MKNOD)");
+        DaxloadCliTest.Run r = DaxloadCliTest.run("pack-model", "-q", "--name", "m", weights.toString(), "-o", nul.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(0020000, (Integer) Files.getAttribute(nul, "unix:mode") & 0170000, "still a character device");
+        Path full = tmp.resolve("full");
+        assertEquals(0, new ProcessBuilder("mknod", full.toString(), "c", "1", "7").start().waitFor());
+        r = DaxloadCliTest.run("pack", "-q", tree.toString(), "-o", full.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains(full + ": writing the image failed") && r.err().contains("No space left on device"), r.err());
+        assertEquals(0020000, (Integer) Files.getAttribute(full, "unix:mode") & 0170000);
+    }
+
+    @Test
     void aDirectoryIsRefusedBeforeAnySourceIsRead() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("images"));
         // the source does not exist: the output is what the message is about, so it was checked first
