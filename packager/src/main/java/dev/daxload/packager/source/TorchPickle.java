@@ -20,11 +20,18 @@ import java.util.Set;
  * itself now loads with {@code weights_only=True}; this is that allow-list, in Java.
  */
 final class TorchPickle {
-    /** A storage named by a persistent id: {@code ('storage', torch.FloatStorage, key, location, numel)}. */
-    record Storage(String dtype, int elementSize, String key, String location, long numel) {}
+    /**
+     * A storage named by a persistent id: {@code ('storage', torch.FloatStorage, key, location, numel)};
+     * {@code torch.UntypedStorage} (untyped: bytes, dtype given by the tensor) for torch 2's newer dtypes.
+     */
+    record Storage(String dtype, int elementSize, String key, String location, long numel, boolean untyped) {}
 
-    /** {@code torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)}: a view of a storage. */
-    record Tensor(Storage storage, long offset, long[] size, long[] stride) {}
+    /**
+     * {@code torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)} (dtype from the storage
+     * class) or {@code _rebuild_tensor_v3(untyped storage, offset, size, stride, ..., dtype)} (the dtypes
+     * torch 2 added: float8, uint16-64): a view of a storage, its offset in elements of its dtype.
+     */
+    record Tensor(Storage storage, String dtype, int elementSize, long offset, long[] size, long[] stride) {}
 
     /** A Python tuple, told apart from a list. */
     record Tuple(List<Object> items) {}
@@ -55,13 +62,22 @@ final class TorchPickle {
             storage("FloatStorage", "F32", 4), storage("DoubleStorage", "F64", 8), storage("HalfStorage", "F16", 2),
             storage("BFloat16Storage", "BF16", 2), storage("LongStorage", "I64", 8), storage("IntStorage", "I32", 4),
             storage("ShortStorage", "I16", 2), storage("CharStorage", "I8", 1), storage("ByteStorage", "U8", 1),
-            storage("BoolStorage", "BOOL", 1), storage("ComplexFloatStorage", "C64", 8));
+            storage("BoolStorage", "BOOL", 1), storage("ComplexFloatStorage", "C64", 8),
+            storage("UntypedStorage", "U8", 1));
+
+    /** The dtypes torch 2 pickles by name for _rebuild_tensor_v3, with their safetensors names and sizes. */
+    private static final Map<String, Storage> V3_DTYPES = Map.ofEntries(
+            storage("float8_e4m3fn", "F8_E4M3", 1), storage("float8_e5m2", "F8_E5M2", 1),
+            storage("float8_e4m3fnuz", "F8_E4M3FNUZ", 1), storage("float8_e5m2fnuz", "F8_E5M2FNUZ", 1),
+            storage("float8_e8m0fnu", "F8_E8M0", 1), storage("uint16", "U16", 2), storage("uint32", "U32", 4),
+            storage("uint64", "U64", 8));
 
     private static Map.Entry<String, Storage> storage(String cls, String dtype, int size) {
-        return Map.entry(cls, new Storage(dtype, size, null, null, 0));
+        return Map.entry(cls, new Storage(dtype, size, null, null, 0, cls.equals("UntypedStorage")));
     }
 
     private static final Set<String> FUNCTIONS = Set.of("collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
+            "torch._utils._rebuild_tensor_v3",
             "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state");
 
     /** A pickle longer than this is not a state dict's (a 70B model's is a few MB). */
@@ -269,7 +285,7 @@ final class TorchPickle {
 
     private Global global(String module, String name) throws Refused {
         Global g = new Global(module, name);
-        boolean storage = module.equals("torch") && STORAGES.containsKey(name);
+        boolean storage = module.equals("torch") && (STORAGES.containsKey(name) || V3_DTYPES.containsKey(name));
         if (!storage && !FUNCTIONS.contains(g.qualified())) {
             throw refuse("names " + g.qualified() + ", which is not one of the storages and functions of a state dict"
                     + " (refusing to run it)");
@@ -285,9 +301,10 @@ final class TorchPickle {
         }
         Storage kind = STORAGES.get(g.name());
         if (kind == null || !g.module().equals("torch")) {
+            // a dtype where a storage class belongs
             throw refuse("a storage of class " + g.qualified() + ", which daxload has no dtype for");
         }
-        return new Storage(kind.dtype(), kind.elementSize(), key, location, numel);
+        return new Storage(kind.dtype(), kind.elementSize(), key, location, numel, kind.untyped());
     }
 
     private Object reduce(Object callable, Object args) throws Refused {
@@ -304,7 +321,8 @@ final class TorchPickle {
                 }
                 yield new LinkedHashMap<Object, Object>();
             }
-            case "torch._utils._rebuild_tensor_v2" -> tensor(a);
+            case "torch._utils._rebuild_tensor_v2" -> tensor(a, false);
+            case "torch._utils._rebuild_tensor_v3" -> tensor(a, true);
             case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state" -> {
                 if (a.size() < 3 || !(a.get(0) instanceof Tensor t)) {
                     throw refuse(g.qualified() + " of something that is not a tensor");
@@ -315,10 +333,24 @@ final class TorchPickle {
         };
     }
 
-    private Tensor tensor(List<Object> a) throws Refused {
-        if (a.size() < 6 || a.size() > 7 || !(a.get(0) instanceof Storage s) || !(a.get(1) instanceof Long offset)
+    private Tensor tensor(List<Object> a, boolean v3) throws Refused {
+        String call = v3 ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2";
+        int fixed = v3 ? 7 : 6;
+        if (a.size() < fixed || a.size() > fixed + 1 || !(a.get(0) instanceof Storage s) || !(a.get(1) instanceof Long offset)
                 || !(a.get(2) instanceof Tuple(List<Object> size)) || !(a.get(3) instanceof Tuple(List<Object> stride))) {
-            throw refuse("_rebuild_tensor_v2 with arguments other than (storage, offset, size, stride, requires_grad, hooks[, metadata])");
+            throw refuse(call + " with arguments other than (storage, offset, size, stride, requires_grad, hooks"
+                    + (v3 ? ", dtype" : "") + "[, metadata])");
+        }
+        String dtype = s.dtype();
+        int elementSize = s.elementSize();
+        if (v3) {
+            if (!(a.get(6) instanceof Global g) || !V3_DTYPES.containsKey(g.name()) || !s.untyped()) {
+                throw refuse(call + " of a dtype daxload has no name for, or over a typed storage: " + a.get(6));
+            }
+            dtype = V3_DTYPES.get(g.name()).dtype();
+            elementSize = V3_DTYPES.get(g.name()).elementSize();
+        } else if (s.untyped()) {
+            throw refuse(call + " over an untyped storage: its dtype is not known");
         }
         if (size.size() != stride.size() || size.size() > MAX_DIMS) {
             throw refuse("a tensor with " + size.size() + " sizes and " + stride.size() + " strides");
@@ -326,7 +358,7 @@ final class TorchPickle {
         if (offset < 0) {
             throw refuse("a tensor at storage offset " + offset);
         }
-        return new Tensor(s, offset, longs(size, "size"), longs(stride, "stride"));
+        return new Tensor(s, dtype, elementSize, offset, longs(size, "size"), longs(stride, "stride"));
     }
 
     private long[] longs(List<Object> items, String what) throws Refused {

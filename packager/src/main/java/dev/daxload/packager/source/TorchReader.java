@@ -189,11 +189,13 @@ public final class TorchReader implements SourceReader {
             throw new SourceFormatException(path, lho, "tensor '" + name + "': storage member '" + e.getName()
                     + "' is compressed (method " + e.getMethod() + "); torch.save stores them");
         }
-        long elem = s.elementSize();
-        if (e.getSize() < 0 || s.numel() > e.getSize() / elem || s.numel() * elem != e.getSize()) {
+        long storageElem = s.elementSize();
+        if (e.getSize() < 0 || s.numel() > e.getSize() / storageElem || s.numel() * storageElem != e.getSize()) {
             throw new SourceFormatException(path, lho, "tensor '" + name + "': storage '" + e.getName() + "' holds "
-                    + e.getSize() + " bytes, but its pickle says " + s.numel() + " elements of " + elem + " bytes");
+                    + e.getSize() + " bytes, but its pickle says " + s.numel() + " elements of " + storageElem + " bytes");
         }
+        long elem = t.elementSize();
+        long storageBytes = e.getSize();
         long data = e.getDataOffset();
         if (data < 0 || data > fileSize - e.getSize()) {
             throw new SourceFormatException(path, lho, "tensor '" + name + "': storage '" + e.getName() + "' lies past the end of the file");
@@ -213,10 +215,11 @@ public final class TorchReader implements SourceReader {
             }
             expect = Math.multiplyExact(expect, shape[i]);
         }
-        if (t.offset() > s.numel() || numel > s.numel() - t.offset()) {
+        long storageElements = storageBytes / elem;
+        if (t.offset() > storageElements || numel > storageElements - t.offset()) {
             throw new SourceFormatException(path, -1, "tensor '" + name + "': " + numel + " elements from storage offset "
-                    + t.offset() + " run past its storage of " + s.numel());
+                    + t.offset() + " run past its storage of " + storageElements);
         }
-        return new SourceTensor(name, s.dtype(), shape, FileContent.range(path, data + t.offset() * elem, numel * elem));
+        return new SourceTensor(name, t.dtype(), shape, FileContent.range(path, data + t.offset() * elem, numel * elem));
     }
 }

@@ -125,6 +125,31 @@ class TorchReaderTest {
         assertTrue(t.content().describe().contains("ok.pt"), t.content().describe());
     }
 
+    /**
+     * torch 2's form for the dtypes it added (float8, uint16-64): an untyped storage of bytes, the dtype
+     * pickled by name as _rebuild_tensor_v3's seventh argument, the offset in elements of that dtype.
+     * Hand-built after torch's _tensor.py (torch 1.13 here cannot write it).
+     */
+    static byte[] v3Tensor(String dtype, int offset, int n, int storageBytes) {
+        return bytes(0x80, 2, "}", "X", 1, 0, 0, 0, "w",
+                "ctorch._utils\n_rebuild_tensor_v3\n", "(",
+                "(", "X", 7, 0, 0, 0, "storage", "ctorch\nUntypedStorage\n", "X", 1, 0, 0, 0, "0", "X", 6, 0, 0, 0, "cuda:0",
+                "K", storageBytes, "t", "Q", "K", offset, "K", n, 0x85, "K", 1, 0x85, 0x89, "ccollections\nOrderedDict\n", ")", "R",
+                "ctorch\n" + dtype + "\n", "t", "R", "s", ".");
+    }
+
+    @Test
+    void torch2NewDtypesThroughRebuildTensorV3() throws IOException {
+        SourceModel m = reader.read(archive("v3.pt", v3Tensor("uint16", 1, 3, 8), 8));
+        SourceTensor t = m.tensors().getFirst();
+        assertEquals("U16", t.dtype());
+        assertEquals(6, t.content().size());
+        SourceTensor f8 = reader.read(archive("f8.pt", v3Tensor("float8_e4m3fn", 0, 8, 8), 8)).tensors().getFirst();
+        assertEquals("F8_E4M3", f8.dtype());
+        Fixtures.refused(reader, archive("v3past.pt", v3Tensor("uint32", 1, 2, 8), 8), "run past its storage of 2");
+        Fixtures.refused(reader, archive("v3bits.pt", v3Tensor("bits8", 0, 8, 8), 8), "torch.bits8");
+    }
+
     @Test
     void aTensorPastItsStorageIsRefused() throws IOException {
         Fixtures.refused(reader, archive("past.pt", oneTensor(2, 3), 16), "tensor 'w'", "run past its storage of 4");
