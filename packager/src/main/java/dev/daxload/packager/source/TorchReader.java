@@ -23,9 +23,9 @@ import org.apache.commons.compress.archivers.zip.ZipFile;
  * PyTorch state dicts as {@code torch.save} writes them since 1.6 ({@code model.pt}, {@code .pth},
  * HuggingFace's {@code pytorch_model.bin}): a zip archive holding {@code <root>/data.pkl} (the dict,
  * read by the strict {@link TorchPickle}) and one stored member per storage, {@code <root>/data/<key>}.
- * A tensor is a range of its storage's member, copied as it lies: its storage offset is honoured, and
- * strides other than C order (a transposed view) are refused by name, as are the legacy pre-1.6
- * format, TorchScript archives, big-endian storages and checkpoints that are not a flat dict of
+ * A tensor is a range of its storage's member, copied as it lies: its storage offset is honoured, a
+ * transposed (Fortran-order) view is gathered into C order, other strides (a strided slice, a partial
+ * permute) are refused by name, as are the legacy pre-1.6 format, TorchScript archives, big-endian storages and checkpoints that are not a flat dict of
  * tensors. No Python, no code in the file is run.
  */
 public final class TorchReader implements SourceReader {
@@ -205,21 +205,38 @@ public final class TorchReader implements SourceReader {
         for (long d : shape) {
             numel = Math.multiplyExact(numel, d);
         }
-        // C order: each stride is the product of the sizes after it (a dimension of size 1 may say anything).
-        long expect = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && numel > 0 && t.stride()[i] != expect) {
-                throw new SourceFormatException(path, -1, "tensor '" + name + "': strides " + java.util.Arrays.toString(t.stride())
-                        + " for shape " + java.util.Arrays.toString(shape) + " are not C order (a transposed or strided view);"
-                        + " save it with .contiguous()");
+        // C order: each stride is the product of the sizes after it; Fortran order (a transposed matrix, a
+        // fully reversed permute): the product of the sizes before it. A dimension of size 1 may say anything.
+        boolean c = true;
+        boolean fortran = true;
+        long expectC = 1;
+        long expectF = 1;
+        for (int i = 0; i < shape.length; i++) {
+            int j = shape.length - 1 - i;
+            if (shape[j] != 1 && t.stride()[j] != expectC) {
+                c = false;
             }
-            expect = Math.multiplyExact(expect, shape[i]);
+            if (shape[i] != 1 && t.stride()[i] != expectF) {
+                fortran = false;
+            }
+            expectC = Math.multiplyExact(expectC, shape[j]);
+            expectF = Math.multiplyExact(expectF, shape[i]);
+        }
+        if (numel > 0 && !c && !fortran) {
+            throw new SourceFormatException(path, -1, "tensor '" + name + "': strides " + java.util.Arrays.toString(t.stride())
+                    + " for shape " + java.util.Arrays.toString(shape) + " are neither C nor Fortran order (a strided slice or"
+                    + " a partial permute); save it with .contiguous()");
         }
         long storageElements = storageBytes / elem;
         if (t.offset() > storageElements || numel > storageElements - t.offset()) {
             throw new SourceFormatException(path, -1, "tensor '" + name + "': " + numel + " elements from storage offset "
                     + t.offset() + " run past its storage of " + storageElements);
         }
-        return new SourceTensor(name, t.dtype(), shape, FileContent.range(path, data + t.offset() * elem, numel * elem));
+        FileContent bytes = FileContent.range(path, data + t.offset() * elem, numel * elem);
+        if (numel > 0 && !c) {
+            // A transposed view: gathered into C order while it is written (mapped, never in the heap).
+            bytes = new FortranOrderContent(bytes, shape, (int) elem, 1);
+        }
+        return new SourceTensor(name, t.dtype(), shape, bytes);
     }
 }

@@ -67,7 +67,7 @@ class TorchReaderTest {
 
     @Test
     void refusalsSayWhy() {
-        Fixtures.refused(reader, TORCH.resolve("reject-strided.pt"), "tensor 'w'", "not C order", ".contiguous()");
+        Fixtures.refused(reader, TORCH.resolve("reject-strided.pt"), "tensor 'w'", "neither C nor Fortran order", ".contiguous()");
         Fixtures.refused(reader, TORCH.resolve("reject-legacy.pt"), "legacy format");
         Fixtures.refused(reader, TORCH.resolve("reject-checkpoint.pt"), "entry 'model' is a dict, not a tensor");
         Fixtures.refused(reader, TORCH.resolve("reject-torchscript.pt"), "TorchScript");
