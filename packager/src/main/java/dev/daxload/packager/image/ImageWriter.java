@@ -12,9 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -146,15 +144,7 @@ public final class ImageWriter {
      * @return where everything landed
      */
     public ImageLayout write(ImageTree tree, ImageTarget target) throws IOException {
-        return switch (target) {
-            case ImageTarget.File f -> writeFile(tree, f.path());
-            case ImageTarget.Device d -> writeDevice(tree, d);
-            case ImageTarget.Stream s -> {
-                try (FileChannel out = FileChannel.open(s.path(), StandardOpenOption.WRITE)) {
-                    yield writeStream(tree, out, s.named());
-                }
-            }
-        };
+        return publisher(tree).to(target, knownBytes(tree));
     }
 
     /**
@@ -162,74 +152,11 @@ public final class ImageWriter {
      * and checked in an unnamed temporary file first, so nothing is sent unless it is complete.
      */
     public ImageLayout write(ImageTree tree, WritableByteChannel out) throws IOException {
-        return writeStream(tree, out, Path.of("-"));
+        return publisher(tree).to(out, Path.of("-"));
     }
 
-    private ImageLayout writeFile(ImageTree tree, Path target) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        try (TempImage tmp = TempImage.create(dir, target.getFileName().toString(), false)) {
-            ImageLayout layout = writeChecked(tree, tmp);
-            tmp.publish(target);
-            return layout;
-        }
-    }
-
-    private ImageLayout writeDevice(ImageTree tree, ImageTarget.Device d) throws IOException {
-        long known = knownBytes(tree);
-        if (d.size() >= 0 && known > d.size()) {
-            throw doesNotFit(d, known, "its files alone take");
-        }
-        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
-            ImageLayout layout = writeChecked(tree, tmp);
-            long size = layout.size();
-            if (d.size() >= 0 && size > d.size()) {
-                throw doesNotFit(d, size, "the image takes");
-            }
-            if (d.block() || d.size() < 0) {
-                try (FileChannel out = FileChannel.open(d.path(), StandardOpenOption.WRITE)) {
-                    copy(tmp.channel(), size, out, d.named());
-                    if (d.block()) {
-                        // through the page cache to the device itself, as mkfs does before it returns
-                        out.force(true);
-                    }
-                }
-            } else {
-                // A character device with a size is memory (device-DAX): it takes data through a
-                // mapping only, in whole huge pages.
-                long mapLength = Math.min(d.size(), alignUp(size, 2L << 20));
-                try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-                    FileCalls.copyThroughMapping(tmp.channel().map(FileChannel.MapMode.READ_ONLY, 0, size, arena),
-                            d.path(), mapLength);
-                }
-            }
-            return layout;
-        }
-    }
-
-    private static java.nio.file.FileSystemException doesNotFit(ImageTarget.Device d, long bytes, String what) {
-        return new java.nio.file.FileSystemException(d.named().toString(), null, "the image does not fit: " + what + " "
-                + bytes + " bytes and the device holds " + d.size() + "; nothing was written to it");
-    }
-
-    private ImageLayout writeStream(ImageTree tree, WritableByteChannel out, Path named) throws IOException {
-        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
-            ImageLayout layout = writeChecked(tree, tmp);
-            copy(tmp.channel(), layout.size(), out, named);
-            return layout;
-        }
-    }
-
-    private ImageLayout writeChecked(ImageTree tree, TempImage tmp) throws IOException {
-        ImageLayout layout = writeTo(tree, tmp.channel());
-        if (check != null) {
-            check.check(tmp.path());
-        }
-        return layout;
-    }
-
-    private static Path temporaryDirectory() {
-        return Path.of(System.getProperty("java.io.tmpdir"));
+    private ImagePublisher publisher(ImageTree tree) {
+        return new ImagePublisher(ch -> writeTo(tree, ch), check);
     }
 
     /** The bytes of the files whose size is known before writing: a lower bound of the image's size. */
@@ -246,31 +173,6 @@ public final class ImageWriter {
             }
         }
         return sum;
-    }
-
-    /** Copies the first {@code size} bytes of {@code image} to {@code out}, in order. */
-    private static void copy(FileChannel image, long size, WritableByteChannel out, Path named) throws IOException {
-        long done = 0;
-        try {
-            while (done < size) {
-                long n = image.transferTo(done, size - done, out);
-                if (n <= 0) {
-                    ByteBuffer b = ByteBuffer.allocate((int) Math.min(1 << 20, size - done));
-                    while (b.hasRemaining() && image.read(b, done + b.position()) >= 0) {
-                        // fill
-                    }
-                    b.flip();
-                    while (b.hasRemaining()) {
-                        n = out.write(b);
-                    }
-                    n = b.limit();
-                }
-                done += n;
-            }
-        } catch (IOException e) {
-            throw new IOException(named + ": writing the image failed after " + done + " of " + size + " bytes: "
-                    + e.getMessage(), e);
-        }
     }
 
     /** Writes the image into an empty channel from position 0. */
