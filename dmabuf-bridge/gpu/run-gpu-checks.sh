@@ -11,7 +11,7 @@
 #                                        --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output .work/gpu/jdk
 #                                  strip --strip-unneeded .work/gpu/jdk/lib/server/libjvm.so
 #                                (about 42 MiB: java.xml and jdk.zipfs are for JUnit: XML reports, scanning jars)
-#        .work/gpu/lib           the packager's runtime jars (loader, dmabuf-bridge with its JNI library, picocli,
+#        .work/gpu/lib           the command line's runtime jars (packager, loader, dmabuf-bridge with its JNI library, picocli,
 #                                gson, protobuf, javacpp, org.bytedeco cuda + linux-x86_64) and JUnit's console launcher;
 #                                no DJL PyTorch native jar (112 MB: it cannot travel, and nothing here needs it)
 #        .work/gpu/test-classes  the bridge's test classes (CudaDeviceTest, CudaStandInTest, ...)
@@ -41,7 +41,7 @@ GPU=$ROOT/.work/gpu
 
 prepare() {
     local jdk=${JAVA_HOME_25:-$("$ROOT/bin/find-jdk25")}
-    (cd "$ROOT" && mvn -q -B -DskipTests package -pl loader,dmabuf-bridge,packager -am)
+    (cd "$ROOT" && mvn -q -B -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true package -pl loader,dmabuf-bridge,packager,cli -am)
     (cd "$ROOT" && mvn -q -B -pl loader,dmabuf-bridge -am test-compile dependency:build-classpath \
         -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt)
     local junit_version console
@@ -50,12 +50,12 @@ prepare() {
     [ -f "$console" ] || (cd "$ROOT" && mvn -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:"$junit_version" -Dtransitive=false)
     rm -rf "$GPU"
     mkdir -p "$GPU/lib" "$GPU/test-classes"
-    cp "$ROOT"/packager/target/daxload-packager-*.jar "$GPU/lib/"
-    rm -f "$GPU"/lib/*-tests.jar
-    cp "$ROOT"/packager/target/lib/*.jar "$GPU/lib/"
+    cp "$ROOT"/cli/target/daxload-cli-*.jar "$GPU/lib/"
+    rm -f "$GPU"/lib/*-tests.jar "$GPU"/lib/*-sources.jar "$GPU"/lib/*-javadoc.jar
+    cp "$ROOT"/cli/target/lib/*.jar "$GPU/lib/"
     cp "$console" "$GPU/lib/"
     cp -r "$ROOT"/dmabuf-bridge/target/test-classes/. "$GPU/test-classes/"
-    # The bridge's test dependencies that the packager's runtime lacks (JUnit comes in the console jar).
+    # The bridge's test dependencies that the command line's runtime lacks (JUnit comes in the console jar).
     tr ':' '\n' < "$ROOT/dmabuf-bridge/target/test-classpath.txt" | grep -v -e junit -e opentest4j -e apiguardian | while read -r j; do
         [ -f "$j" ] && [ ! -f "$GPU/lib/$(basename "$j")" ] && cp "$j" "$GPU/lib/" || true
     done

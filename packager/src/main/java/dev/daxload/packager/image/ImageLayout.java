@@ -11,6 +11,7 @@ public final class ImageLayout {
     private final Map<ImageTree.Node, Long> inodes = new IdentityHashMap<>();
     private final Map<ImageTree.Node, Long> offsets = new IdentityHashMap<>();
     private long baseOffset;
+    private long size;
 
     void place(ImageTree.Node node, long ino) {
         inodes.put(node, ino);
@@ -48,6 +49,15 @@ public final class ImageLayout {
     /** Where the base image starts: data offsets in inodes are relative to it. */
     public long baseOffset() {
         return baseOffset;
+    }
+
+    void size(long bytes) {
+        this.size = bytes;
+    }
+
+    /** The image's length in bytes. */
+    public long size() {
+        return size;
     }
 
     int inodeCount() {

@@ -10,12 +10,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -27,8 +24,10 @@ import java.util.Map;
  *
  * <p>It streams: file contents go from their sources into the image through a few fixed buffers
  * ({@link DataCopier}: one thread reads and checksums, another writes), and only metadata (a few dozen
- * bytes per node) is held in memory, so the heap needed does not grow with the size of the data. The image is written to a temporary file beside the target and
- * renamed over it at the end: a failed or interrupted write leaves nothing at the target path.
+ * bytes per node) is held in memory, so the heap needed does not grow with the size of the data. The
+ * image is written to an unnamed temporary file beside the target and renamed over it at the end: a
+ * failed, interrupted or killed write leaves nothing at the target path (see {@link #write(ImageTree,
+ * ImageTarget)} for devices and streams).
  *
  * <p>The layout is a pure function of the tree: inodes are numbered breadth first in name order, data
  * is placed in inode order (directory entry arrays, then symlink targets, then files, then
@@ -39,6 +38,7 @@ public final class ImageWriter {
     private boolean rootOwned;
     private ProgressListener progress = ProgressListener.NONE;
     private FileWrittenListener fileWritten = NO_LISTENER;
+    private ImageCheck check;
 
     private static final FileWrittenListener NO_LISTENER = new FileWrittenListener() {
         @Override
@@ -107,51 +107,72 @@ public final class ImageWriter {
     private record Placed(Node node, long ino, long nlink) {}
 
     /**
-     * Writes {@code tree} to {@code target}, replacing it only once the image is complete.
+     * Runs {@code check} on each complete image before it is published (renamed over the target,
+     * copied to a device or streamed): an image that fails it is never seen.
+     */
+    public ImageWriter check(ImageCheck check) {
+        this.check = check;
+        return this;
+    }
+
+    /** Looks at a complete image before anyone else may; throws to stop it being published. */
+    @FunctionalInterface
+    public interface ImageCheck {
+        /**
+         * @param image a path that opens the complete image (it may be a {@code /proc/self/fd} link)
+         */
+        void check(Path image) throws IOException;
+    }
+
+    /**
+     * Writes {@code tree} to {@code target}, resolved by {@link ImageTarget#resolve}: a file is replaced
+     * only once the image is complete, a device is written in place.
      *
      * @return where everything landed
      */
     public ImageLayout write(ImageTree tree, Path target) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        // rw-r--r--, as cp or mkfs would leave it (createTempFile alone gives 0600).
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
-                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
-        Thread cleanup = new Thread(() -> deleteQuietly(tmp), "daxload-image-cleanup");
-        Runtime.getRuntime().addShutdownHook(cleanup);
-        boolean done = false;
-        try {
-            ImageLayout layout;
-            // No TRUNCATE_EXISTING: the file is new and empty, and on ext4 a truncate followed by close
-            // makes the kernel start writing the whole image out at close (auto_da_alloc).
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                layout = writeTo(tree, ch);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            done = true;
-            return layout;
-        } finally {
-            if (!done) {
-                deleteQuietly(tmp);
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running or will run; it deletes only a file that is no longer there
-            }
-        }
+        return write(tree, ImageTarget.resolve(target));
     }
 
-    private static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // best effort during cleanup; the original error is what the caller needs
+    /**
+     * Writes {@code tree} to {@code target}. A file is written unnamed beside it ({@code O_TMPFILE}
+     * where the filesystem has it) and renamed over it at the end: a failed, interrupted or killed
+     * write leaves nothing at the target path and nothing beside it. A device or a FIFO gets a
+     * complete, checked image copied in order from a temporary file in {@code java.io.tmpdir}; a
+     * device's size is checked before a byte of it is written.
+     *
+     * @return where everything landed
+     */
+    public ImageLayout write(ImageTree tree, ImageTarget target) throws IOException {
+        return publisher(tree).to(target, knownBytes(tree));
+    }
+
+    /**
+     * Writes {@code tree} as a stream of bytes in order, to standard output say. The image is made
+     * and checked in an unnamed temporary file first, so nothing is sent unless it is complete.
+     */
+    public ImageLayout write(ImageTree tree, WritableByteChannel out) throws IOException {
+        return publisher(tree).to(out, Path.of("-"));
+    }
+
+    private ImagePublisher publisher(ImageTree tree) {
+        return new ImagePublisher(ch -> writeTo(tree, ch), check);
+    }
+
+    /** The bytes of the files whose size is known before writing: a lower bound of the image's size. */
+    private static long knownBytes(ImageTree tree) {
+        long sum = 0;
+        ArrayDeque<Directory> queue = new ArrayDeque<>(List.of(tree.root()));
+        while (!queue.isEmpty()) {
+            for (var e : queue.poll().entries()) {
+                if (e.getValue() instanceof Directory sub) {
+                    queue.add(sub);
+                } else if (e.getValue() instanceof RegularFile f && !(f.content() instanceof FileContent.Late)) {
+                    sum += f.content().size();
+                }
+            }
         }
+        return sum;
     }
 
     /** Writes the image into an empty channel from position 0. */
@@ -248,6 +269,7 @@ public final class ImageWriter {
         writeBaseSuperblock(ch, count, dataStart, baseSize);
         writeSuperblock(ch, count, baseSize);
         long total = STATIC_BASE_OFFSET + baseSize;
+        layout.size(total);
         if (ch.size() < total) {
             // the last slot's padding: a hole reads as zeros and costs no disk
             writeFully(ch, ByteBuffer.allocate(1), total - 1);

@@ -7,6 +7,7 @@ import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;
 import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.image.ImageLayout;
+import dev.daxload.packager.image.ImageTarget;
 import dev.daxload.packager.image.ImageTree;
 import dev.daxload.packager.image.ImageTree.Attributes;
 import dev.daxload.packager.image.ImageTree.Directory;
@@ -180,5 +181,15 @@ public final class ModelPackager {
     /** Writes the image with {@code writer}, checksumming tensors on the way. */
     public ImageLayout write(ImageWriter writer, Path target) throws IOException {
         return writer.onFileWritten(checksummer).write(tree, target);
+    }
+
+    /** Writes the image to a resolved target (a file, a device, a FIFO); see {@link ImageWriter#write(ImageTree, ImageTarget)}. */
+    public ImageLayout write(ImageWriter writer, ImageTarget target) throws IOException {
+        return writer.onFileWritten(checksummer).write(tree, target);
+    }
+
+    /** Writes the image as a stream of bytes in order (standard output, say). */
+    public ImageLayout write(ImageWriter writer, java.nio.channels.WritableByteChannel out) throws IOException {
+        return writer.onFileWritten(checksummer).write(tree, out);
     }
 }

@@ -10,7 +10,7 @@ import java.util.Optional;
 /**
  * Picks the reader for a path. Directories: one holding {@code model.safetensors.index.json} is a sharded
  * safetensors model, one holding {@code tensors.json} is a raw-tensor directory. Files: by extension
- * ({@code .safetensors}, {@code .gguf}, {@code .onnx}, {@code .npy}, {@code .npz}, {@code *.safetensors.index.json},
+ * ({@code .safetensors}, {@code .gguf}, {@code .onnx}, {@code .npy}, {@code .npz}, {@code .pt}/{@code .pth}/{@code .bin} (PyTorch), {@code *.safetensors.index.json},
  * {@code tensors.json}), else by magic bytes (GGUF, {@code \x93NUMPY}, a plausible safetensors header).
  * Readers are asked in order; the first that accepts the path wins.
  */
@@ -22,10 +22,10 @@ public final class SourceReaders {
         this.readers = List.copyOf(readers);
     }
 
-    /** The readers of this package: sharded safetensors, raw, safetensors, GGUF, ONNX, npy, npz. */
+    /** The readers of this package: sharded safetensors, raw, safetensors, GGUF, ONNX, npy, npz, PyTorch. */
     public static SourceReaders standard() {
         return new SourceReaders(List.of(new ShardedSafetensorsReader(), new RawTensorReader(), new SafetensorsReader(),
-                new GgufReader(), new OnnxReader(), new NpyReader(), new NpzReader()));
+                new GgufReader(), new OnnxReader(), new NpyReader(), new NpzReader(), new TorchReader()));
     }
 
     /** A registry that asks {@code first} before these readers: how other formats (ONNX) join. */

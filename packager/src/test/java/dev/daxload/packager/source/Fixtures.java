@@ -24,8 +24,11 @@ import java.util.Optional;
 
 /** Shared test helpers: the reference fixtures, and what a {@link FileContent} really writes. */
 public final class Fixtures {
-    /** The packager's own reference-written fixtures (make_fixtures.py there), relative to the module. */
-    public static final Path OWN = Path.of("src/test/fixtures");
+    /**
+     * The packager's own reference-written fixtures (make_fixtures.py there): {@code daxload.ownFixtures}
+     * when another module's tests use them, else relative to the packager module.
+     */
+    public static final Path OWN = Path.of(System.getProperty("daxload.ownFixtures", "src/test/fixtures"));
 
     /** Contents are written this far into a scratch file, so a writer that ignores its position fails. */
     static final long AT = 4099;

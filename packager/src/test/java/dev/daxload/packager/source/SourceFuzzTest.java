@@ -39,7 +39,7 @@ class SourceFuzzTest {
             return s.filter(Files::isRegularFile).filter(p -> {
                 String n = p.getFileName().toString();
                 return n.endsWith(".safetensors") || n.endsWith(".gguf") || n.endsWith(".npy") || n.endsWith(".npz")
-                        || n.endsWith(".index.json");
+                        || n.endsWith(".index.json") || n.endsWith(".pt") || n.endsWith(".bin");
             }).sorted().toList();
         }
     }

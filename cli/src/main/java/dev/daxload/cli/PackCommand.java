@@ -1,6 +1,6 @@
 package dev.daxload.cli;
 
-import dev.daxload.image.DaxImage;
+import dev.daxload.packager.image.ImageLayout;
 import dev.daxload.packager.image.ImageTree;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.image.TreeScanner;
@@ -19,7 +19,7 @@ final class PackCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "the directory to pack")
     Path dir;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write (replaced only when complete)")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write: a file (replaced only when complete; symlinks followed), a block or character device (written in place), or - for standard output")
     Path output;
 
     @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4096",
@@ -37,25 +37,24 @@ final class PackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ImageOutput out = ImageOutput.of(output);
         if (!Files.isDirectory(dir)) {
             throw new java.nio.file.NotDirectoryException(dir.toString());
         }
         long t0 = System.nanoTime();
         ImageTree tree = new TreeScanner(w -> System.err.println("daxload pack: warning: " + w)).scan(dir);
-        try (ProgressBar bar = new ProgressBar("packing", quiet)) {
-            new ImageWriter().alignment(align).rootOwned(allRoot).progress(bar).write(tree, output);
-        }
+        ImageWriter writer = new ImageWriter().alignment(align).rootOwned(allRoot);
         if (!noVerify) {
-            // Opening runs the full validator: a writer bug shows here, not at mount time.
-            try (DaxImage image = DaxImage.open(output)) {
-                if (!image.warnings().isEmpty()) {
-                    throw new IllegalStateException("wrote an image with problems (a daxload bug): " + image.warnings());
-                }
-            }
+            // The full validator, before the image is published: a writer bug shows here, not at mount time.
+            writer.check(ImageOutput::validate);
+        }
+        ImageLayout layout;
+        try (ProgressBar bar = new ProgressBar("packing", quiet)) {
+            layout = out.write(writer.progress(bar), tree);
         }
         if (!quiet) {
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.err.printf("%s: %s in %.2f s%n", output, Sizes.human(Files.size(output)), secs);
+            System.err.printf("%s: %s in %.2f s%n", out.describe(), Sizes.human(layout.size()), secs);
         }
         return 0;
     }

@@ -1,9 +1,10 @@
 package dev.daxload.cli;
 
-import dev.daxload.image.DaxImage;
 import dev.daxload.packager.image.FileContent;
+import dev.daxload.packager.image.ImageLayout;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.image.TreeScanner;
+import dev.daxload.packager.model.ModelDirectory;
 import dev.daxload.packager.model.ModelPackager;
 import dev.daxload.packager.source.SourceReader;
 import dev.daxload.packager.source.SourceReaders;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,8 +24,10 @@ import picocli.CommandLine.Parameters;
 @Command(name = "pack-model", mixinStandardHelpOptions = true,
         description = {"Pack models (and plain trees) into one DAXFS image.",
             "Each --name starts a model; the SOURCEs after it are its weights (safetensors, sharded safetensors"
-                + " directory or index, GGUF, ONNX, .npy, .npz, raw tensor directory) and side files (any other"
-                + " file: tokenizer.json, config.json), copied to files/.",
+                + " directory or index, GGUF, ONNX, PyTorch state dicts (.pt, .pth, pytorch_model.bin), .npy, .npz,"
+                + " raw tensor directory), HuggingFace model directories (weights in one format plus every side file),"
+                + " and side files known by extension (.json, .txt, .model, ...), copied to files/. Any other file is an"
+                + " error unless named with --file NAME=SRC.",
             "Tables: CSV is RFC 4180 (quoted fields); .tsv is tab-separated with no quoting, so a quote is an"
                 + " ordinary character; .jsonl is one JSON object a line.",
             "Example: daxload pack-model --name minilm model.onnx tokenizer.json --table vocab=vocab.csv:key=token"
@@ -39,15 +43,33 @@ final class PackModelCommand implements Callable<Integer> {
         @Parameters(arity = "1..*", paramLabel = "SOURCE", description = "weights and side files of this model")
         List<Path> sources;
 
+        @Option(names = "--file", paramLabel = "NAME=SRC",
+                description = "a side file of this model, copied as it is to files/NAME (NAME may hold '/'; SRC alone keeps its file name):"
+                        + " --file tokenizer.json=all-minilm-tokenizer.json")
+        List<String> files = new ArrayList<>();
+
         @Option(names = "--table", paramLabel = "NAME=FILE[:key=COL]",
                 description = "a lookup table for this model, from CSV, TSV (.tsv) or JSON Lines (.jsonl), keyed by column COL")
         List<String> tables = new ArrayList<>();
     }
 
+    @picocli.CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Extensions of files that are side files when named as a SOURCE: configs, tokenizers, vocabularies, docs. */
+    static final List<String> PLAIN_SIDE_FILES = List.of("json", "txt", "md", "model", "yaml", "yml", "jinja", "tiktoken",
+            "vocab", "spm", "py", "toml", "cfg", "ini");
+
+    static boolean isPlainSideFile(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        int dot = name.lastIndexOf('.');
+        return dot > 0 && PLAIN_SIDE_FILES.contains(name.substring(dot + 1)) && !ModelDirectory.looksLikeWeights(file);
+    }
+
     @Option(names = "--tree", paramLabel = "DIR", description = "a plain directory tree to put at the image root beside the models")
     List<Path> trees = new ArrayList<>();
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write (replaced only when complete)")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write: a file (replaced only when complete; symlinks followed), a block or character device (written in place), or - for standard output")
     Path output;
 
     @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4096",
@@ -59,27 +81,69 @@ final class PackModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ImageOutput out = ImageOutput.of(output);
         long t0 = System.nanoTime();
         SourceReaders readers = SourceReaders.standard();
         List<TableBuilder> tables = new ArrayList<>();
         ModelPackager packager = new ModelPackager();
         try {
             int tensors = 0;
+            int sideFiles = 0;
             for (ModelSpec spec : models) {
                 ModelPackager.Model model = packager.model(spec.name);
                 for (Path source : spec.sources) {
+                    if (source.toString().equals("-")) {
+                        throw new CommandLine.ParameterException(this.spec.commandLine(), "SOURCE '-': pack-model reads"
+                                + " weights from files it can map, not from standard input; name the file");
+                    }
+                    if (Files.isDirectory(source)) {
+                        ModelDirectory d = ModelDirectory.read(source, readers);
+                        for (var read : d.weights()) {
+                            model.add(read);
+                            tensors += read.tensors().size();
+                            sideFiles += read.sideFiles().size();
+                        }
+                        for (var f : d.sideFiles().entrySet()) {
+                            model.sideFile(f.getKey(), FileContent.of(f.getValue(), Files.size(f.getValue())));
+                            sideFiles++;
+                        }
+                        if (!d.leftOut().isEmpty()) {
+                            this.spec.commandLine().getErr().println("daxload pack-model: " + source + ": weights taken from the " + d.format()
+                                    + " files; left out (the same model in other formats): " + String.join(", ", d.leftOut()));
+                        }
+                        continue;
+                    }
                     Optional<SourceReader> reader = readers.find(source);
                     if (reader.isPresent()) {
                         var read = reader.get().read(source);
                         model.add(read);
                         tensors += read.tensors().size();
-                    } else if (Files.isRegularFile(source)) {
+                        sideFiles += read.sideFiles().size();
+                    } else if (Files.isRegularFile(source) && isPlainSideFile(source)) {
                         model.sideFile(source.getFileName().toString(), FileContent.of(source, Files.size(source)));
-                    } else if (Files.isDirectory(source)) {
-                        throw new IllegalArgumentException(source + ": a directory with no weights daxload knows (for a plain tree use --tree)");
+                        sideFiles++;
+                    } else if (Files.isRegularFile(source)) {
+                        throw new IllegalArgumentException(source + ": not weights daxload reads (safetensors, GGUF, ONNX,"
+                                + " PyTorch state dicts, .npy, .npz) nor a side file it knows by its extension ("
+                                + String.join(", ", PLAIN_SIDE_FILES) + "); to copy it as it is, say --file "
+                                + source.getFileName() + "=" + source);
                     } else {
                         throw new java.nio.file.NoSuchFileException(source.toString());
                     }
+                }
+                for (String f : spec.files) {
+                    int eq = f.indexOf('=');
+                    Path src = Path.of(eq < 0 ? f : f.substring(eq + 1));
+                    String name = eq < 0 ? src.getFileName().toString() : f.substring(0, eq);
+                    if (name.isEmpty() || name.startsWith("/") || List.of(name.split("/")).contains("..")) {
+                        throw new CommandLine.ParameterException(this.spec.commandLine(), "--file '" + f
+                                + "': NAME must be a relative path inside files/ (expected NAME=SRC or SRC)");
+                    }
+                    if (!Files.isRegularFile(src)) {
+                        throw new java.nio.file.NoSuchFileException(src.toString(), null, "--file " + f + ": no such regular file");
+                    }
+                    model.sideFile(name, FileContent.of(src, Files.size(src)));
+                    sideFiles++;
                 }
                 for (String t : spec.tables) {
                     TableBuilder b = table(t);
@@ -92,17 +156,13 @@ final class PackModelCommand implements Callable<Integer> {
             for (Path tree : trees) {
                 packager.tree().merge(new TreeScanner(w -> System.err.println("daxload pack-model: warning: " + w)).scan(tree));
             }
+            ImageLayout layout;
             try (ProgressBar bar = new ProgressBar("packing", quiet)) {
-                packager.write(new ImageWriter().alignment(align).progress(bar), output);
-            }
-            try (DaxImage image = DaxImage.open(output)) {
-                if (!image.warnings().isEmpty()) {
-                    throw new IllegalStateException("wrote an image with problems (a daxload bug): " + image.warnings());
-                }
+                layout = out.write(new ImageWriter().alignment(align).progress(bar).check(ImageOutput::validate), packager);
             }
             if (!quiet) {
-                System.err.printf("%s: %d models, %d tensors, %s in %.2f s%n", output, models.size(), tensors,
-                        Sizes.human(Files.size(output)), (System.nanoTime() - t0) / 1e9);
+                System.err.printf("%s: %d models, %d tensors, %d side files, %s in %.2f s%n", out.describe(), models.size(), tensors, sideFiles,
+                        Sizes.human(layout.size()), (System.nanoTime() - t0) / 1e9);
             }
         } finally {
             for (TableBuilder b : tables) {

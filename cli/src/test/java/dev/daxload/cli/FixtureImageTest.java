@@ -46,7 +46,7 @@ class FixtureImageTest {
     @TestFactory
     List<DynamicContainer> everyFixturePacksToTheReferenceBytes() throws Exception {
         List<DynamicContainer> sets = new ArrayList<>();
-        for (Path dir : List.of(TESTDATA, OWN)) {
+        for (Path dir : List.of(TESTDATA, OWN, OWN.resolve("torch"))) {
             if (!Files.isRegularFile(dir.resolve("expected.json"))) {
                 sets.add(DynamicContainer.dynamicContainer(dir.toString(), List.of(DynamicTest.dynamicTest("missing",
                         () -> Assumptions.abort("no " + dir.resolve("expected.json") + " (../shared beside the checkout?)")))));

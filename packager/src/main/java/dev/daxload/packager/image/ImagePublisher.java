@@ -1,0 +1,146 @@
+package dev.daxload.packager.image;
+
+import dev.daxload.image.DaxfsLayout;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Puts a complete, checked image where an {@link ImageTarget} says, so that nobody ever sees half of
+ * one: written unnamed beside a file and renamed over it; for a device or a stream, written unnamed
+ * in {@code java.io.tmpdir}, checked, then copied in order (a device's size checked before a byte of it
+ * is written).
+ */
+final class ImagePublisher {
+    /** Writes the whole image into an empty channel from position 0. */
+    @FunctionalInterface
+    interface Body {
+        ImageLayout writeTo(FileChannel ch) throws IOException;
+    }
+
+    /** Device-DAX devices map in whole 2 MiB pages. */
+    private static final long DAX_ALIGN = 2L << 20;
+
+    private final Body body;
+    private final ImageWriter.ImageCheck check;
+
+    ImagePublisher(Body body, ImageWriter.ImageCheck check) {
+        this.body = body;
+        this.check = check;
+    }
+
+    /**
+     * @param knownBytes a lower bound of the image's size (its files' known bytes): a device smaller
+     *                   than that is refused before any work
+     */
+    ImageLayout to(ImageTarget target, long knownBytes) throws IOException {
+        return switch (target) {
+            case ImageTarget.File f -> toFile(f.path());
+            case ImageTarget.Device d -> toDevice(d, knownBytes);
+            case ImageTarget.Stream s -> {
+                try (FileChannel out = FileChannel.open(s.path(), StandardOpenOption.WRITE)) {
+                    yield to(out, s.named());
+                }
+            }
+        };
+    }
+
+    /** Streams the complete image to {@code out}; {@code named} says what {@code out} is in messages. */
+    ImageLayout to(WritableByteChannel out, Path named) throws IOException {
+        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
+            ImageLayout layout = writeChecked(tmp);
+            copy(tmp.channel(), layout.size(), out, named);
+            return layout;
+        }
+    }
+
+    private ImageLayout toFile(Path target) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        try (TempImage tmp = TempImage.create(dir, target.getFileName().toString(), false)) {
+            ImageLayout layout = writeChecked(tmp);
+            tmp.publish(target);
+            return layout;
+        }
+    }
+
+    private ImageLayout toDevice(ImageTarget.Device d, long knownBytes) throws IOException {
+        if (d.size() >= 0 && knownBytes > d.size()) {
+            throw doesNotFit(d, knownBytes, "its files alone take");
+        }
+        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
+            ImageLayout layout = writeChecked(tmp);
+            long size = layout.size();
+            if (d.size() >= 0 && size > d.size()) {
+                throw doesNotFit(d, size, "the image takes");
+            }
+            if (d.block() || d.size() < 0) {
+                try (FileChannel out = FileChannel.open(d.path(), StandardOpenOption.WRITE)) {
+                    copy(tmp.channel(), size, out, d.named());
+                    if (d.block()) {
+                        // through the page cache to the device itself, as mkfs does before it returns
+                        out.force(true);
+                    }
+                }
+            } else {
+                // A character device with a size is memory (device-DAX): it takes data through a
+                // mapping only, in whole huge pages.
+                long mapLength = Math.min(d.size(), DaxfsLayout.alignUp(size, DAX_ALIGN));
+                try (Arena arena = Arena.ofConfined()) {
+                    FileCalls.copyThroughMapping(tmp.channel().map(FileChannel.MapMode.READ_ONLY, 0, size, arena),
+                            d.path(), mapLength);
+                }
+            }
+            return layout;
+        }
+    }
+
+    private static FileSystemException doesNotFit(ImageTarget.Device d, long bytes, String what) {
+        return new FileSystemException(d.named().toString(), null, "the image does not fit: " + what + " "
+                + bytes + " bytes and the device holds " + d.size() + "; nothing was written to it");
+    }
+
+    private ImageLayout writeChecked(TempImage tmp) throws IOException {
+        ImageLayout layout = body.writeTo(tmp.channel());
+        if (check != null) {
+            check.check(tmp.path());
+        }
+        return layout;
+    }
+
+    private static Path temporaryDirectory() {
+        return Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    /** Copies the first {@code size} bytes of {@code image} to {@code out}, in order. */
+    private static void copy(FileChannel image, long size, WritableByteChannel out, Path named) throws IOException {
+        long done = 0;
+        try {
+            while (done < size) {
+                long n = image.transferTo(done, size - done, out);
+                if (n <= 0) {
+                    // a channel transferTo could not feed: through a buffer
+                    ByteBuffer b = ByteBuffer.allocate((int) Math.min(1 << 20, size - done));
+                    while (b.hasRemaining() && image.read(b, done + b.position()) >= 0) {
+                        // fill
+                    }
+                    b.flip();
+                    n = b.limit();
+                    while (b.hasRemaining()) {
+                        out.write(b);
+                    }
+                }
+                done += n;
+            }
+        } catch (IOException e) {
+            throw new IOException(named + ": writing the image failed after " + done + " of " + size + " bytes: "
+                    + e.getMessage(), e);
+        }
+    }
+}
