@@ -38,6 +38,9 @@ public final class DaxImage implements AutoCloseable {
     private final Arena arena; // null when the caller owns the memory
     private final AtomicBoolean closed = new AtomicBoolean();
     private int pins; // guarded by this; the mapping outlives close() while pins are held
+    private int readers; // guarded by this; close() waits for these short reads (checks) to stop
+    private final Object unmapLock = new Object(); // held while unmapping: a second caller waits for the first
+    private volatile boolean unmapped; // the arena is closed exactly once
     private final ImageValidator.Result validation;
     private final ImageValidator.Index index;
 
@@ -353,27 +356,125 @@ public final class DaxImage implements AutoCloseable {
     private void unpin() {
         boolean unmap;
         synchronized (this) {
-            unmap = --pins == 0 && closed.get();
+            unmap = --pins == 0 && closed.get() && readers == 0;
         }
-        if (unmap && arena != null) {
-            arena.close();
+        if (unmap) {
+            unmapOnce();
+        }
+    }
+
+    /**
+     * A short read of the image that {@link #close()} waits for (a checksum pass): the reader polls
+     * {@link #isOpen()} between chunks and stops once the image is closed, so close waits at most one
+     * chunk. Unlike a {@link #pin}, it is not for memory handed to native code.
+     *
+     * @throws IllegalStateException if the image is closed already
+     */
+    public Reader beginRead() {
+        synchronized (this) {
+            ensureOpen();
+            readers++;
+        }
+        return new Reader();
+    }
+
+    /** See {@link #beginRead()}; closing it twice is harmless. */
+    public final class Reader implements AutoCloseable {
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        private Reader() {}
+
+        /** Throws {@link IllegalStateException} once the image is closing: the reader stops. */
+        public void checkOpen() {
+            ensureOpen();
+        }
+
+        @Override
+        public void close() {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            boolean unmap;
+            synchronized (DaxImage.this) {
+                unmap = --readers == 0 && closed.get() && pins == 0;
+                DaxImage.this.notifyAll();
+            }
+            if (unmap) {
+                unmapOnce();
+            }
         }
     }
 
     /**
      * Closes the image. Idempotent. If this object owns the mapping it is unmapped now, or, while
-     * {@link #pin pins} are held, when the last is released. Segments handed out earlier become
-     * inaccessible once it is unmapped: reading them throws {@link IllegalStateException}.
+     * {@link #pin pins} are held, when the last is released. Checks running on other threads
+     * ({@link #beginRead readers}) stop within one chunk and close waits for them, so the mapping is
+     * never left behind by a check. Segments handed out earlier become inaccessible once it is
+     * unmapped: reading them throws {@link IllegalStateException}.
      */
     @Override
     public void close() {
         boolean unmap;
         synchronized (this) {
-            unmap = closed.compareAndSet(false, true) && pins == 0;
+            closed.set(true);
+            boolean interrupted = false;
+            while (readers > 0) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    interrupted = true; // close must still finish: readers stop within one chunk
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            unmap = pins == 0;
         }
-        if (unmap && arena != null) {
-            arena.close();
+        if (unmap) {
+            unmapOnce();
         }
+    }
+
+    /**
+     * Closes the arena once. A shared arena refuses to close while a JDK operation holds it (an I/O
+     * call on a buffer of the image); such holds last one call, so the close is retried until they end.
+     */
+    private void unmapOnce() {
+        synchronized (unmapLock) {
+            if (unmapped) {
+                return;
+            }
+            try {
+                closeArena();
+            } finally {
+                unmapped = true;
+            }
+        }
+    }
+
+    private void closeArena() {
+        if (arena == null) {
+            return;
+        }
+        for (int attempt = 0; ; attempt++) {
+            try {
+                arena.close();
+                return;
+            } catch (IllegalStateException busy) {
+                if (!arena.scope().isAlive()) {
+                    return;
+                }
+                if (attempt % 1000 == 999) {
+                    org.slf4j.LoggerFactory.getLogger(DaxImage.class).warn("image {}: still waiting to unmap: {}", source, busy.getMessage());
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+            }
+        }
+    }
+
+    /** True once the mapping is gone (for tests: the image was unmapped exactly when expected). */
+    public boolean isUnmapped() {
+        return unmapped;
     }
 
     private void ensureOpen() {

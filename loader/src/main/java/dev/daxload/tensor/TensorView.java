@@ -6,7 +6,6 @@ import dev.daxload.manifest.TensorEntry;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.zip.CRC32C;
 
 /**
  * A tensor of an image: name, dtype, shape and its bytes as a slice of the image's one mapping, so
@@ -79,29 +78,37 @@ public final class TensorView {
     }
 
     /**
-     * Recomputes the CRC32C of the bytes and compares it with the manifest's.
+     * Recomputes the CRC32C of the bytes and compares it with the manifest's. Safe against the image
+     * being closed on another thread (the check stops with {@link IllegalStateException}, and the
+     * image's close waits for it) and against the image file being truncated while mapped (a
+     * {@link ChecksumException} saying so, not a crash): see {@link Checksums}.
      *
-     * @throws ChecksumException if they differ
+     * @throws ChecksumException if they differ, or the bytes cannot be read any more
+     * @throws IllegalStateException if the image is closed, or closes during the check
      */
     public void verify() throws ChecksumException {
         if (entry.crc32c() == null) {
             return;
         }
-        int actual = crc32c(data);
+        int actual;
+        try (DaxImage.Reader reader = image == null ? null : image.beginRead()) {
+            actual = Checksums.crc32c(data, reader);
+        } catch (Checksums.MemoryFaultException e) {
+            throw new ChecksumException(String.format("tensor '%s' at offset %d: %s", name(), entry.offset(), e.getMessage()), e);
+        }
         if (actual != entry.crc32c()) {
             throw new ChecksumException(String.format("tensor '%s' at offset %d: CRC32C is %08x, the manifest says %08x",
                     name(), entry.offset(), actual, entry.crc32c()));
         }
     }
 
-    /** CRC32C of a segment of any size (the JDK's CRC32C takes ByteBuffers of at most 2 GiB). */
+    /** CRC32C of a segment of any size, through {@link Checksums} (a truncated file is an exception, not a crash). */
     public static int crc32c(MemorySegment seg) {
-        CRC32C crc = new CRC32C();
-        final long chunk = 1L << 30;
-        for (long off = 0; off < seg.byteSize(); off += chunk) {
-            crc.update(seg.asSlice(off, Math.min(chunk, seg.byteSize() - off)).asByteBuffer());
+        try {
+            return Checksums.crc32c(seg, null);
+        } catch (Checksums.MemoryFaultException e) {
+            throw new java.io.UncheckedIOException(e);
         }
-        return (int) crc.getValue();
     }
 
     @Override
@@ -115,6 +122,10 @@ public final class TensorView {
 
         public ChecksumException(String message) {
             super(message);
+        }
+
+        public ChecksumException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 }

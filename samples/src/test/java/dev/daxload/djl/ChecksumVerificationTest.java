@@ -48,13 +48,18 @@ class ChecksumVerificationTest {
     @Test
     void aFlippedBitIsFoundAndNamed() throws Exception {
         try (ModelWeights w = ModelWeights.open(imageWithFlippedByte(true), TestImages.MODEL)) {
+            var small = w.tensor("small");
             var pending = w.verifyInBackground(new AtomicLong());
-            // The first tensor is usable at once: the check runs beside it.
-            assertEquals(1, w.tensor("small").segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+            // The tensor is usable at once: the check runs beside it.
+            assertEquals(1, small.segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
             List<String> bad = pending.get(30, TimeUnit.SECONDS);
             assertEquals(1, bad.size());
             assertTrue(bad.get(0).contains("'small'"), bad.get(0));
             assertEquals(bad, w.verify());
+            // Issue 9, integrity: weights that failed the check are not served any more.
+            var refused = assertThrows(dev.daxload.model.CorruptWeightsException.class, () -> w.tensor("big"));
+            assertTrue(refused.getMessage().contains("'small'") && refused.getMessage().contains("checksum"), refused.getMessage());
+            assertThrows(dev.daxload.model.CorruptWeightsException.class, w::tensors);
         }
     }
 
