@@ -178,24 +178,33 @@ public final class DaxImage implements AutoCloseable {
 
     /**
      * The inode at {@code path}, without following symlinks (like {@code lstat}). Leading, trailing
-     * and repeated slashes are ignored; {@code "/"} and {@code ""} name the root.
+     * and repeated slashes are ignored; {@code "/"} and {@code ""} name the root. Time linear in the
+     * path's length.
      */
     public Optional<DaxInode> lookup(String path) {
         ensureOpen();
-        Long ino = index.paths().get(normalize(path));
-        return ino == null ? Optional.empty() : Optional.of(inode(ino));
+        long ino = index.rootInode();
+        for (String part : split(path)) {
+            Long next = index.child(ino, part);
+            if (next == null) {
+                return Optional.empty();
+            }
+            ino = next;
+        }
+        return Optional.of(inode(ino));
     }
 
     /**
      * The inode at {@code path}, following symlinks in every component as the kernel would with the
      * image as root: {@code ..} never climbs above the root, absolute targets start at the root.
+     * Time linear in the components walked.
      *
      * @throws java.nio.file.NoSuchFileException if a component does not exist
      * @throws java.nio.file.FileSystemException if symlinks loop or a component is not a directory
      */
     public DaxInode resolve(String path) throws IOException {
         ensureOpen();
-        List<String> done = new ArrayList<>();
+        ArrayList<Long> done = new ArrayList<>(); // the directories walked into, below the root
         ArrayList<String> todo = new ArrayList<>(List.of(split(path)));
         java.util.Collections.reverse(todo); // a stack: last element is the next component
         int hops = 0;
@@ -205,31 +214,26 @@ public final class DaxImage implements AutoCloseable {
             if (part.equals(".")) {
                 continue;
             }
+            if (!current.isDirectory()) {
+                throw new java.nio.file.FileSystemException(source, null, "/" + pathOfDirs(done) + " is not a directory");
+            }
             if (part.equals("..")) {
-                if (!current.isDirectory()) {
-                    throw new java.nio.file.FileSystemException(source, null, "/" + String.join("/", done) + " is not a directory");
-                }
                 if (!done.isEmpty()) {
                     done.removeLast();
                 }
-                current = inode(index.paths().get(String.join("/", done)));
+                current = inode(done.isEmpty() ? index.rootInode() : done.getLast());
                 continue;
             }
-            if (!current.isDirectory()) {
-                throw new java.nio.file.FileSystemException(source, null, "/" + String.join("/", done) + " is not a directory");
-            }
-            done.add(part);
-            String joined = String.join("/", done);
-            Long ino = index.paths().get(joined);
+            Long ino = index.child(current.ino(), part);
             if (ino == null) {
-                throw new java.nio.file.NoSuchFileException(source + ":/" + joined);
+                String at = pathOfDirs(done);
+                throw new java.nio.file.NoSuchFileException(source + ":/" + (at.isEmpty() ? part : at + "/" + part));
             }
             DaxInode next = inode(ino);
             if (next.isSymlink()) {
                 if (++hops > MAX_SYMLINK_HOPS) {
                     throw new java.nio.file.FileSystemException(source + ":/" + path, null, "too many levels of symbolic links");
                 }
-                done.removeLast();
                 String target = readSymlink(next);
                 if (target.startsWith("/")) {
                     done.clear();
@@ -238,12 +242,17 @@ public final class DaxImage implements AutoCloseable {
                 for (int i = parts.length - 1; i >= 0; i--) {
                     todo.add(parts[i]);
                 }
-                current = inode(index.paths().get(String.join("/", done)));
+                current = inode(done.isEmpty() ? index.rootInode() : done.getLast());
             } else {
+                done.add(ino);
                 current = next;
             }
         }
         return current;
+    }
+
+    private String pathOfDirs(List<Long> dirs) {
+        return dirs.isEmpty() ? "" : index.pathOf(dirs.getLast());
     }
 
     /** Entries of a directory, sorted by name. */
@@ -252,16 +261,30 @@ public final class DaxImage implements AutoCloseable {
         if (!dir.isDirectory()) {
             throw new java.nio.file.NotDirectoryException(source + ":/" + normalize(dirPath));
         }
-        String prefix = canonicalPath(dirPath);
+        return list(dir);
+    }
+
+    /**
+     * Entries of directory {@code dir}, sorted by name, with their full paths: time linear in the
+     * entries and the directory's depth, whatever path led to it (for recursive listings).
+     */
+    public List<DaxEntry> list(DaxInode dir) {
+        ensureOpen();
+        if (!dir.isDirectory()) {
+            throw new IllegalArgumentException("inode " + dir.ino() + " is not a directory");
+        }
         List<DaxEntry> out = new ArrayList<>();
-        forEachEntry(dir, prefix, out::add);
+        forEachEntry(dir, index.pathOf(dir.ino()), out::add);
         out.sort(Comparator.comparing(DaxEntry::name));
         return out;
     }
 
-    /** Path of the directory {@code path} names after symlinks are resolved, without a leading slash. */
-    private String canonicalPath(String path) throws IOException {
-        return index.directoryPaths().get(resolve(path).ino());
+    /** Path of directory {@code dir} from the root, without a leading slash ({@code ""} for the root). */
+    public String pathOf(DaxInode dir) {
+        if (!dir.isDirectory()) {
+            throw new IllegalArgumentException("inode " + dir.ino() + " is not a directory");
+        }
+        return index.pathOf(dir.ino());
     }
 
     /** Calls {@code action} for each entry of {@code dir}, in stored order. */

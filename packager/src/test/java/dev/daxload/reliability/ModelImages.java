@@ -15,13 +15,13 @@ import java.util.Map;
 import java.util.Random;
 
 /** Model images for the reliability tests, written by the real packager; and what a process still maps. */
-final class ModelImages {
-    static final String MODEL = "m";
+public final class ModelImages {
+    public static final String MODEL = "m";
 
     private ModelImages() {}
 
     /** An image of one model with {@code count} random U8 tensors of {@code size} bytes each, with checksums. */
-    static Path write(Path dir, String fileName, int count, int size) throws IOException {
+    public static Path write(Path dir, String fileName, int count, int size) throws IOException {
         Random r = new Random(count * 31L + size);
         List<SourceTensor> tensors = new ArrayList<>();
         for (int i = 0; i < count; i++) {
@@ -37,7 +37,7 @@ final class ModelImages {
     }
 
     /** Lines of /proc/self/maps that map {@code file}. */
-    static List<String> mappingsOf(Path file) throws IOException {
+    public static List<String> mappingsOf(Path file) throws IOException {
         String name = file.toAbsolutePath().toString();
         return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.endsWith(name) || l.contains(name + " ")).toList();
     }
