@@ -294,8 +294,7 @@ public final class DaxImage implements AutoCloseable {
             long at = index.base() + dir.dataOffset() + k * DIRENT_STRIDE;
             int len = Short.toUnsignedInt(segment.get(U16, at + DIRENT_NAME_LEN));
             String name = new String(segment.asSlice(at + DIRENT_NAME, len).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-            String path = dirPath.isEmpty() ? name : dirPath + "/" + name;
-            action.accept(new DaxEntry(name, path, inode(Integer.toUnsignedLong(segment.get(U32, at + DIRENT_INO)))));
+            action.accept(DaxEntry.in(dirPath, name, inode(Integer.toUnsignedLong(segment.get(U32, at + DIRENT_INO)))));
         }
     }
 
