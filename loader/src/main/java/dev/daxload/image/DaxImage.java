@@ -307,6 +307,15 @@ public final class DaxImage implements AutoCloseable {
         walk(root(), "", action);
     }
 
+    /**
+     * Every entry below directory {@code dir}, depth first, each directory's entries sorted by name;
+     * {@code dir} itself is not included. Paths are full paths from the image root.
+     */
+    public void walk(DaxInode dir, Consumer<DaxEntry> action) {
+        ensureOpen();
+        walk(dir, pathOf(dir), action);
+    }
+
     private void walk(DaxInode dir, String path, Consumer<DaxEntry> action) {
         List<DaxEntry> entries = new ArrayList<>();
         forEachEntry(dir, path, entries::add);
