@@ -95,6 +95,8 @@ public final class ModelPackager {
                     throw new IllegalArgumentException("tensor '" + t.name() + "': " + t.content().size() + " bytes, but shape "
                             + java.util.Arrays.toString(t.shape()) + " of " + dtype + " needs " + expect);
                 }
+                String where = source.files().isEmpty() ? "model '" + name + "'" : source.files().get(0).toString();
+                LoaderRules.checkTensor(name, new TensorEntry(t.name(), "tensors/t", dtype, t.shape(), 0, t.content().size(), null), where);
                 String file = TensorFileNames.encode(t.name());
                 if (tdir.get(file) != null) {
                     throw new IllegalArgumentException("tensors '" + t.name() + "' and another encode to the same file name '" + file + "'");
@@ -163,7 +165,9 @@ public final class ModelPackager {
             }
             source.addProperty("format", String.join("+", formats));
             source.add("files", files);
-            return new ModelManifest(name, source, metadata, entries, sideFiles, tables).toJson();
+            byte[] json = new ModelManifest(name, source, metadata, entries, sideFiles, tables).toJson();
+            LoaderRules.checkManifest(json, name + "/" + ModelManifest.FILE_NAME); // every rule the loader applies, on what it will read
+            return json;
         }
     }
 
