@@ -42,6 +42,9 @@ public final class Mmap {
             ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle FCNTL = handle("fcntl", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final int F_GET_SEALS = 1034;
+    private static final int F_SEAL_SHRINK = 0x0002;
     private static final MethodHandle MADVISE = handle("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
     private Mmap() {}
@@ -155,6 +158,33 @@ public final class Mmap {
             throw e;
         } catch (Throwable t) {
             throw new IOException(what + ": " + t, t);
+        }
+    }
+
+    /**
+     * True when the file at {@code path} cannot lose pages under a mapping: a device (a DAX device,
+     * {@code /dev/mem}) or a file sealed against shrinking ({@code F_SEAL_SHRINK}: a sealed memfd,
+     * reached as {@code /proc/self/fd/N}). A plain file can be truncated by anyone who may write it,
+     * and a read of a page it lost is SIGBUS.
+     */
+    public static boolean fixedSize(Path path) {
+        if (!Files.isRegularFile(path)) {
+            return Files.exists(path); // character and block devices keep their size
+        }
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(STATE);
+            int fd = (int) OPEN.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                return false;
+            }
+            try {
+                int seals = (int) FCNTL.invokeExact(state, fd, F_GET_SEALS);
+                return seals >= 0 && (seals & F_SEAL_SHRINK) != 0; // EINVAL: a file system without seals
+            } finally {
+                int ignored = (int) CLOSE.invokeExact(state, fd);
+            }
+        } catch (Throwable t) {
+            return false;
         }
     }
 

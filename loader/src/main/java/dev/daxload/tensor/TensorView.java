@@ -92,7 +92,7 @@ public final class TensorView {
         }
         int actual;
         try (DaxImage.Reader reader = image == null ? null : image.beginRead()) {
-            actual = Checksums.crc32c(data, reader);
+            actual = Checksums.crc32c(data, reader, image != null && image.isFixedSize());
         } catch (Checksums.MemoryFaultException e) {
             throw new ChecksumException(String.format("tensor '%s' at offset %d: %s", name(), entry.offset(), e.getMessage()), e);
         }

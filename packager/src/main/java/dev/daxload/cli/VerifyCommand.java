@@ -77,6 +77,9 @@ final class VerifyCommand implements Callable<Integer> {
                 return 1;
             }
             DaxImage image = DaxImage.of(seg, imagePath.toString());
+            if (Mmap.fixedSize(imagePath)) {
+                image.declareFixedSize(); // a device or a sealed memfd: checksums read it directly
+            }
             List<String> problems = new ArrayList<>();
             List<ModelManifest> manifests = checkModels(image, problems);
             String summary = result.superblock().inodeCount() + " inodes";
@@ -202,7 +205,7 @@ final class VerifyCommand implements Callable<Integer> {
         for (ModelManifest m : manifests) {
             for (TensorEntry t : m.tensors()) {
                 if (t.crc32c() != null) {
-                    views.add(new TensorView(t, image.segment().asSlice(t.offset(), t.length())));
+                    views.add(new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image));
                 }
             }
         }
