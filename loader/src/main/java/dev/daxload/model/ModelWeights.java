@@ -44,7 +44,7 @@ public final class ModelWeights implements AutoCloseable {
         this.manifest = manifest;
         Map<String, TensorView> views = new LinkedHashMap<>();
         for (TensorEntry t : manifest.tensors()) {
-            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image));
+            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image, this::ensureUsable));
         }
         this.tensors = Collections.unmodifiableMap(views);
     }

@@ -18,6 +18,7 @@ public final class TensorView {
     private final TensorEntry entry;
     private final MemorySegment data;
     private final DaxImage image;
+    private final Runnable usable; // null: always usable
 
     /**
      * @param entry what the manifest says (already checked against the image)
@@ -33,12 +34,36 @@ public final class TensorView {
      * @param image the image {@code data} lies in, which users of the view may {@link DaxImage#pin pin}
      */
     public TensorView(TensorEntry entry, MemorySegment data, DaxImage image) {
+        this(entry, data, image, null);
+    }
+
+    /**
+     * @param entry what the manifest says (already checked against the image)
+     * @param data the tensor's bytes: {@code entry.length()} long
+     * @param image the image {@code data} lies in, or null
+     * @param usable run before every use of the bytes ({@link #segment()}, {@link #ensureUsable()}):
+     *     throws once the weights this view belongs to may not be used (a failed checksum check)
+     */
+    public TensorView(TensorEntry entry, MemorySegment data, DaxImage image, Runnable usable) {
         if (data.byteSize() != entry.length()) {
             throw new IllegalArgumentException("tensor '" + entry.name() + "': view of " + data.byteSize() + " bytes for " + entry.length());
         }
         this.entry = entry;
         this.data = data;
         this.image = image;
+        this.usable = usable;
+    }
+
+    /**
+     * Throws if the weights this view belongs to may not be used any more: for code that hands the
+     * bytes to native code (an NDArray over the view checks this before each op).
+     *
+     * @throws IllegalStateException (a {@code CorruptWeightsException}) naming the tensor that failed its check
+     */
+    public void ensureUsable() {
+        if (usable != null) {
+            usable.run();
+        }
     }
 
     /** The image this tensor lies in, or null for a view made over other memory. */
@@ -58,8 +83,13 @@ public final class TensorView {
         return entry.shape();
     }
 
-    /** The tensor's bytes, little-endian, in place in the image. */
+    /**
+     * The tensor's bytes, little-endian, in place in the image.
+     *
+     * @throws IllegalStateException if the weights failed a checksum check ({@link #ensureUsable()})
+     */
     public MemorySegment segment() {
+        ensureUsable();
         return data;
     }
 

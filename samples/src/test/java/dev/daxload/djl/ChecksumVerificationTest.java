@@ -63,6 +63,60 @@ class ChecksumVerificationTest {
         }
     }
 
+    /**
+     * Issue 9, integrity: a model loaded with verify=background whose check then finds a tensor
+     * overwritten in place refuses further predictions with an exception naming the tensor, instead of
+     * serving what the corrupt bytes compute.
+     */
+    @Test
+    void aFailedBackgroundCheckMakesTheModelRefusePredictions() throws Exception {
+        java.util.Random r = new java.util.Random(3);
+        float[] w1 = DaxfsPyTorchTest.random(r, 64 * 32), b1 = DaxfsPyTorchTest.random(r, 64);
+        float[] w2 = DaxfsPyTorchTest.random(r, 8 * 64), b2 = DaxfsPyTorchTest.random(r, 8);
+        Path image = TestImages.write(tmp, "mlp.daxfs", List.of(
+                TestImages.tensor("fc1.weight", "F32", new long[] {64, 32}, DaxfsPyTorchTest.floats(w1)),
+                TestImages.tensor("fc1.bias", "F32", new long[] {64}, DaxfsPyTorchTest.floats(b1)),
+                TestImages.tensor("fc2.weight", "F32", new long[] {8, 64}, DaxfsPyTorchTest.floats(w2)),
+                TestImages.tensor("fc2.bias", "F32", new long[] {8}, DaxfsPyTorchTest.floats(b2))));
+        long offset;
+        try (ModelWeights w = ModelWeights.open(image, TestImages.MODEL)) {
+            offset = w.tensor("fc2.bias").entry().offset();
+        }
+        byte[] bytes = Files.readAllBytes(image);
+        bytes[(int) offset + 3] = (byte) 0x7f; // a NaN-ish float, as an overwrite in place would leave
+        Files.write(image, bytes);
+        Criteria<NDList, NDList> criteria = Criteria.builder().setTypes(NDList.class, NDList.class)
+                .optModelUrls("daxfs://" + image.toAbsolutePath() + "?model=" + TestImages.MODEL + "&verify=background")
+                .optEngine("PyTorch").optArgument("daxfs.block", new DaxfsPyTorchTest.Mlp())
+                .optArgument("daxfs.names", java.util.Map.of("01Linear_weight", "fc1.weight", "01Linear_bias", "fc1.bias",
+                        "03Linear_weight", "fc2.weight", "03Linear_bias", "fc2.bias"))
+                .optTranslator(new ai.djl.translate.NoopTranslator()).build();
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager("PyTorch");
+             var model = criteria.loadModel();
+             var predictor = model.newPredictor()) {
+            var x = manager.create(DaxfsPyTorchTest.random(r, 32), new ai.djl.ndarray.types.Shape(1, 32));
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            Exception refused = null;
+            while (refused == null && System.nanoTime() < deadline) {
+                try {
+                    predictor.predict(new NDList(x)).close(); // may run once or twice before the check ends
+                    Thread.sleep(5);
+                } catch (Exception e) {
+                    refused = e;
+                }
+            }
+            assertNotNull(refused, "the model kept serving after its check failed");
+            Exception seen = refused;
+            Throwable cause = refused;
+            while (cause != null && !(cause instanceof dev.daxload.model.CorruptWeightsException)) {
+                cause = cause.getCause();
+            }
+            assertNotNull(cause, () -> "expected CorruptWeightsException, got " + seen);
+            assertTrue(cause.getMessage().contains("'fc2.bias'"), cause.getMessage());
+        }
+        assertEquals(0, SharedImages.openCount(), "the refused model still closes and unmaps");
+    }
+
     @Test
     void eagerVerificationRefusesTheLoad() throws Exception {
         Path image = imageWithFlippedByte(true);
