@@ -37,6 +37,8 @@ public final class DaxImage implements AutoCloseable {
     private final MemorySegment segment;
     private final Arena arena; // null when the caller owns the memory
     private volatile boolean fixedSize; // the memory cannot lose pages under us (device, sealed memfd)
+    private boolean mappedHere; // the mapping is Mmap's: it can be retired to zero pages rather than unmapped
+    private volatile boolean pinnedEver; // native code was handed views: it may still read after the last unpin
     private final AtomicBoolean closed = new AtomicBoolean();
     private int pins; // guarded by this; the mapping outlives close() while pins are held
     private int readers; // guarded by this; close() waits for these short reads (checks) to stop
@@ -76,6 +78,7 @@ public final class DaxImage implements AutoCloseable {
         try {
             DaxImage image = checked(file.toString(), Mmap.map(file, options, arena), arena);
             image.fixedSize = Mmap.fixedSize(file);
+            image.mappedHere = true;
             return image;
         } catch (IOException | RuntimeException e) {
             arena.close();
@@ -96,7 +99,9 @@ public final class DaxImage implements AutoCloseable {
         Arena arena = Arena.ofShared();
         String what = String.format("/dev/mem@0x%x", address);
         try {
-            return checked(what, Mmap.map(Path.of("/dev/mem"), address, size, options, arena), arena).declareFixedSize();
+            DaxImage image = checked(what, Mmap.map(Path.of("/dev/mem"), address, size, options, arena), arena).declareFixedSize();
+            image.mappedHere = true;
+            return image;
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -400,6 +405,7 @@ public final class DaxImage implements AutoCloseable {
             ensureOpen();
             pins++;
         }
+        pinnedEver = true;
         AtomicBoolean released = new AtomicBoolean();
         return () -> {
             if (released.compareAndSet(false, true)) {
@@ -510,6 +516,11 @@ public final class DaxImage implements AutoCloseable {
     private void closeArena() {
         if (arena == null) {
             return;
+        }
+        if (pinnedEver && mappedHere) {
+            // Native code had views (libtorch tensors): an op it began before its NDManager closed may
+            // still be reading. The file is released now; the range stays zero pages for a grace period.
+            Mmap.retire(segment);
         }
         for (int attempt = 0; ; attempt++) {
             try {

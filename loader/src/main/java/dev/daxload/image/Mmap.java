@@ -200,7 +200,66 @@ public final class Mmap {
         }
     }
 
+    /** Mappings replaced by {@link #retire}: their cleanup unmaps them after {@link #RETIRE_GRACE_MS}. */
+    private static final java.util.Set<Long> RETIRED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * How long a retired range stays reserved (zero pages) after its image is unmapped: an op that
+     * native code started on a view before the close reads zeros for that long instead of faulting.
+     */
+    public static final long RETIRE_GRACE_MS = 10_000;
+    private static final int MAP_ANONYMOUS = 0x20;
+    private static final int MAP_FIXED = 0x10;
+    private static volatile java.util.concurrent.ScheduledExecutorService reaper;
+
+    /**
+     * Replaces a mapping made here, in place, with private anonymous zero pages ({@code MAP_FIXED}):
+     * the file is released at once (it can be deleted, its space reclaimed, it no longer shows in
+     * {@code /proc/self/maps}), while the address range stays readable and writable until the arena's
+     * cleanup unmaps it {@link #RETIRE_GRACE_MS} later. For memory that libtorch may still be reading
+     * when its owner closes (a view whose NDManager was closed during an op): late reads see zeros
+     * instead of killing the JVM with SIGSEGV. Costs no memory unless written.
+     *
+     * @return true if the range was replaced (false: it stays the file's, and is unmapped at once)
+     */
+    public static boolean retire(MemorySegment mapping) {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(STATE);
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, mapping, mapping.byteSize(), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0L);
+            if (addr.address() != mapping.address()) {
+                return false;
+            }
+            RETIRED.add(mapping.address());
+            return true;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
     private static void unmap(long address, long size) {
+        if (RETIRED.remove(address)) {
+            reaper().schedule(() -> unmapNow(address, size), RETIRE_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return;
+        }
+        unmapNow(address, size);
+    }
+
+    private static java.util.concurrent.ScheduledExecutorService reaper() {
+        var r = reaper;
+        if (r == null) {
+            synchronized (Mmap.class) {
+                r = reaper;
+                if (r == null) {
+                    r = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                            Thread.ofPlatform().daemon().name("daxload-unmap").factory());
+                    reaper = r;
+                }
+            }
+        }
+        return r;
+    }
+
+    private static void unmapNow(long address, long size) {
         try {
             int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), size);
         } catch (Throwable t) {

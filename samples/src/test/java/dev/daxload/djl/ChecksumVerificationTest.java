@@ -91,30 +91,42 @@ class ChecksumVerificationTest {
                 .optArgument("daxfs.names", java.util.Map.of("01Linear_weight", "fc1.weight", "01Linear_bias", "fc1.bias",
                         "03Linear_weight", "fc2.weight", "03Linear_bias", "fc2.bias"))
                 .optTranslator(new ai.djl.translate.NoopTranslator()).build();
-        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager("PyTorch");
-             var model = criteria.loadModel();
-             var predictor = model.newPredictor()) {
+        Exception refused = null;
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
             var x = manager.create(DaxfsPyTorchTest.random(r, 32), new ai.djl.ndarray.types.Shape(1, 32));
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            Exception refused = null;
-            while (refused == null && System.nanoTime() < deadline) {
-                try {
-                    predictor.predict(new NDList(x)).close(); // may run once or twice before the check ends
+            // The check may end before the load binds the weights (the load is refused) or after (the
+            // next predictions are): either way nothing is served from the corrupt bytes once it has.
+            try (var model = criteria.loadModel(); var predictor = model.newPredictor()) {
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (System.nanoTime() < deadline) {
+                    predictor.predict(new NDList(x)).close();
                     Thread.sleep(5);
-                } catch (Exception e) {
-                    refused = e;
                 }
+            } catch (Exception e) {
+                refused = e;
             }
-            assertNotNull(refused, "the model kept serving after its check failed");
-            Exception seen = refused;
-            Throwable cause = refused;
-            while (cause != null && !(cause instanceof dev.daxload.model.CorruptWeightsException)) {
-                cause = cause.getCause();
-            }
-            assertNotNull(cause, () -> "expected CorruptWeightsException, got " + seen);
-            assertTrue(cause.getMessage().contains("'fc2.bias'"), cause.getMessage());
         }
+        assertNotNull(refused, "the model kept serving after its check failed");
+        Exception seen = refused;
+        Throwable cause = refused;
+        while (cause != null && !(cause instanceof dev.daxload.model.CorruptWeightsException)) {
+            cause = cause.getCause();
+        }
+        assertNotNull(cause, () -> "expected CorruptWeightsException, got " + seen);
+        assertTrue(cause.getMessage().contains("'fc2.bias'"), cause.getMessage());
         assertEquals(0, SharedImages.openCount(), "the refused model still closes and unmaps");
+    }
+
+    @Test
+    void viewsMadeBeforeAFailedCheckRefuseOpsAfterIt() throws Exception {
+        try (ModelWeights w = ModelWeights.open(imageWithFlippedByte(true), TestImages.MODEL);
+             ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+            ai.djl.ndarray.NDArray big = PtTensorViews.view(manager, w.tensor("big"));
+            assertEquals(big.sum().getLong(), big.sum().getLong(), "usable before the check");
+            assertEquals(1, w.verifyInBackground(new AtomicLong()).get(30, TimeUnit.SECONDS).size());
+            var e = assertThrows(dev.daxload.model.CorruptWeightsException.class, () -> big.sum());
+            assertTrue(e.getMessage().contains("'small'"), e.getMessage());
+        } // the refused array is still freed with its manager, and the image unmapped
     }
 
     @Test
