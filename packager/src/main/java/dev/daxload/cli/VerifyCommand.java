@@ -130,6 +130,9 @@ final class VerifyCommand implements Callable<Integer> {
             try {
                 checkStrictJson(image.content(where), where);
                 ModelManifest m = ModelCatalog.load(image, model);
+                for (String file : m.files()) {
+                    checkSideFile(image, model, file);
+                }
                 manifests.add(m);
                 for (String table : m.tables()) {
                     LookupTable.open(image, model + "/" + table).checkAll();
@@ -140,6 +143,27 @@ final class VerifyCommand implements Callable<Integer> {
             }
         }
         return manifests;
+    }
+
+    /**
+     * A side file the manifest lists, as a loader will copy or serve it: a plain relative path under
+     * {@code files/} (no empty, {@code .} or {@code ..} component) naming a regular file of the model.
+     */
+    static void checkSideFile(DaxImage image, String model, String file) throws IOException {
+        String where = model + "/manifest.json: files entry '" + file + "'";
+        String[] parts = file.split("/", -1);
+        if (parts.length < 2 || !parts[0].equals("files")) {
+            throw new IOException(where + " is not under files/");
+        }
+        for (String part : parts) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+                throw new IOException(where + " is not a plain relative path (an empty, '.' or '..' component)");
+            }
+        }
+        var inode = image.lookup(model + "/" + file);
+        if (inode.isEmpty() || !inode.get().isRegularFile()) {
+            throw new IOException(where + " is not a regular file of the image");
+        }
     }
 
     /**

@@ -128,6 +128,18 @@ class VerifyEverythingTest {
     }
 
     @Test
+    void manifestListingASideFileThatIsNotAPlainFile() throws Exception {
+        byte[] original = ImagePatch.read(image, "m/manifest.json");
+        String json = new String(original, StandardCharsets.UTF_8);
+        assertTrue(json.contains("\"files\": []") || json.contains("\"files\":[]"), json);
+        for (String bad : new String[] {"files/.", "files/../manifest.json", "files/missing", "tensors/w"}) {
+            String h = json.replaceFirst("\"files\":\\s*\\[\\]", "\"files\": [\"" + bad + "\"]");
+            ImagePatch.replaceFile(image, "m/manifest.json", h.getBytes(StandardCharsets.UTF_8));
+            assertRefused("files entry '" + bad + "'");
+        }
+    }
+
+    @Test
     void manifestWithACommentSingleQuotesOrAByteOrderMark() throws Exception {
         byte[] original = ImagePatch.read(image, "m/manifest.json");
         String json = new String(original, StandardCharsets.UTF_8);
