@@ -32,6 +32,28 @@ public final class MemoryBudget {
         }
     }
 
+    /**
+     * Heap one tensor takes on its way into an image, beyond its name: the source's record of it, the
+     * image tree node, the manifest entry and its JSON. Counts that a source declares are checked at
+     * this rate before anything is read for them.
+     */
+    public static final long HEAP_PER_TENSOR = 2048;
+
+    /**
+     * Throws unless {@code count} items of {@code heapEach} bytes fit the budget.
+     *
+     * @param field what declared the count, as the format names it
+     */
+    public static void requireCount(Path file, long offset, String field, long count, long heapEach) throws SourceFormatException {
+        long budget = bytes();
+        if (count > budget / heapEach) {
+            throw new SourceFormatException(file, offset, field + " = " + count + ": that many would take about "
+                    + mib(Math.multiplyHigh(count, heapEach) != 0 ? Long.MAX_VALUE : count * heapEach) + " of heap, over this JVM's budget of "
+                    + mib(budget) + " (a quarter of the maximum heap, " + mib(Runtime.getRuntime().maxMemory())
+                    + "; room for " + budget / heapEach + "): raise -Xmx to read it");
+        }
+    }
+
     private static String mib(long bytes) {
         return bytes >= 10L << 20 ? (bytes >> 20) + " MiB" : String.format("%.1f MiB", bytes / 1048576.0);
     }
