@@ -128,7 +128,7 @@ public final class ImageValidator {
      * Bytes of heap the index takes per entry, beyond its name: key, map node, boxed inode number.
      * With {@link #indexBudget()} it bounds how many entries an image may hold in this JVM.
      */
-    static final long INDEX_BYTES_PER_ENTRY = 160;
+    static final long INDEX_BYTES_PER_ENTRY = 200;
 
     /**
      * The heap the path index may take: a quarter of the maximum heap. An image with more entries
@@ -557,18 +557,24 @@ public final class ImageValidator {
      */
     private boolean indexFits() {
         long entries = 0;
+        long nameBytes = 0;
         for (int ino = 1; ino <= inodeCount; ino++) {
             if (!bad.get(ino)) {
                 DaxInode n = inode(ino);
                 if (n.isDirectory()) {
-                    entries += n.entryCount();
+                    long count = n.entryCount();
+                    entries += count;
+                    for (long k = 0; k < count; k++) { // reads the lengths only: no allocation
+                        nameBytes += Short.toUnsignedInt(image.get(U16, base + n.dataOffset() + k * DIRENT_STRIDE + DIRENT_NAME_LEN));
+                    }
                 }
             }
         }
-        long need = entries * (INDEX_BYTES_PER_ENTRY + 32); // names average far below 255 bytes; 32 is typical
+        // Each name is held once in the index and once, for its directory's walk, in the duplicate check.
+        long need = entries * INDEX_BYTES_PER_ENTRY + 2 * nameBytes;
         long budget = indexBudget();
         if (need > budget) {
-            error(0, inodeTable, "dir.entries", "the directories hold " + entries + " entries, whose path index needs about "
+            error(0, inodeTable, "dir.entries", "the directories hold " + entries + " entries (" + nameBytes + " bytes of names), whose path index needs about "
                     + (need >> 20) + " MiB of heap; this JVM allows " + (budget >> 20) + " MiB (a quarter of -Xmx): raise -Xmx to read this image");
             return false;
         }

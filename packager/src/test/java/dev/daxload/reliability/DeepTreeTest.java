@@ -55,6 +55,23 @@ class DeepTreeTest {
     }
 
     @Test
+    void anIndexOverTheBudgetIsAClearErrorNotAnOutOfMemoryError() throws Exception {
+        ImageTree tree = new ImageTree();
+        ImageTree.Directory d = tree.root().directory("many", DIR);
+        for (int i = 0; i < 100_000; i++) {
+            d.file(Integer.toString(i), FileContent.of(new byte[0]), FILE);
+        }
+        Path img = tmp.resolve("many.daxfs");
+        new ImageWriter().write(tree, img);
+        for (String cmd : new String[] {"ls", "verify"}) {
+            ChildJvm.Result r = ChildJvm.daxload(tmp, Duration.ofSeconds(20), cmd, img.toString());
+            assertEquals(1, r.code(), cmd + ": " + r.out() + r.err());
+            assertFalse(r.crashedOrLeaked(), r.err());
+            assertTrue(r.err().contains("dir.entries") && r.err().contains("100001 entries") && r.err().contains("-Xmx"), r.err());
+        }
+    }
+
+    @Test
     void twentyThousandNamesUnderFifteen255ByteDirectoriesIn64MB() throws Exception {
         ImageTree tree = new ImageTree();
         ImageTree.Directory d = tree.root();
