@@ -42,27 +42,39 @@ final class LsCommand implements Callable<Integer> {
                 out.println(longFormat ? longLine(image, new DaxEntry(name, name, target)) : name);
                 return 0;
             }
-            list(image, path, out, false);
+            list(image, target, out);
             out.flush();
         }
         return 0;
     }
 
-    private void list(DaxImage image, String dir, PrintWriter out, boolean header) throws java.io.IOException {
-        List<DaxEntry> entries = image.list(dir);
-        if (header) {
-            out.println();
-            out.println("/" + dir.replaceAll("^/+", "") + ":");
-        } else if (recursive) {
-            out.println("/" + dir.replaceAll("^/+|/+$", "") + ":");
-        }
-        for (DaxEntry e : entries) {
-            out.println(longFormat ? longLine(image, e) : e.name());
-        }
-        if (recursive) {
+    /**
+     * Lists {@code dir}, and with -R every directory below it, walking inodes rather than paths: each
+     * directory costs its entries plus one path for its header, so a chain of 2,040 directories lists
+     * in time proportional to its output (by path, each level re-resolved every level above it).
+     */
+    private void list(DaxImage image, DaxInode dir, PrintWriter out) {
+        java.util.ArrayDeque<DaxInode> stack = new java.util.ArrayDeque<>();
+        stack.push(dir);
+        boolean first = true;
+        while (!stack.isEmpty()) {
+            DaxInode d = stack.pop();
+            List<DaxEntry> entries = image.list(d);
+            if (recursive) {
+                if (!first) {
+                    out.println();
+                }
+                out.println("/" + (first ? path.replaceAll("^/+|/+$", "") : image.pathOf(d)) + ":"); // the top as the user spelt it
+            }
+            first = false;
             for (DaxEntry e : entries) {
-                if (e.inode().isDirectory()) {
-                    list(image, e.path(), out, true);
+                out.println(longFormat ? longLine(image, e) : e.name());
+            }
+            if (recursive) {
+                for (int i = entries.size() - 1; i >= 0; i--) {
+                    if (entries.get(i).inode().isDirectory()) {
+                        stack.push(entries.get(i).inode()); // depth first, in name order, without recursion
+                    }
                 }
             }
         }

@@ -209,7 +209,7 @@ public final class PtTensorViews {
         long handle = aoti.fromBlob(data, shape, code, scratch);
         PtNDArray array;
         try {
-            array = new PtNDArray(manager, handle);
+            array = new GuardedPtNDArray(manager, handle, tensor); // refuses ops once the weights fail a check
         } catch (RuntimeException | Error e) {
             aoti.delete(handle); // never reached DJL, which would otherwise own and free it
             throw e;

@@ -36,8 +36,14 @@ public final class DaxImage implements AutoCloseable {
     private final String source;
     private final MemorySegment segment;
     private final Arena arena; // null when the caller owns the memory
+    private volatile boolean fixedSize; // the memory cannot lose pages under us (device, sealed memfd)
+    private boolean mappedHere; // the mapping is Mmap's: it can be retired to zero pages rather than unmapped
+    private volatile boolean pinnedEver; // native code was handed views: it may still read after the last unpin
     private final AtomicBoolean closed = new AtomicBoolean();
     private int pins; // guarded by this; the mapping outlives close() while pins are held
+    private int readers; // guarded by this; close() waits for these short reads (checks) to stop
+    private final Object unmapLock = new Object(); // held while unmapping: a second caller waits for the first
+    private volatile boolean unmapped; // the arena is closed exactly once
     private final ImageValidator.Result validation;
     private final ImageValidator.Index index;
 
@@ -70,7 +76,10 @@ public final class DaxImage implements AutoCloseable {
     public static DaxImage open(Path file, MapOptions options) throws IOException {
         Arena arena = Arena.ofShared();
         try {
-            return checked(file.toString(), Mmap.map(file, options, arena), arena);
+            DaxImage image = checked(file.toString(), Mmap.map(file, options, arena), arena);
+            image.fixedSize = Mmap.fixedSize(file);
+            image.mappedHere = true;
+            return image;
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -90,7 +99,9 @@ public final class DaxImage implements AutoCloseable {
         Arena arena = Arena.ofShared();
         String what = String.format("/dev/mem@0x%x", address);
         try {
-            return checked(what, Mmap.map(Path.of("/dev/mem"), address, size, options, arena), arena);
+            DaxImage image = checked(what, Mmap.map(Path.of("/dev/mem"), address, size, options, arena), arena).declareFixedSize();
+            image.mappedHere = true;
+            return image;
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -175,24 +186,33 @@ public final class DaxImage implements AutoCloseable {
 
     /**
      * The inode at {@code path}, without following symlinks (like {@code lstat}). Leading, trailing
-     * and repeated slashes are ignored; {@code "/"} and {@code ""} name the root.
+     * and repeated slashes are ignored; {@code "/"} and {@code ""} name the root. Time linear in the
+     * path's length.
      */
     public Optional<DaxInode> lookup(String path) {
         ensureOpen();
-        Long ino = index.paths().get(normalize(path));
-        return ino == null ? Optional.empty() : Optional.of(inode(ino));
+        long ino = index.rootInode();
+        for (String part : split(path)) {
+            Long next = index.child(ino, part);
+            if (next == null) {
+                return Optional.empty();
+            }
+            ino = next;
+        }
+        return Optional.of(inode(ino));
     }
 
     /**
      * The inode at {@code path}, following symlinks in every component as the kernel would with the
      * image as root: {@code ..} never climbs above the root, absolute targets start at the root.
+     * Time linear in the components walked.
      *
      * @throws java.nio.file.NoSuchFileException if a component does not exist
      * @throws java.nio.file.FileSystemException if symlinks loop or a component is not a directory
      */
     public DaxInode resolve(String path) throws IOException {
         ensureOpen();
-        List<String> done = new ArrayList<>();
+        ArrayList<Long> done = new ArrayList<>(); // the directories walked into, below the root
         ArrayList<String> todo = new ArrayList<>(List.of(split(path)));
         java.util.Collections.reverse(todo); // a stack: last element is the next component
         int hops = 0;
@@ -202,31 +222,26 @@ public final class DaxImage implements AutoCloseable {
             if (part.equals(".")) {
                 continue;
             }
+            if (!current.isDirectory()) {
+                throw new java.nio.file.FileSystemException(source, null, "/" + pathOfDirs(done) + " is not a directory");
+            }
             if (part.equals("..")) {
-                if (!current.isDirectory()) {
-                    throw new java.nio.file.FileSystemException(source, null, "/" + String.join("/", done) + " is not a directory");
-                }
                 if (!done.isEmpty()) {
                     done.removeLast();
                 }
-                current = inode(index.paths().get(String.join("/", done)));
+                current = inode(done.isEmpty() ? index.rootInode() : done.getLast());
                 continue;
             }
-            if (!current.isDirectory()) {
-                throw new java.nio.file.FileSystemException(source, null, "/" + String.join("/", done) + " is not a directory");
-            }
-            done.add(part);
-            String joined = String.join("/", done);
-            Long ino = index.paths().get(joined);
+            Long ino = index.child(current.ino(), part);
             if (ino == null) {
-                throw new java.nio.file.NoSuchFileException(source + ":/" + joined);
+                String at = pathOfDirs(done);
+                throw new java.nio.file.NoSuchFileException(source + ":/" + (at.isEmpty() ? part : at + "/" + part));
             }
             DaxInode next = inode(ino);
             if (next.isSymlink()) {
                 if (++hops > MAX_SYMLINK_HOPS) {
                     throw new java.nio.file.FileSystemException(source + ":/" + path, null, "too many levels of symbolic links");
                 }
-                done.removeLast();
                 String target = readSymlink(next);
                 if (target.startsWith("/")) {
                     done.clear();
@@ -235,12 +250,17 @@ public final class DaxImage implements AutoCloseable {
                 for (int i = parts.length - 1; i >= 0; i--) {
                     todo.add(parts[i]);
                 }
-                current = inode(index.paths().get(String.join("/", done)));
+                current = inode(done.isEmpty() ? index.rootInode() : done.getLast());
             } else {
+                done.add(ino);
                 current = next;
             }
         }
         return current;
+    }
+
+    private String pathOfDirs(List<Long> dirs) {
+        return dirs.isEmpty() ? "" : index.pathOf(dirs.getLast());
     }
 
     /** Entries of a directory, sorted by name. */
@@ -249,16 +269,30 @@ public final class DaxImage implements AutoCloseable {
         if (!dir.isDirectory()) {
             throw new java.nio.file.NotDirectoryException(source + ":/" + normalize(dirPath));
         }
-        String prefix = canonicalPath(dirPath);
+        return list(dir);
+    }
+
+    /**
+     * Entries of directory {@code dir}, sorted by name, with their full paths: time linear in the
+     * entries and the directory's depth, whatever path led to it (for recursive listings).
+     */
+    public List<DaxEntry> list(DaxInode dir) {
+        ensureOpen();
+        if (!dir.isDirectory()) {
+            throw new IllegalArgumentException("inode " + dir.ino() + " is not a directory");
+        }
         List<DaxEntry> out = new ArrayList<>();
-        forEachEntry(dir, prefix, out::add);
+        forEachEntry(dir, index.pathOf(dir.ino()), out::add);
         out.sort(Comparator.comparing(DaxEntry::name));
         return out;
     }
 
-    /** Path of the directory {@code path} names after symlinks are resolved, without a leading slash. */
-    private String canonicalPath(String path) throws IOException {
-        return index.directoryPaths().get(resolve(path).ino());
+    /** Path of directory {@code dir} from the root, without a leading slash ({@code ""} for the root). */
+    public String pathOf(DaxInode dir) {
+        if (!dir.isDirectory()) {
+            throw new IllegalArgumentException("inode " + dir.ino() + " is not a directory");
+        }
+        return index.pathOf(dir.ino());
     }
 
     /** Calls {@code action} for each entry of {@code dir}, in stored order. */
@@ -268,8 +302,7 @@ public final class DaxImage implements AutoCloseable {
             long at = index.base() + dir.dataOffset() + k * DIRENT_STRIDE;
             int len = Short.toUnsignedInt(segment.get(U16, at + DIRENT_NAME_LEN));
             String name = new String(segment.asSlice(at + DIRENT_NAME, len).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-            String path = dirPath.isEmpty() ? name : dirPath + "/" + name;
-            action.accept(new DaxEntry(name, path, inode(Integer.toUnsignedLong(segment.get(U32, at + DIRENT_INO)))));
+            action.accept(DaxEntry.in(dirPath, name, inode(Integer.toUnsignedLong(segment.get(U32, at + DIRENT_INO)))));
         }
     }
 
@@ -280,6 +313,15 @@ public final class DaxImage implements AutoCloseable {
     public void walk(Consumer<DaxEntry> action) {
         ensureOpen();
         walk(root(), "", action);
+    }
+
+    /**
+     * Every entry below directory {@code dir}, depth first, each directory's entries sorted by name;
+     * {@code dir} itself is not included. Paths are full paths from the image root.
+     */
+    public void walk(DaxInode dir, Consumer<DaxEntry> action) {
+        ensureOpen();
+        walk(dir, pathOf(dir), action);
     }
 
     private void walk(DaxInode dir, String path, Consumer<DaxEntry> action) {
@@ -325,6 +367,27 @@ public final class DaxImage implements AutoCloseable {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
+    /**
+     * True when the image's memory cannot lose pages while mapped: a DAX device, a physical range, a
+     * memfd sealed against shrinking. False for a plain file, which anyone who may write it can
+     * truncate; Java reads of a lost page then throw {@link InternalError} and checksums report it
+     * ({@link dev.daxload.tensor.Checksums}), but native code reading a view (libtorch) dies of SIGBUS.
+     * Memory handed in by the caller ({@link #of}, {@link #adopt}) counts as a file unless the caller
+     * says otherwise with {@link #declareFixedSize()}.
+     */
+    public boolean isFixedSize() {
+        return fixedSize;
+    }
+
+    /**
+     * Declares that the memory under this image cannot shrink (a dma-buf, device memory): checksums
+     * then read it directly, about twice as fast as through the guarded copy.
+     */
+    public DaxImage declareFixedSize() {
+        fixedSize = true;
+        return this;
+    }
+
     /** True until {@link #close()}. */
     public boolean isOpen() {
         return !closed.get();
@@ -342,6 +405,7 @@ public final class DaxImage implements AutoCloseable {
             ensureOpen();
             pins++;
         }
+        pinnedEver = true;
         AtomicBoolean released = new AtomicBoolean();
         return () -> {
             if (released.compareAndSet(false, true)) {
@@ -353,27 +417,130 @@ public final class DaxImage implements AutoCloseable {
     private void unpin() {
         boolean unmap;
         synchronized (this) {
-            unmap = --pins == 0 && closed.get();
+            unmap = --pins == 0 && closed.get() && readers == 0;
         }
-        if (unmap && arena != null) {
-            arena.close();
+        if (unmap) {
+            unmapOnce();
+        }
+    }
+
+    /**
+     * A short read of the image that {@link #close()} waits for (a checksum pass): the reader polls
+     * {@link #isOpen()} between chunks and stops once the image is closed, so close waits at most one
+     * chunk. Unlike a {@link #pin}, it is not for memory handed to native code.
+     *
+     * @throws IllegalStateException if the image is closed already
+     */
+    public Reader beginRead() {
+        synchronized (this) {
+            ensureOpen();
+            readers++;
+        }
+        return new Reader();
+    }
+
+    /** See {@link #beginRead()}; closing it twice is harmless. */
+    public final class Reader implements AutoCloseable {
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        private Reader() {}
+
+        /** Throws {@link IllegalStateException} once the image is closing: the reader stops. */
+        public void checkOpen() {
+            ensureOpen();
+        }
+
+        @Override
+        public void close() {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            boolean unmap;
+            synchronized (DaxImage.this) {
+                unmap = --readers == 0 && closed.get() && pins == 0;
+                DaxImage.this.notifyAll();
+            }
+            if (unmap) {
+                unmapOnce();
+            }
         }
     }
 
     /**
      * Closes the image. Idempotent. If this object owns the mapping it is unmapped now, or, while
-     * {@link #pin pins} are held, when the last is released. Segments handed out earlier become
-     * inaccessible once it is unmapped: reading them throws {@link IllegalStateException}.
+     * {@link #pin pins} are held, when the last is released. Checks running on other threads
+     * ({@link #beginRead readers}) stop within one chunk and close waits for them, so the mapping is
+     * never left behind by a check. Segments handed out earlier become inaccessible once it is
+     * unmapped: reading them throws {@link IllegalStateException}.
      */
     @Override
     public void close() {
         boolean unmap;
         synchronized (this) {
-            unmap = closed.compareAndSet(false, true) && pins == 0;
+            closed.set(true);
+            boolean interrupted = false;
+            while (readers > 0) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    interrupted = true; // close must still finish: readers stop within one chunk
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            unmap = pins == 0;
         }
-        if (unmap && arena != null) {
-            arena.close();
+        if (unmap) {
+            unmapOnce();
         }
+    }
+
+    /**
+     * Closes the arena once. A shared arena refuses to close while a JDK operation holds it (an I/O
+     * call on a buffer of the image); such holds last one call, so the close is retried until they end.
+     */
+    private void unmapOnce() {
+        synchronized (unmapLock) {
+            if (unmapped) {
+                return;
+            }
+            try {
+                closeArena();
+            } finally {
+                unmapped = true;
+            }
+        }
+    }
+
+    private void closeArena() {
+        if (arena == null) {
+            return;
+        }
+        if (pinnedEver && mappedHere) {
+            // Native code had views (libtorch tensors): an op it began before its NDManager closed may
+            // still be reading. The file is released now; the range stays zero pages for a grace period.
+            Mmap.retire(segment);
+        }
+        for (int attempt = 0; ; attempt++) {
+            try {
+                arena.close();
+                return;
+            } catch (IllegalStateException busy) {
+                if (!arena.scope().isAlive()) {
+                    return;
+                }
+                if (attempt % 1000 == 999) {
+                    org.slf4j.LoggerFactory.getLogger(DaxImage.class).warn("image {}: still waiting to unmap: {}", source, busy.getMessage());
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+            }
+        }
+    }
+
+    /** True once the mapping is gone (for tests: the image was unmapped exactly when expected). */
+    public boolean isUnmapped() {
+        return unmapped;
     }
 
     private void ensureOpen() {

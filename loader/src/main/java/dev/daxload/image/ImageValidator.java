@@ -53,8 +53,11 @@ public final class ImageValidator {
     private long inodeTable;  // absolute offset of inode 1
     private int inodeCount;
     private BitSet bad;       // inodes whose own fields are broken: never followed
-    private final Map<String, Long> paths = new HashMap<>();
-    private final Map<Long, String> directoryPaths = new HashMap<>(); // a directory has exactly one path
+    // The index: (directory, name) -> inode, and each directory's parent and name. Full paths are
+    // never stored: under deep directories they cost memory quadratic in the depth (20k names under
+    // fifteen 255-byte directories were 80 MB of strings).
+    private final Map<Child, Long> children = new HashMap<>();
+    private final Map<Long, Child> parents = new HashMap<>(); // a directory has exactly one parent
 
     private ImageValidator(MemorySegment image) {
         this.image = image;
@@ -69,7 +72,7 @@ public final class ImageValidator {
         ImageValidator v = new ImageValidator(image);
         boolean readable = v.run();
         return new Result(List.copyOf(v.problems), v.droppedProblems, v.superblock,
-                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), Map.copyOf(v.paths), Map.copyOf(v.directoryPaths)) : null);
+                readable ? new Index(v.base, v.inodeTable, v.inodeCount, v.superblock.rootInode(), v.children, v.parents) : null);
     }
 
     /**
@@ -96,8 +99,44 @@ public final class ImageValidator {
         }
     }
 
-    /** Where things are in a checked image. */
-    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<String, Long> paths, Map<Long, String> directoryPaths) {}
+    /**
+     * Where things are in a checked image: the maps are never written after validation.
+     *
+     * @param children inode of each name in each directory
+     * @param parents each directory's parent and its name there (the root has none)
+     */
+    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<Child, Long> children, Map<Long, Child> parents) {
+        /** The inode named {@code name} in directory {@code dir}, or null. */
+        Long child(long dir, String name) {
+            return children.get(new Child(dir, name));
+        }
+
+        /** Path of directory {@code dir} from the root, without a leading slash; time linear in its length. */
+        String pathOf(long dir) {
+            java.util.ArrayDeque<String> parts = new java.util.ArrayDeque<>();
+            for (Child c = parents.get(dir); c != null; c = parents.get(c.dir())) {
+                parts.push(c.name());
+            }
+            return String.join("/", parts);
+        }
+    }
+
+    /** A name in a directory. */
+    record Child(long dir, String name) {}
+
+    /**
+     * Bytes of heap the index takes per entry, beyond its name: key, map node, boxed inode number.
+     * With {@link #indexBudget()} it bounds how many entries an image may hold in this JVM.
+     */
+    static final long INDEX_BYTES_PER_ENTRY = 200;
+
+    /**
+     * The heap the path index may take: a quarter of the maximum heap. An image with more entries
+     * than fit is refused before the index is built ("dir.entries"), with the number it would need.
+     */
+    static long indexBudget() {
+        return Runtime.getRuntime().maxMemory() / 4;
+    }
 
     private void problem(Severity severity, long inode, long offset, String rule, String detail) {
         // Past the cap, one error is still kept if none is: readable() looks at the kept problems,
@@ -247,10 +286,43 @@ public final class ImageValidator {
         }
         if (Long.compareUnsigned(dataOffset, bound) > 0) {
             warn(0, base + BASE_DATA_OFFSET, "base.data_offset", "data_offset " + Long.toUnsignedString(dataOffset) + " lies past the base image");
+        } else if (dataOffset < inodeOffset + count * INODE_SIZE || dataOffset % BLOCK_SIZE != 0) {
+            warn(0, base + BASE_DATA_OFFSET, "base.data_offset", "data_offset is " + dataOffset + ", expected a multiple of " + BLOCK_SIZE
+                    + " at or after the end of the inode table (" + (inodeOffset + count * INODE_SIZE) + ")");
         }
+        checkStaticSuperblock(size, totalSize, baseOffset, baseSize);
         inodeCount = (int) count; // bounded by bound / 64 above, and bound by the segment size
         inodeTable = base + inodeOffset;
         return true;
+    }
+
+    /**
+     * The fields a static image keeps at fixed values. A reader that ignored them would read the base
+     * image of a branching image (not what a mount shows) or pass an image the kernel reads otherwise.
+     */
+    private void checkStaticSuperblock(long size, long totalSize, long baseOffset, long baseSize) {
+        int flags = u32(SB_FLAGS);
+        if (flags != 0) {
+            warn(0, SB_FLAGS, "super.flags", String.format("superblock flags are 0x%08x, expected 0", flags));
+        }
+        if (Long.compareUnsigned(totalSize, size) <= 0 && totalSize != baseOffset + baseSize) {
+            warn(0, SB_TOTAL_SIZE, "super.total_size", "total_size is " + Long.toUnsignedString(totalSize) + ", expected base_offset + base_size = "
+                    + (baseOffset + baseSize));
+        }
+        long[][] zeroFields = {
+            {SB_BRANCH_TABLE_OFFSET, 8}, {SB_BRANCH_TABLE_ENTRIES, 4}, {SB_ACTIVE_BRANCHES, 4}, {SB_NEXT_BRANCH_ID, 8},
+            {SB_DELTA_REGION_OFFSET, 8}, {SB_DELTA_REGION_SIZE, 8}, {SB_DELTA_ALLOC_OFFSET, 8},
+            {SB_PCACHE_OFFSET, 8}, {SB_PCACHE_SIZE, 8}, {SB_PCACHE_SLOT_COUNT, 4}};
+        String[] names = {"branch_table_offset", "branch_table_entries", "active_branches", "next_branch_id",
+            "delta_region_offset", "delta_region_size", "delta_alloc_offset", "pcache_offset", "pcache_size", "pcache_slot_count"};
+        for (int i = 0; i < zeroFields.length; i++) {
+            long off = zeroFields[i][0];
+            long v = zeroFields[i][1] == 8 ? u64(off) : u32l(off);
+            if (v != 0) {
+                warn(0, off, "super.static", names[i] + " is " + Long.toUnsignedString(v)
+                        + ", expected 0: a branching or cached image, whose base image (all daxload reads) may not be what a mount shows");
+            }
+        }
     }
 
     private void checkInode(int ino, List<long[]> ranges) {
@@ -374,11 +446,12 @@ public final class ImageValidator {
         int[] subdirs = new int[inodeCount + 1];
         BitSet visited = new BitSet(inodeCount + 1);
         visited.set((int) root);
-        paths.put("", root);
-        directoryPaths.put(root, "");
-        record Pending(long ino, String path, int pathBytes) {}
+        if (!indexFits()) {
+            return;
+        }
+        record Pending(long ino, int pathBytes) {}
         ArrayDeque<Pending> queue = new ArrayDeque<>();
-        queue.add(new Pending(root, "", 0));
+        queue.add(new Pending(root, 0));
         var utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -431,22 +504,21 @@ public final class ImageValidator {
                     walkIncomplete = true;
                     continue;
                 }
-                String path = dir.path.isEmpty() ? name : dir.path + "/" + name;
                 if (c.isDirectory()) {
                     if (visited.get((int) child)) {
-                        error(child, at + DIRENT_INO, "dir.parents", "directory reached a second time through '" + path
+                        error(child, at + DIRENT_INO, "dir.parents", "directory reached a second time through '" + pathOf(dir.ino, name)
                                 + "': a directory with two parents, or a cycle");
                         walkIncomplete = true;
                         continue;
                     }
                     visited.set((int) child);
-                    directoryPaths.put(child, path);
+                    parents.put(child, new Child(dir.ino, name));
                     subdirs[(int) dir.ino]++;
-                    queue.add(new Pending(child, path, pathBytes));
+                    queue.add(new Pending(child, pathBytes));
                 }
                 refs[(int) child]++;
-                if (paths.putIfAbsent(path, child) != null) {
-                    error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "path '" + path + "' appears twice once decoded as UTF-8");
+                if (children.putIfAbsent(new Child(dir.ino, name), child) != null) {
+                    error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "path '" + pathOf(dir.ino, name) + "' appears twice once decoded as UTF-8");
                 }
             }
         }
@@ -471,6 +543,42 @@ public final class ImageValidator {
                         + (n.isDirectory() ? " (2 + subdirectories)" : " (entries naming it)"));
             }
         }
+    }
+
+    /** Path of {@code name} in directory {@code dir}, for messages. */
+    private String pathOf(long dir, String name) {
+        String d = new Index(base, inodeTable, inodeCount, superblock.rootInode(), children, parents).pathOf(dir);
+        return d.isEmpty() ? name : d + "/" + name;
+    }
+
+    /**
+     * Refuses, before building it, an index that would not fit {@link #indexBudget()}: memory is
+     * bounded by the heap, not by what the image declares.
+     */
+    private boolean indexFits() {
+        long entries = 0;
+        long nameBytes = 0;
+        for (int ino = 1; ino <= inodeCount; ino++) {
+            if (!bad.get(ino)) {
+                DaxInode n = inode(ino);
+                if (n.isDirectory()) {
+                    long count = n.entryCount();
+                    entries += count;
+                    for (long k = 0; k < count; k++) { // reads the lengths only: no allocation
+                        nameBytes += Short.toUnsignedInt(image.get(U16, base + n.dataOffset() + k * DIRENT_STRIDE + DIRENT_NAME_LEN));
+                    }
+                }
+            }
+        }
+        // Each name is held once in the index and once, for its directory's walk, in the duplicate check.
+        long need = entries * INDEX_BYTES_PER_ENTRY + 2 * nameBytes;
+        long budget = indexBudget();
+        if (need > budget) {
+            error(0, inodeTable, "dir.entries", "the directories hold " + entries + " entries (" + nameBytes + " bytes of names), whose path index needs about "
+                    + (need >> 20) + " MiB of heap; this JVM allows " + (budget >> 20) + " MiB (a quarter of -Xmx): raise -Xmx to read this image");
+            return false;
+        }
+        return true;
     }
 
     private String checkName(long dirIno, long at, long k, byte[] raw, java.nio.charset.CharsetDecoder utf8) {

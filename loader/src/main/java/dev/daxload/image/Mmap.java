@@ -42,6 +42,9 @@ public final class Mmap {
             ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle FCNTL = handle("fcntl", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final int F_GET_SEALS = 1034;
+    private static final int F_SEAL_SHRINK = 0x0002;
     private static final MethodHandle MADVISE = handle("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
     private Mmap() {}
@@ -158,7 +161,105 @@ public final class Mmap {
         }
     }
 
+    /**
+     * True when the file at {@code path} cannot lose pages under a mapping: a device (a DAX device,
+     * {@code /dev/mem}) or a file sealed against shrinking ({@code F_SEAL_SHRINK}: a sealed memfd,
+     * reached as {@code /proc/self/fd/N}). A plain file can be truncated by anyone who may write it,
+     * and a read of a page it lost is SIGBUS.
+     */
+    public static boolean fixedSize(Path path) {
+        if (!Files.isRegularFile(path)) {
+            return Files.exists(path); // character and block devices keep their size
+        }
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(STATE);
+            int fd = (int) OPEN.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                return false;
+            }
+            try {
+                int seals = (int) FCNTL.invokeExact(state, fd, F_GET_SEALS);
+                return seals >= 0 && (seals & F_SEAL_SHRINK) != 0; // EINVAL: a file system without seals
+            } finally {
+                int ignored = (int) CLOSE.invokeExact(state, fd);
+            }
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
+    /**
+     * Faults in every page of a mapping made here ({@code MADV_POPULATE_READ}), best effort: a pass
+     * over all of it (checksums) then runs without a page fault per 4 KiB.
+     */
+    public static void populate(MemorySegment mapping) {
+        try (Arena tmp = Arena.ofConfined()) {
+            int ignored = (int) MADVISE.invokeExact(tmp.allocate(STATE), mapping, mapping.byteSize(), MADV_POPULATE_READ);
+        } catch (Throwable t) {
+            // best effort: reads fault pages in anyway
+        }
+    }
+
+    /** Mappings replaced by {@link #retire}: their cleanup unmaps them after {@link #RETIRE_GRACE_MS}. */
+    private static final java.util.Set<Long> RETIRED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * How long a retired range stays reserved (zero pages) after its image is unmapped: an op that
+     * native code started on a view before the close reads zeros for that long instead of faulting.
+     */
+    public static final long RETIRE_GRACE_MS = 10_000;
+    private static final int MAP_ANONYMOUS = 0x20;
+    private static final int MAP_FIXED = 0x10;
+    private static volatile java.util.concurrent.ScheduledExecutorService reaper;
+
+    /**
+     * Replaces a mapping made here, in place, with private anonymous zero pages ({@code MAP_FIXED}):
+     * the file is released at once (it can be deleted, its space reclaimed, it no longer shows in
+     * {@code /proc/self/maps}), while the address range stays readable and writable until the arena's
+     * cleanup unmaps it {@link #RETIRE_GRACE_MS} later. For memory that libtorch may still be reading
+     * when its owner closes (a view whose NDManager was closed during an op): late reads see zeros
+     * instead of killing the JVM with SIGSEGV. Costs no memory unless written.
+     *
+     * @return true if the range was replaced (false: it stays the file's, and is unmapped at once)
+     */
+    public static boolean retire(MemorySegment mapping) {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(STATE);
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, mapping, mapping.byteSize(), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0L);
+            if (addr.address() != mapping.address()) {
+                return false;
+            }
+            RETIRED.add(mapping.address());
+            return true;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
     private static void unmap(long address, long size) {
+        if (RETIRED.remove(address)) {
+            reaper().schedule(() -> unmapNow(address, size), RETIRE_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return;
+        }
+        unmapNow(address, size);
+    }
+
+    private static java.util.concurrent.ScheduledExecutorService reaper() {
+        var r = reaper;
+        if (r == null) {
+            synchronized (Mmap.class) {
+                r = reaper;
+                if (r == null) {
+                    r = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                            Thread.ofPlatform().daemon().name("daxload-unmap").factory());
+                    reaper = r;
+                }
+            }
+        }
+        return r;
+    }
+
+    private static void unmapNow(long address, long size) {
         try {
             int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), size);
         } catch (Throwable t) {

@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -33,6 +34,9 @@ public final class ModelWeights implements AutoCloseable {
     private final boolean ownsImage;
     private final ModelManifest manifest;
     private final Map<String, TensorView> tensors;
+    private final List<Thread> checkers = new ArrayList<>(); // guarded by itself
+    private volatile boolean closed;
+    private volatile String failure; // why the weights may not be used any more, once a check failed
 
     private ModelWeights(DaxImage image, boolean ownsImage, ModelManifest manifest) {
         this.image = image;
@@ -40,7 +44,7 @@ public final class ModelWeights implements AutoCloseable {
         this.manifest = manifest;
         Map<String, TensorView> views = new LinkedHashMap<>();
         for (TensorEntry t : manifest.tensors()) {
-            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image));
+            views.put(t.name(), new TensorView(t, image.segment().asSlice(t.offset(), t.length()), image, this::ensureUsable));
         }
         this.tensors = Collections.unmodifiableMap(views);
     }
@@ -80,13 +84,43 @@ public final class ModelWeights implements AutoCloseable {
         return manifest.name();
     }
 
-    /** Every tensor, by name, in manifest order. */
+    /**
+     * Every tensor, by name, in manifest order.
+     *
+     * @throws CorruptWeightsException if a check found a tensor whose bytes do not match its checksum
+     */
     public Map<String, TensorView> tensors() {
+        ensureUsable();
         return tensors;
+    }
+
+    /**
+     * Throws if a checksum check ({@link #verify()} or {@link #verifyInBackground}) found a tensor
+     * whose bytes do not match the manifest: weights that failed a check are not served.
+     *
+     * @throws CorruptWeightsException naming the first bad tensor
+     */
+    public void ensureUsable() {
+        String why = failure;
+        if (why != null) {
+            throw new CorruptWeightsException("model '" + name() + "' in " + image.source() + " may not be used: " + why);
+        }
+    }
+
+    /** True until a checksum check finds a tensor whose bytes do not match the manifest. */
+    public boolean usable() {
+        return failure == null;
+    }
+
+    private void fail(List<String> bad) {
+        if (!bad.isEmpty() && failure == null) {
+            failure = bad.size() + (bad.size() == 1 ? " tensor fails" : " tensors fail") + " its checksum; first: " + bad.get(0);
+        }
     }
 
     /** The tensor named {@code name}; {@link IllegalArgumentException} naming the model if absent. */
     public TensorView tensor(String name) {
+        ensureUsable();
         TensorView v = tensors.get(name);
         if (v == null) {
             throw new IllegalArgumentException("model '" + name() + "' has no tensor '" + name + "'");
@@ -100,6 +134,7 @@ public final class ModelWeights implements AutoCloseable {
      * @param tableName the table's name, as in the manifest's {@code tables/<name>}
      */
     public LookupTable table(String tableName) throws IOException {
+        ensureUsable();
         if (!manifest.tables().contains("tables/" + tableName)) {
             throw new IllegalArgumentException("model '" + name() + "' has no table '" + tableName + "'; tables: " + manifest.tables());
         }
@@ -107,9 +142,11 @@ public final class ModelWeights implements AutoCloseable {
     }
 
     /**
-     * Checks every tensor's CRC32C now.
+     * Checks every tensor's CRC32C now. A mismatch also makes the weights refuse further use
+     * ({@link #ensureUsable()}).
      *
      * @return the tensors whose bytes do not match, with why; empty when all match
+     * @throws IllegalStateException if the weights are closed, or close during the check
      */
     public List<String> verify() {
         List<String> bad = new ArrayList<>();
@@ -122,41 +159,85 @@ public final class ModelWeights implements AutoCloseable {
                 }
             }
         });
+        fail(bad);
         return bad;
     }
 
     /**
      * Checks every tensor's CRC32C on a background thread, so the first inference is not delayed.
      * The future completes with the mismatches (empty when all match); bytes checked so far are in
-     * {@code progress}.
+     * {@code progress}. A mismatch makes the weights refuse further use: {@link #tensor},
+     * {@link #tensors()}, {@link #table} and {@link #ensureUsable()} throw
+     * {@link CorruptWeightsException} naming the tensor. Closing the weights stops the check (the
+     * future then fails with {@link CancellationException}) and waits for it to end.
      */
     public CompletableFuture<List<String>> verifyInBackground(AtomicLong progress) {
         CompletableFuture<List<String>> result = new CompletableFuture<>();
-        Thread t = Thread.ofPlatform().daemon().name("daxload-verify-" + name()).start(() -> {
-            List<String> bad = new ArrayList<>();
-            try {
-                for (TensorView v : tensors.values()) {
-                    try {
-                        v.verify();
-                    } catch (TensorView.ChecksumException e) {
-                        bad.add(e.getMessage());
-                    }
-                    progress.addAndGet(v.byteSize());
-                }
-                result.complete(bad);
-            } catch (RuntimeException e) { // the image was closed under us
-                result.completeExceptionally(e);
+        synchronized (checkers) {
+            if (closed) {
+                throw new IllegalStateException("model '" + name() + "' is closed");
             }
-        });
-        t.setPriority(Thread.MIN_PRIORITY);
+            Thread t = Thread.ofPlatform().daemon().name("daxload-verify-" + name()).unstarted(() -> {
+                List<String> bad = new ArrayList<>();
+                try {
+                    for (TensorView v : tensors.values()) {
+                        if (closed) {
+                            throw new IllegalStateException("model '" + name() + "' is closed");
+                        }
+                        try {
+                            v.verify();
+                        } catch (TensorView.ChecksumException e) {
+                            bad.add(e.getMessage());
+                        }
+                        progress.addAndGet(v.byteSize());
+                    }
+                    fail(bad);
+                    result.complete(bad);
+                } catch (IllegalStateException e) { // closed under us
+                    CancellationException c = new CancellationException("verification of model '" + name() + "' stopped: " + e.getMessage());
+                    c.initCause(e);
+                    result.completeExceptionally(c);
+                } catch (RuntimeException | Error e) {
+                    result.completeExceptionally(e);
+                } finally {
+                    synchronized (checkers) {
+                        checkers.remove(Thread.currentThread());
+                    }
+                }
+            });
+            t.setPriority(Thread.MIN_PRIORITY);
+            checkers.add(t);
+            t.start();
+        }
         return result;
     }
 
-    /** Closes the image if this object opened it. */
+    /**
+     * Stops background checks and waits for them, then closes the image if this object opened it:
+     * the mapping is released exactly once, whatever checks were running.
+     */
     @Override
     public void close() {
+        List<Thread> running;
+        synchronized (checkers) {
+            closed = true;
+            running = List.copyOf(checkers);
+        }
         if (ownsImage) {
-            image.close();
+            image.close(); // stops and waits for every check reading it, ours and other threads'
+        }
+        boolean interrupted = false;
+        for (Thread t : running) {
+            while (t.isAlive()) {
+                try {
+                    t.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 }

@@ -71,8 +71,12 @@ public final class TableLayout {
     public static final String PROBE_LINEAR = "linear";
     /** The index file's name. */
     public static final String SLOTS_FILE = "index.slots";
-    /** Descriptors larger than this are refused unread: a table.json is a few hundred bytes per column. */
-    public static final long MAX_DESCRIPTOR_BYTES = 64L << 20;
+    /**
+     * Descriptors larger than this are refused unread, and the builder refuses to write one: a
+     * table.json is about a hundred bytes per column, so this allows thousands of columns while the
+     * parse stays a few MB of heap (a 40 MB descriptor parsed in a 64 MB heap ran out of memory).
+     */
+    public static final long MAX_DESCRIPTOR_BYTES = 1L << 20;
 
     static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -6,7 +6,6 @@ import dev.daxload.manifest.TensorEntry;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.zip.CRC32C;
 
 /**
  * A tensor of an image: name, dtype, shape and its bytes as a slice of the image's one mapping, so
@@ -19,6 +18,7 @@ public final class TensorView {
     private final TensorEntry entry;
     private final MemorySegment data;
     private final DaxImage image;
+    private final Runnable usable; // null: always usable
 
     /**
      * @param entry what the manifest says (already checked against the image)
@@ -34,12 +34,36 @@ public final class TensorView {
      * @param image the image {@code data} lies in, which users of the view may {@link DaxImage#pin pin}
      */
     public TensorView(TensorEntry entry, MemorySegment data, DaxImage image) {
+        this(entry, data, image, null);
+    }
+
+    /**
+     * @param entry what the manifest says (already checked against the image)
+     * @param data the tensor's bytes: {@code entry.length()} long
+     * @param image the image {@code data} lies in, or null
+     * @param usable run before every use of the bytes ({@link #segment()}, {@link #ensureUsable()}):
+     *     throws once the weights this view belongs to may not be used (a failed checksum check)
+     */
+    public TensorView(TensorEntry entry, MemorySegment data, DaxImage image, Runnable usable) {
         if (data.byteSize() != entry.length()) {
             throw new IllegalArgumentException("tensor '" + entry.name() + "': view of " + data.byteSize() + " bytes for " + entry.length());
         }
         this.entry = entry;
         this.data = data;
         this.image = image;
+        this.usable = usable;
+    }
+
+    /**
+     * Throws if the weights this view belongs to may not be used any more: for code that hands the
+     * bytes to native code (an NDArray over the view checks this before each op).
+     *
+     * @throws IllegalStateException (a {@code CorruptWeightsException}) naming the tensor that failed its check
+     */
+    public void ensureUsable() {
+        if (usable != null) {
+            usable.run();
+        }
     }
 
     /** The image this tensor lies in, or null for a view made over other memory. */
@@ -59,8 +83,13 @@ public final class TensorView {
         return entry.shape();
     }
 
-    /** The tensor's bytes, little-endian, in place in the image. */
+    /**
+     * The tensor's bytes, little-endian, in place in the image.
+     *
+     * @throws IllegalStateException if the weights failed a checksum check ({@link #ensureUsable()})
+     */
     public MemorySegment segment() {
+        ensureUsable();
         return data;
     }
 
@@ -79,29 +108,37 @@ public final class TensorView {
     }
 
     /**
-     * Recomputes the CRC32C of the bytes and compares it with the manifest's.
+     * Recomputes the CRC32C of the bytes and compares it with the manifest's. Safe against the image
+     * being closed on another thread (the check stops with {@link IllegalStateException}, and the
+     * image's close waits for it) and against the image file being truncated while mapped (a
+     * {@link ChecksumException} saying so, not a crash): see {@link Checksums}.
      *
-     * @throws ChecksumException if they differ
+     * @throws ChecksumException if they differ, or the bytes cannot be read any more
+     * @throws IllegalStateException if the image is closed, or closes during the check
      */
     public void verify() throws ChecksumException {
         if (entry.crc32c() == null) {
             return;
         }
-        int actual = crc32c(data);
+        int actual;
+        try (DaxImage.Reader reader = image == null ? null : image.beginRead()) {
+            actual = Checksums.crc32c(data, reader, image != null && image.isFixedSize());
+        } catch (Checksums.MemoryFaultException e) {
+            throw new ChecksumException(String.format("tensor '%s' at offset %d: %s", name(), entry.offset(), e.getMessage()), e);
+        }
         if (actual != entry.crc32c()) {
             throw new ChecksumException(String.format("tensor '%s' at offset %d: CRC32C is %08x, the manifest says %08x",
                     name(), entry.offset(), actual, entry.crc32c()));
         }
     }
 
-    /** CRC32C of a segment of any size (the JDK's CRC32C takes ByteBuffers of at most 2 GiB). */
+    /** CRC32C of a segment of any size, through {@link Checksums} (a truncated file is an exception, not a crash). */
     public static int crc32c(MemorySegment seg) {
-        CRC32C crc = new CRC32C();
-        final long chunk = 1L << 30;
-        for (long off = 0; off < seg.byteSize(); off += chunk) {
-            crc.update(seg.asSlice(off, Math.min(chunk, seg.byteSize() - off)).asByteBuffer());
+        try {
+            return Checksums.crc32c(seg, null);
+        } catch (Checksums.MemoryFaultException e) {
+            throw new java.io.UncheckedIOException(e);
         }
-        return (int) crc.getValue();
     }
 
     @Override
@@ -115,6 +152,10 @@ public final class TensorView {
 
         public ChecksumException(String message) {
             super(message);
+        }
+
+        public ChecksumException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 }

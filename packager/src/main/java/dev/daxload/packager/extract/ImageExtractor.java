@@ -34,22 +34,26 @@ public final class ImageExtractor {
         this.restoreOwners = restoreOwners;
     }
 
-    /** Extracts everything under {@code imagePath} (the root for {@code ""}) into {@code target}. */
+    /**
+     * Extracts everything under {@code imagePath} (the root for {@code ""}) into {@code target}. The
+     * path is resolved as the kernel would with the image as root ({@code d1/../d1}, symlinks to
+     * directories, {@code ..} at the top meaning the root), so any spelling of a directory extracts
+     * the same files.
+     *
+     * @throws java.nio.file.NoSuchFileException if the path names nothing
+     * @throws java.nio.file.NotDirectoryException if it names something other than a directory
+     */
     public long extract(DaxImage image, String imagePath, Path target) throws IOException {
         Path root = target.toAbsolutePath().normalize();
-        Files.createDirectories(root);
-        requireRealDirectory(root);
         DaxInode top = image.resolve(imagePath);
         if (!top.isDirectory()) {
-            throw new java.nio.file.NotDirectoryException(image.source() + ":/" + imagePath);
+            throw new java.nio.file.NotDirectoryException(image.source() + ":/" + imagePath.replaceAll("^/+", ""));
         }
-        String prefix = imagePath.replaceAll("^/+|/+$", "");
+        Files.createDirectories(root);
+        requireRealDirectory(root);
+        String prefix = image.pathOf(top);
         List<DaxEntry> entries = new ArrayList<>();
-        image.walk(e -> {
-            if (prefix.isEmpty() || e.path().startsWith(prefix + "/")) {
-                entries.add(e);
-            }
-        });
+        image.walk(top, entries::add);
         Map<Long, Path> firstPath = new HashMap<>();
         List<Runnable> directoryModes = new ArrayList<>();
         long bytes = 0;

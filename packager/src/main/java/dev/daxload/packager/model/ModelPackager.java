@@ -13,6 +13,7 @@ import dev.daxload.packager.image.ImageTree.Attributes;
 import dev.daxload.packager.image.ImageTree.Directory;
 import dev.daxload.packager.image.ImageTree.RegularFile;
 import dev.daxload.packager.image.ImageWriter;
+import dev.daxload.packager.source.MemoryBudget;
 import dev.daxload.packager.source.SourceModel;
 import dev.daxload.packager.source.SourceTensor;
 import java.io.IOException;
@@ -84,6 +85,13 @@ public final class ModelPackager {
         /** Adds the tensors, metadata and side files of a source; tensor names must stay unique. */
         public Model add(SourceModel source) {
             Directory tdir = dir.directory("tensors", DIR);
+            long total = tensors.size() + source.tensors().size();
+            if (total > MemoryBudget.bytes() / MemoryBudget.HEAP_PER_TENSOR) {
+                String where = source.files().isEmpty() ? "model '" + name + "'" : source.files().get(0).toString();
+                throw new IllegalArgumentException(where + ": " + total + " tensors in model '" + name + "' would take about "
+                        + (total * MemoryBudget.HEAP_PER_TENSOR >> 20) + " MiB of heap to pack, over this JVM's budget of "
+                        + (MemoryBudget.bytes() >> 20) + " MiB (a quarter of the maximum heap): raise -Xmx to pack it");
+            }
             for (SourceTensor t : source.tensors()) {
                 if (tensors.containsKey(t.name())) {
                     throw new IllegalArgumentException("model '" + name + "': tensor '" + t.name() + "' comes from two sources");
@@ -96,6 +104,8 @@ public final class ModelPackager {
                     throw new IllegalArgumentException("tensor '" + t.name() + "': " + t.content().size() + " bytes, but shape "
                             + java.util.Arrays.toString(t.shape()) + " of " + dtype + " needs " + expect);
                 }
+                String where = source.files().isEmpty() ? "model '" + name + "'" : source.files().get(0).toString();
+                LoaderRules.checkTensor(name, new TensorEntry(t.name(), "tensors/t", dtype, t.shape(), 0, t.content().size(), null), where);
                 String file = TensorFileNames.encode(t.name());
                 if (tdir.get(file) != null) {
                     throw new IllegalArgumentException("tensors '" + t.name() + "' and another encode to the same file name '" + file + "'");
@@ -164,7 +174,9 @@ public final class ModelPackager {
             }
             source.addProperty("format", String.join("+", formats));
             source.add("files", files);
-            return new ModelManifest(name, source, metadata, entries, sideFiles, tables).toJson();
+            byte[] json = new ModelManifest(name, source, metadata, entries, sideFiles, tables).toJson();
+            LoaderRules.checkManifest(json, name + "/" + ModelManifest.FILE_NAME); // every rule the loader applies, on what it will read
+            return json;
         }
     }
 

@@ -22,6 +22,10 @@ final class BoundedReader {
     private final FileChannel channel;
     private final long end;
     private final ByteBuffer buf = ByteBuffer.allocate(BUFFER).order(ByteOrder.LITTLE_ENDIAN);
+    /** Bytes handed out by {@link #bytes} so far: they are kept (names, metadata), so they count together. */
+    private long held;
+    /** Heap per byte read: the bytes, the string, its place in the metadata JSON and the manifest. */
+    private static final int HEAP_PER_BYTE = 4;
     /** File offset of {@code buf}'s first byte. */
     private long bufStart;
 
@@ -122,6 +126,9 @@ final class BoundedReader {
         if (n > Integer.MAX_VALUE - 16) {
             throw error(position(), field + " of " + n + " bytes is too large to hold in memory");
         }
+        held += n;
+        MemoryBudget.require(file, position(), held == n ? field : field + " (with the " + (held - n) + " bytes of names and strings before it)",
+                held, HEAP_PER_BYTE);
         byte[] out = new byte[(int) n];
         int done = 0;
         while (done < out.length) {

@@ -51,6 +51,8 @@ public final class GgufReader implements SourceReader {
     private static final int MAX_NAME = 64 * 1024;
     private static final long MAX_STRING = 64L << 20;
     private static final int MAX_DEPTH = 8;
+    /** Heap of one metadata entry beyond its strings (charged by the reader): key, type, JSON objects. */
+    private static final long KV_HEAP = 512;
     private static final int MAX_DIMS = 4;
     private static final long DEFAULT_ALIGNMENT = 32;
     private static final String ALIGNMENT_KEY = "general.alignment";
@@ -141,7 +143,9 @@ public final class GgufReader implements SourceReader {
                 throw r.error(4, "unsupported GGUF version " + Integer.toUnsignedString(version) + " (2 and 3 are read)");
             }
             long nTensors = count(r, "tensor_count", MIN_TENSOR_INFO);
+            MemoryBudget.requireCount(path, r.position() - 8, "tensor_count", nTensors, MemoryBudget.HEAP_PER_TENSOR);
             long nKv = count(r, "metadata_kv_count", MIN_KV);
+            MemoryBudget.requireCount(path, r.position() - 8, "metadata_kv_count", nKv, KV_HEAP);
 
             JsonObject metadata = new JsonObject();
             long alignment = DEFAULT_ALIGNMENT;

@@ -95,11 +95,39 @@ public final class NpzReader implements SourceReader {
         }
         for (int i = tail - END_RECORD; i >= 0; i--) {
             if (b.getInt(i) == END_SIGNATURE) {
+                requireDirectoryFits(path, ch, size - tail + i, Short.toUnsignedLong(b.getShort(i + 10)), Integer.toUnsignedLong(b.getInt(i + 12)));
                 return;
             }
         }
         throw new SourceFormatException(path, size, "not a readable zip archive: no end-of-central-directory record in "
                 + "the last " + tail + " bytes (truncated?)");
+    }
+
+    /**
+     * commons-compress reads the whole central directory into entries before the first member: its
+     * size and member count (from the end record, or the ZIP64 end record it points to) are checked
+     * against the memory budget first, so a sound archive of a million members is a message, not an
+     * OutOfMemoryError.
+     */
+    private static void requireDirectoryFits(Path path, FileChannel ch, long endAt, long entries, long cdSize) throws IOException {
+        if ((entries == 0xFFFF || cdSize == 0xFFFFFFFFL) && endAt >= 20) {
+            ByteBuffer loc = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(loc, endAt - 20);
+            if (loc.getInt(0) == 0x07064b50) {
+                long at = loc.getLong(8);
+                ByteBuffer z = ByteBuffer.allocate(56).order(ByteOrder.LITTLE_ENDIAN);
+                if (at >= 0 && at <= ch.size() - 56 && ch.read(z, at) == 56 && z.getInt(0) == 0x06064b50) {
+                    entries = z.getLong(32);
+                    cdSize = z.getLong(40);
+                    endAt = at;
+                }
+            }
+        }
+        if (entries < 0 || cdSize < 0) {
+            throw new SourceFormatException(path, endAt, "not a readable zip archive: the end record declares a negative size");
+        }
+        MemoryBudget.requireCount(path, endAt, "zip members", entries, MemoryBudget.HEAP_PER_TENSOR);
+        MemoryBudget.requireCount(path, endAt, "central directory bytes", cdSize, 4);
     }
 
     private static ZipFile open(Path path) throws IOException {

@@ -157,6 +157,7 @@ final class OnnxFileScanner {
     }
 
     private TensorProto initializer(int index) throws IOException {
+        MemoryBudget.requireCount(path, in.getTotalBytesRead(), "graph.initializer count", index + 1L, MemoryBudget.HEAP_PER_TENSOR);
         List<RawData> raw = new ArrayList<>(1);
         ByteString rest = walk(RAW_DATA, () -> {
             if (!raw.isEmpty()) {
@@ -193,6 +194,8 @@ final class OnnxFileScanner {
                 reader.read();
             } else {
                 skipAndCopy(tag, start, rest);
+                // Everything but the weights is parsed into objects (nodes, attributes): bound it.
+                MemoryBudget.require(path, start, "graph fields other than weights", rest.size(), 8);
             }
         }
     }

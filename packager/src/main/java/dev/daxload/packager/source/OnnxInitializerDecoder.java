@@ -280,7 +280,11 @@ final class OnnxInitializerDecoder {
         if (text.isEmpty() || text.length() > 19 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw fail(-1, what + ": external_data " + key + " '" + text + "' is not a non-negative integer");
         }
-        return Long.parseLong(text);
+        try {
+            return Long.parseLong(text);
+        } catch (NumberFormatException e) { // 19 digits can still pass 2^63 - 1
+            throw fail(-1, what + ": external_data " + key + " '" + text + "' is larger than any file (at most " + Long.MAX_VALUE + ")");
+        }
     }
 
     private long multiply(long a, long b, String what) throws SourceFormatException {

@@ -100,6 +100,7 @@ public final class SafetensorsReader implements SourceReader {
                 throw new SourceFormatException(file, 0, "header length " + n + " runs past the end of the file ("
                         + size + " bytes)");
             }
+            MemoryBudget.require(file, 0, "header length", n, 8); // bytes, string, JSON tree
             ByteBuffer hb = ByteBuffer.allocate((int) n);
             readFully(ch, hb, 8, file);
             String text;

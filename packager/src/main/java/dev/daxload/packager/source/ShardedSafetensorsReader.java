@@ -141,6 +141,7 @@ public final class ShardedSafetensorsReader implements SourceReader {
         if (size > MAX_INDEX) {
             throw new SourceFormatException(index, -1, "index is " + size + " bytes, over the " + MAX_INDEX + "-byte limit");
         }
+        MemoryBudget.require(index, -1, "index size", size, 8);
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
