@@ -5,8 +5,6 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -39,10 +37,22 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
     public static final String FORMAT = "daxload-model/1";
     /** The manifest's file name inside the model directory. */
     public static final String FILE_NAME = "manifest.json";
-    /** Larger manifests are refused before parsing: a million tensors fit in far less. */
+    /**
+     * The budget a manifest must keep, which {@link #parse} enforces and a packager must not exceed:
+     * larger manifests are refused before parsing (a million tensors fit in far less).
+     */
     public static final long MAX_BYTES = 256L << 20;
+    /** At most this many tensors per model; the parser stops at the first one more. */
+    public static final int MAX_TENSORS = 1 << 20;
+    /** At most this many dimensions per tensor. */
+    public static final int MAX_RANK = 64;
+    /** JSON nesting deeper than this is refused (source metadata nests; nothing daxload writes comes close). */
+    public static final int MAX_DEPTH = 64;
 
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+    /** Gson's serializer, made only when a manifest is written: building it costs tens of ms in a fresh JVM. */
+    private static final class Writer {
+        static final Gson GSON = new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+    }
 
     public ModelManifest {
         tensors = List.copyOf(tensors);
@@ -103,7 +113,7 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         JsonArray tbs = new JsonArray();
         tables.forEach(tbs::add);
         o.add("tables", tbs);
-        return GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
+        return Writer.GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
     }
 
     /**
@@ -115,16 +125,7 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         if (json.length > MAX_BYTES) {
             throw new ManifestException(where + ": manifest is " + json.length + " bytes, more than the " + MAX_BYTES + " allowed");
         }
-        JsonObject o;
-        try {
-            JsonElement e = JsonParser.parseString(new String(json, StandardCharsets.UTF_8));
-            if (!e.isJsonObject()) {
-                throw new ManifestException(where + ": expected a JSON object");
-            }
-            o = e.getAsJsonObject();
-        } catch (JsonParseException | StackOverflowError e) {
-            throw new ManifestException(where + ": not valid JSON: " + e.getMessage(), e);
-        }
+        JsonObject o = readDocument(json, where);
         Fields f = new Fields(where);
         String format = f.string(o, "format");
         if (!FORMAT.equals(format)) {
@@ -152,8 +153,8 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             DType dtype = DType.byName(dtypeName).orElseThrow(() ->
                     new ManifestException(where + ": " + "tensor '" + tname + "': unknown dtype '" + dtypeName + "'"));
             JsonArray shapeJson = f.array(t, "shape", at);
-            if (shapeJson.size() > 64) {
-                throw new ManifestException(where + ": " + at + ": shape has " + shapeJson.size() + " dimensions, at most 64 allowed");
+            if (shapeJson.size() > MAX_RANK) {
+                throw new ManifestException(where + ": " + at + ": shape has " + shapeJson.size() + " dimensions, at most " + MAX_RANK + " allowed");
             }
             long[] shape = new long[shapeJson.size()];
             for (int d = 0; d < shape.length; d++) {
@@ -171,7 +172,7 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             Integer crc = null;
             if (t.has("crc32c")) {
                 String hex = f.string(t, "crc32c", at);
-                if (!hex.matches("[0-9a-fA-F]{8}")) {
+                if (!isHex8(hex)) {
                     throw new ManifestException(where + ": " + at + ": crc32c '" + hex + "' is not 8 hex digits");
                 }
                 crc = Integer.parseUnsignedInt(hex, 16);
@@ -181,6 +182,63 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         List<String> files = f.strings(o, "files");
         List<String> tables = f.strings(o, "tables");
         return new ModelManifest(name, source, metadata, tensors, files, tables);
+    }
+
+    private static boolean isHex8(String s) {
+        if (s.length() != 8) {
+            return false;
+        }
+        for (int i = 0; i < 8; i++) {
+            if (Character.digit(s.charAt(i), 16) < 0 || s.charAt(i) > 'f') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isPlainDigits(String s) {
+        if (s.isEmpty() || s.length() > 18) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Reads the document with {@link JsonCursor}: the top-level object as a Gson tree whose
+     * {@code tensors} array is read element by element, so that a manifest with more than
+     * {@link #MAX_TENSORS} tensors is refused as soon as the one too many is met.
+     */
+    private static JsonObject readDocument(byte[] json, String where) throws ManifestException {
+        JsonCursor c = new JsonCursor(json, where);
+        if (c.peek() != '{') {
+            c.readTree(); // invalid JSON says so; any other value is not a manifest
+            c.end();
+            throw new ManifestException(where + ": expected a JSON object");
+        }
+        JsonObject o = new JsonObject();
+        c.beginObject();
+        for (String key = c.nextKey(); key != null; key = c.nextKey()) {
+            if (key.equals("tensors") && c.peek() == '[') {
+                JsonArray ts = new JsonArray();
+                c.beginArray();
+                while (c.hasNext()) {
+                    if (ts.size() == MAX_TENSORS) {
+                        throw new ManifestException(where + ": more than " + MAX_TENSORS + " tensors (at byte " + c.position() + "), more than a model may have");
+                    }
+                    ts.add(c.readTree());
+                }
+                o.add(key, ts);
+            } else {
+                o.add(key, c.readTree());
+            }
+        }
+        c.end();
+        return o;
     }
 
     /** Typed field access with messages that name the field. */
@@ -242,8 +300,12 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             if (e == null || !e.isJsonPrimitive() || !((JsonPrimitive) e).isNumber()) {
                 throw new ManifestException(where + ": " + what + " is missing or not a number");
             }
+            String text = e.getAsString();
+            if (isPlainDigits(text)) {
+                return Long.parseLong(text); // the usual case, without BigDecimal: at most 18 digits fit
+            }
             try {
-                long v = new java.math.BigDecimal(e.getAsString()).longValueExact();
+                long v = new java.math.BigDecimal(text).longValueExact();
                 if (v < 0) {
                     throw new ManifestException(where + ": " + what + " is negative (" + v + ")");
                 }
