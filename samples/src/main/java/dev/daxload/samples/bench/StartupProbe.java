@@ -32,6 +32,7 @@ import java.nio.file.Path;
  *        StartupProbe criteria-daxfs-prepack MODEL (the same with prepacking=true: ONNX Runtime's default settings)
  *        StartupProbe criteria-onnx MODEL          (the original ONNX file, Criteria.optModelPath, ONNX Runtime's defaults)
  *        StartupProbe open MODEL                (daxload alone, no engine: ModelWeights.open, every tensor a TensorView)
+ *        StartupProbe open-shared MODEL         (the same, mapped read-only shared instead of copy-on-write)
  *        StartupProbe pt-views MODEL            (ModelWeights.open + PtTensorViews.viewAll)
  *        StartupProbe pt-decode MODEL           (NDList.decode of the model's safetensors file)
  *        StartupProbe pt-direct MODEL           (each tensor read into a direct buffer, manager.create)
@@ -74,16 +75,19 @@ public final class StartupProbe {
             // daxload alone, no engine: ModelWeights.open (map, check, index, manifest, every tensor a
             // TensorView), then the same steps split (DaxImage.open, then ModelWeights.of), in one process:
             // the first call pays the class loading and linking, the second shows what is left warm-ish.
-            case "open" -> {
+            case "open", "open-shared" -> {
                 Path image = BenchFiles.DIR.resolve(model + ".daxfs");
+                // open: copy-on-write (ModelWeights' default, what PyTorch views need: mmap through FFM);
+                // open-shared: read-only shared (what ONNX Runtime initializers can use: FileChannel.map).
+                MapOptions options = mode.equals("open") ? MapOptions.copyOnWrite() : MapOptions.readOnly();
                 long t1 = System.nanoTime();
                 int n;
-                try (ModelWeights w = ModelWeights.open(image, model)) {
+                try (ModelWeights w = ModelWeights.open(image, model, options)) {
                     n = w.tensors().size();
                 }
                 long t2 = System.nanoTime();
                 long t3, t4;
-                try (DaxImage img = DaxImage.open(image, MapOptions.copyOnWrite())) {
+                try (DaxImage img = DaxImage.open(image, options)) {
                     t3 = System.nanoTime();
                     ModelWeights.of(img, model).close();
                     t4 = System.nanoTime();
