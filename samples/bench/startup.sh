@@ -13,6 +13,9 @@
 #     pt-direct               each tensor read into a direct buffer, manager.create
 #     pt-views-8g             pt-views of the 8.6 GB synthetic model, if its image was made (jmh.sh makes it)
 #
+# daxload's own share alone (open to every tensor a view, before/after, with and without an AOT cache):
+# samples/bench/cold-open.sh.
+#
 # usage: samples/bench/startup.sh [ROUNDS]     (default 7)
 # env: MODEL_ORT (minilm), MODEL_PT (bge), JAVA, SKIP_BUILD=1
 # All files are read once first, so every process starts with its inputs in the page cache.
