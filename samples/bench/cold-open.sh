@@ -48,6 +48,8 @@ for model in $MODELS; do
   # One cache per version, mode and model, trained on the command it then serves.
   for v in "${VERSIONS[@]}"; do for m in "${MODES[@]}"; do
     cache="$BENCH/cold-$v-$m-$model.aot"
+    # A cache older than a jar was trained on other classes: the JVM would refuse it (and run slower).
+    [ -f "$cache" ] && [ -n "$(find samples/target/lib "$before_dir/loader.jar" samples/target/*.jar -newer "$cache" -print -quit)" ] && rm -f "$cache"
     [ -f "$cache" ] || "$JAVA" "${JOPTS[@]}" -Xmx2g -XX:AOTCacheOutput="$cache" -cp "$(cp_of "$v")" \
         dev.daxload.samples.bench.StartupProbe "$m" "$model" > /dev/null 2>&1 || { echo "training $cache failed" >&2; exit 1; }
   done; done

@@ -52,8 +52,12 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>
  * usage: EmbeddingServer --image IMAGE --model NAME [--port 8080] [--host 127.0.0.1]
- *                        [--pooling mean|cls] [--prepacking] [--threads N] [--exit-after-start]
+ *                        [--pooling mean|cls] [--prepacking] [--threads N] [--mapping shared|private]
+ *                        [--exit-after-start]
  * </pre>
+ * {@code --mapping shared} (the default) maps the image read-only: ONNX Runtime only reads its
+ * initializers, and a read-only mapping of a file needs no native linker at start-up;
+ * {@code private} maps it copy-on-write.
  * The image must hold the model's {@code tokenizer.json} as a side file ({@code daxload pack-model
  * --name NAME model.onnx --file tokenizer.json=...}). {@code --pooling cls} for bge models, {@code mean}
  * (the default) for MiniLM. {@code --exit-after-start} stops after the first answer: the training run of
@@ -68,7 +72,12 @@ public final class EmbeddingServer implements AutoCloseable {
 
     /** What to serve and how. */
     public record Config(Path image, String model, String host, int port, SentenceEmbeddingTranslator.Pooling pooling,
-                         boolean prepacking, int threads) {}
+                         boolean prepacking, int threads, boolean sharedMapping) {
+        /** Read-only shared mapping (ONNX Runtime only reads its initializers): FileChannel.map, no native linker. */
+        public Config(Path image, String model, String host, int port, SentenceEmbeddingTranslator.Pooling pooling, boolean prepacking, int threads) {
+            this(image, model, host, port, pooling, prepacking, threads, true);
+        }
+    }
 
     private final Config config;
     private final SharedImages.Lease lease;
@@ -120,7 +129,7 @@ public final class EmbeddingServer implements AutoCloseable {
         t = phase("engine", t);
         // The server keeps this lease for its life: Criteria.loadModel below joins the same mapping
         // (one mapping per image per process), so mapping is a phase of its own and happens once.
-        SharedImages.Lease lease = SharedImages.acquire(config.image(), MapOptions.copyOnWrite());
+        SharedImages.Lease lease = SharedImages.acquire(config.image(), config.sharedMapping() ? MapOptions.readOnly() : MapOptions.copyOnWrite());
         ModelWeights weights = null;
         ZooModel<String, float[]> model = null;
         HuggingFaceTokenizer tokenizer = null;
@@ -135,7 +144,7 @@ public final class EmbeddingServer implements AutoCloseable {
             t = phase("tokenizer", t);
             model = Criteria.builder().setTypes(String.class, float[].class)
                     .optModelUrls("daxfs://" + config.image().toAbsolutePath() + "?model=" + config.model()
-                            + "&prepacking=" + config.prepacking())
+                            + "&prepacking=" + config.prepacking() + "&mapping=" + (config.sharedMapping() ? "shared" : "private"))
                     .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
                     .build().loadModel();
             t = phase("session", t);
@@ -295,6 +304,7 @@ public final class EmbeddingServer implements AutoCloseable {
         SentenceEmbeddingTranslator.Pooling pooling = SentenceEmbeddingTranslator.Pooling.MEAN;
         boolean prepacking = false;
         boolean exitAfterStart = false;
+        boolean shared = true;
         int threads = Runtime.getRuntime().availableProcessors();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -306,10 +316,15 @@ public final class EmbeddingServer implements AutoCloseable {
                 case "--prepacking" -> prepacking = true;
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--exit-after-start" -> exitAfterStart = true;
+                case "--mapping" -> shared = switch (args[++i]) {
+                    case "shared" -> true;
+                    case "private" -> false;
+                    default -> throw new IllegalArgumentException("--mapping takes shared or private, not " + args[i]);
+                };
                 default -> {
                     System.err.println("EmbeddingServer: unknown argument " + args[i]
                             + "\nusage: EmbeddingServer --image IMAGE --model NAME [--port 8080] [--host 127.0.0.1]"
-                            + " [--pooling mean|cls] [--prepacking] [--threads N] [--exit-after-start]");
+                            + " [--pooling mean|cls] [--prepacking] [--threads N] [--mapping shared|private] [--exit-after-start]");
                     System.exit(2);
                 }
             }
@@ -318,7 +333,7 @@ public final class EmbeddingServer implements AutoCloseable {
             System.err.println("EmbeddingServer: --image and --model are required");
             System.exit(2);
         }
-        EmbeddingServer server = start(new Config(image, modelName, host, port, pooling, prepacking, threads));
+        EmbeddingServer server = start(new Config(image, modelName, host, port, pooling, prepacking, threads, shared));
         if (exitAfterStart) {
             server.close();
             return;
