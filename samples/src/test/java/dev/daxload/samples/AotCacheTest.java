@@ -40,7 +40,9 @@ class AotCacheTest {
     static void setUp() throws Exception {
         Path models = Path.of(System.getProperty("daxload.testModels", "target/models")).resolve("all-minilm-l6-v2");
         ModelPackager p = new ModelPackager();
-        p.model("minilm").add(new OnnxReader().read(models.resolve("all-minilm-l6-v2.onnx")));
+        Path tok = models.resolve("all-minilm-l6-v2-tokenizer.json");
+        p.model("minilm").add(new OnnxReader().read(models.resolve("all-minilm-l6-v2.onnx")))
+                .sideFile("tokenizer.json", dev.daxload.packager.image.FileContent.of(tok, Files.size(tok)));
         p.write(new ImageWriter(), tmp.resolve("minilm.daxfs"));
         classPath = jarsOnly(tmp.resolve("jars"));
     }
@@ -102,7 +104,7 @@ class AotCacheTest {
     private static Path train(String name, String main, String... args) throws Exception {
         Path cache = tmp.resolve(name + ".aot");
         if (!Files.exists(cache)) {
-            run(java(List.of(NATIVE_ACCESS, "-XX:AOTCacheOutput=" + cache), main, args));
+            run(java(List.of(NATIVE_ACCESS, "-Dai.djl.offline=true", "-XX:AOTCacheOutput=" + cache), main, args));
         }
         assertTrue(Files.size(cache) > 1 << 20, "no AOT cache written");
         return cache;
@@ -131,6 +133,22 @@ class AotCacheTest {
         String out = Files.readString(log);
         assertTrue(out.contains("[error][aot]") || out.contains("Mismatched values"), out);
         assertFalse(out.contains("dev.daxload.model.ModelWeights source: shared objects file"), out);
+    }
+
+    /** The embedding server's training run (what bin/daxload-serve runs) makes a cache its start-up uses. */
+    @Test
+    void serverCacheIsUsedAtStartUp() throws Exception {
+        String[] args = {"--image", tmp.resolve("minilm.daxfs").toString(), "--model", "minilm", "--port", "0", "--exit-after-start"};
+        Path cache = train("server", "dev.daxload.samples.server.EmbeddingServer", args);
+        Path log = log();
+        String printed = run(java(List.of(NATIVE_ACCESS, "-Dai.djl.offline=true", "-XX:AOTCache=" + cache, logging(log)),
+                "dev.daxload.samples.server.EmbeddingServer", args));
+        assertTrue(printed.contains("start-up: first answer done"), printed);
+        String out = Files.readString(log);
+        assertTrue(out.contains("Opened AOT cache " + cache), out);
+        assertFalse(out.contains("[error][aot]"), out);
+        assertTrue(out.contains("dev.daxload.samples.server.EmbeddingServer source: shared objects file"), "server classes come from the cache");
+        assertTrue(out.contains("ai.djl.repository.zoo.Criteria source: shared objects file"), "DJL's classes come from the cache");
     }
 
     /** The command line's training run (what bin/daxload runs) makes a cache its commands use. */
