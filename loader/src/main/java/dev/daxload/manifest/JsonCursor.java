@@ -42,6 +42,42 @@ final class JsonCursor {
         return pos;
     }
 
+    /** Where the reader is, to come back to with {@link #reset}. */
+    record Mark(int pos, int depth, boolean first) {}
+
+    Mark mark() {
+        return new Mark(pos, depth, first);
+    }
+
+    void reset(Mark m) {
+        pos = m.pos();
+        depth = m.depth();
+        first = m.first();
+    }
+
+    /**
+     * A whole number written plainly (1 to 18 digits, no sign, no leading zero, no fraction or
+     * exponent), consumed; or -1, with nothing consumed, for anything else, which the caller reads the
+     * general way.
+     */
+    long plainLong() throws ManifestException {
+        skipSpace();
+        int start = pos;
+        int end = start;
+        long v = 0;
+        while (end < in.length && in[end] >= '0' && in[end] <= '9') {
+            v = v * 10 + (in[end] - '0');
+            end++;
+        }
+        int n = end - start;
+        if (n == 0 || n > 18 || (n > 1 && in[start] == '0')
+                || (end < in.length && (in[end] == '.' || in[end] == 'e' || in[end] == 'E'))) {
+            return -1;
+        }
+        pos = end;
+        return v;
+    }
+
     ManifestException error(String expected) {
         String found = pos >= in.length ? "the end of the input" : "'" + printable(in[pos]) + "'";
         return new ManifestException(where + ": not valid JSON: expected " + expected + " at byte " + pos + ", found " + found);
