@@ -13,6 +13,9 @@
 #     pt-direct               each tensor read into a direct buffer, manager.create
 #     pt-views-8g             pt-views of the 8.6 GB synthetic model, if its image was made (jmh.sh makes it)
 #
+# daxload's own share alone (open to every tensor a view, before/after, with and without an AOT cache):
+# samples/bench/cold-open.sh.
+#
 # usage: samples/bench/startup.sh [ROUNDS]     (default 7)
 # env: MODEL_ORT (minilm), MODEL_PT (bge), JAVA, SKIP_BUILD=1
 # All files are read once first, so every process starts with its inputs in the page cache.
@@ -49,7 +52,7 @@ for r in $(seq 1 "$ROUNDS"); do
     [ -n "$ready" ] || { echo "round $r $m: no READY line (failed)" >&2; exit 1; }
     READY[$m]+="$ready "; LOAD[$m]+="$load "; FIRST[$m]+="${first:-} "
     # The PyTorch modes' steps (engine_ms, open_ms, views_ms, copy_ms), kept for their medians.
-    steps=$(grep -o '[a-z]*_ms=[0-9.]*' <<< "$line" | grep -v '^\(ready\|load\|first\)_ms' | tr '\n' ' ' || true)
+    steps=$(grep -o '[a-z_]*_ms=[0-9.]*' <<< "$line" | grep -v '^\(ready\|load\|first\)_ms' | tr '\n' ' ' || true)
     for kv in $steps; do STEP["$m ${kv%%=*}"]+="${kv#*=} "; done
     printf 'round %d %-24s ready %6s ms  load %8s ms%s  %s\n' "$r" "$m" "$ready" "$load" "${first:+  first embedding $first ms}" "$steps"
   done

@@ -18,13 +18,13 @@ import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
- * The training run behind {@code bin/daxload}'s class-data archive: packs small models of each kind
+ * The training run behind {@code bin/daxload}'s AOT cache (JDK 25): packs small models of each kind
  * and runs the common commands on the image, all in one JVM, so the archive written at exit holds the
  * classes every command needs. An archive made from whichever command happened to run first (what
  * {@code -XX:+AutoCreateSharedArchive} does) held only picocli's for {@code --help} and left
  * {@code pack-model} of bge-small-en-v1.5 at 0.46-0.55 s where this one gives 0.35-0.37 s.
  *
- * <pre>java -XX:ArchiveClassesAtExit=daxload.jsa -cp ... dev.daxload.cli.StartupTraining</pre>
+ * <pre>java --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput=daxload.aot -cp ... dev.daxload.cli.StartupTraining</pre>
  *
  * <p>Exits 0 when every command succeeded, 1 otherwise (the archive is then discarded by the launcher).
  */

@@ -37,16 +37,23 @@ final class Aoti {
 
     private static volatile Aoti instance;
 
+    /** daxload's dtypes and libtorch's name of each; the code of each is asked of libtorch when first needed. */
+    private static final Map<DType, String> TORCH_NAMES = torchNames();
+
+    private final Linker linker;
+    private final SymbolLookup lookup;
     private final MethodHandle createFromBlob;
-    private final MethodHandle getDataPtr;
-    private final MethodHandle deleteTensor;
     private final int deviceCpu;
-    private final Map<DType, Integer> dtypes;
     private final Path library;
+    // Linked the first time they are used: each downcall linked costs milliseconds in a fresh JVM.
+    private volatile MethodHandle getDataPtr;
+    private volatile MethodHandle deleteTensor;
+    private final Map<DType, Optional<Integer>> dtypes = new EnumMap<>(DType.class); // guarded by itself
 
     private Aoti(SymbolLookup lookup, Path library) throws Throwable {
         this.library = library;
-        Linker linker = Linker.nativeLinker();
+        this.lookup = lookup;
+        this.linker = Linker.nativeLinker();
         // AOTITorchError is int32_t: 0 success, 1 failure (libtorch prints the C++ exception's message).
         createFromBlob = linker.downcallHandle(find(lookup, "aoti_torch_create_tensor_from_blob"),
                 FunctionDescriptor.of(ValueLayout.JAVA_INT,
@@ -59,42 +66,35 @@ final class Aoti {
                         ValueLayout.JAVA_INT,   // int32_t device_type
                         ValueLayout.JAVA_INT,   // int32_t device_index
                         ValueLayout.ADDRESS));  // AtenTensorHandle* ret
-        getDataPtr = linker.downcallHandle(find(lookup, "aoti_torch_get_data_ptr"),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
-        deleteTensor = linker.downcallHandle(find(lookup, "aoti_torch_delete_tensor_object"),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
         deviceCpu = code(linker, lookup, "aoti_torch_device_type_cpu").orElseThrow();
-
-        Map<DType, Integer> codes = new EnumMap<>(DType.class);
-        put(codes, linker, lookup, DType.F64, "float64");
-        put(codes, linker, lookup, DType.F32, "float32");
-        put(codes, linker, lookup, DType.F16, "float16");
-        put(codes, linker, lookup, DType.BF16, "bfloat16");
-        put(codes, linker, lookup, DType.I64, "int64");
-        put(codes, linker, lookup, DType.I32, "int32");
-        put(codes, linker, lookup, DType.I16, "int16");
-        put(codes, linker, lookup, DType.I8, "int8");
-        put(codes, linker, lookup, DType.U64, "uint64");
-        put(codes, linker, lookup, DType.U32, "uint32");
-        put(codes, linker, lookup, DType.U16, "uint16");
-        put(codes, linker, lookup, DType.U8, "uint8");
-        put(codes, linker, lookup, DType.BOOL, "bool");
-        // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
-        put(codes, linker, lookup, DType.F8_E4M3, "float8_e4m3fn");
-        put(codes, linker, lookup, DType.F8_E5M2, "float8_e5m2");
-        put(codes, linker, lookup, DType.F8_E4M3FNUZ, "float8_e4m3fnuz");
-        put(codes, linker, lookup, DType.F8_E5M2FNUZ, "float8_e5m2fnuz");
-        put(codes, linker, lookup, DType.C64, "complex64");
-        dtypes = Collections.unmodifiableMap(codes);
     }
 
-    private static void put(Map<DType, Integer> codes, Linker linker, SymbolLookup lookup, DType dtype, String torchName)
-            throws Throwable {
-        // An older libtorch may lack the newer dtypes (uint16/32/64 came in 2.3): those stay unsupported.
-        code(linker, lookup, "aoti_torch_dtype_" + torchName).ifPresent(c -> codes.put(dtype, c));
+    private static Map<DType, String> torchNames() {
+        Map<DType, String> m = new EnumMap<>(DType.class);
+        m.put(DType.F64, "float64");
+        m.put(DType.F32, "float32");
+        m.put(DType.F16, "float16");
+        m.put(DType.BF16, "bfloat16");
+        m.put(DType.I64, "int64");
+        m.put(DType.I32, "int32");
+        m.put(DType.I16, "int16");
+        m.put(DType.I8, "int8");
+        m.put(DType.U64, "uint64");
+        m.put(DType.U32, "uint32");
+        m.put(DType.U16, "uint16");
+        m.put(DType.U8, "uint8");
+        m.put(DType.BOOL, "bool");
+        // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
+        m.put(DType.F8_E4M3, "float8_e4m3fn");
+        m.put(DType.F8_E5M2, "float8_e5m2");
+        m.put(DType.F8_E4M3FNUZ, "float8_e4m3fnuz");
+        m.put(DType.F8_E5M2FNUZ, "float8_e5m2fnuz");
+        m.put(DType.C64, "complex64");
+        return Collections.unmodifiableMap(m);
     }
 
     private static Optional<Integer> code(Linker linker, SymbolLookup lookup, String function) throws Throwable {
+        // An older libtorch may lack the newer dtypes (uint16/32/64 came in 2.3): those stay unsupported.
         Optional<MemorySegment> symbol = lookup.find(function);
         if (symbol.isEmpty()) {
             return Optional.empty();
@@ -166,11 +166,33 @@ final class Aoti {
 
     /** libtorch's code for {@code dtype}, or empty if it has none (block-quantized types). */
     Optional<Integer> dtype(DType dtype) {
-        return Optional.ofNullable(dtypes.get(dtype));
+        String torchName = TORCH_NAMES.get(dtype);
+        if (torchName == null) {
+            return Optional.empty();
+        }
+        synchronized (dtypes) {
+            Optional<Integer> c = dtypes.get(dtype);
+            if (c == null) {
+                try {
+                    c = code(linker, lookup, "aoti_torch_dtype_" + torchName);
+                } catch (RuntimeException | Error e) {
+                    throw e;
+                } catch (Throwable t) {
+                    throw new IllegalStateException("cannot ask " + library + " for the code of " + torchName + ": " + t, t);
+                }
+                dtypes.put(dtype, c);
+            }
+            return c;
+        }
     }
 
+    /** Every dtype this libtorch has a code for, with the code. */
     Map<DType, Integer> dtypes() {
-        return dtypes;
+        Map<DType, Integer> all = new EnumMap<>(DType.class);
+        for (DType d : TORCH_NAMES.keySet()) {
+            dtype(d).ifPresent(c -> all.put(d, c));
+        }
+        return Collections.unmodifiableMap(all);
     }
 
     /**
@@ -207,11 +229,29 @@ final class Aoti {
         return ret.get(ValueLayout.ADDRESS, 0).address();
     }
 
+    private MethodHandle getDataPtr() {
+        MethodHandle h = getDataPtr;
+        if (h == null) {
+            getDataPtr = h = linker.downcallHandle(find(lookup, "aoti_torch_get_data_ptr"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+        }
+        return h;
+    }
+
+    private MethodHandle deleteTensor() {
+        MethodHandle h = deleteTensor;
+        if (h == null) {
+            deleteTensor = h = linker.downcallHandle(find(lookup, "aoti_torch_delete_tensor_object"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        }
+        return h;
+    }
+
     /** {@code tensor.data_ptr()} of an {@code at::Tensor*}. */
     long dataPtr(long handle) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ret = a.allocate(ValueLayout.ADDRESS);
-            int rc = (int) getDataPtr.invokeExact(handle, ret);
+            int rc = (int) getDataPtr().invokeExact(handle, ret);
             if (rc != 0) {
                 throw new IllegalStateException("aoti_torch_get_data_ptr failed (" + rc + ")");
             }
@@ -226,7 +266,7 @@ final class Aoti {
     /** Frees a handle that never reached a {@code PtNDArray} (which would otherwise free it). */
     void delete(long handle) {
         try {
-            int ignored = (int) deleteTensor.invokeExact(handle);
+            int ignored = (int) deleteTensor().invokeExact(handle);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

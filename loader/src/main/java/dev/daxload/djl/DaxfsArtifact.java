@@ -12,12 +12,20 @@ import java.util.Map;
 final class DaxfsArtifact extends Artifact {
     private final transient ModelBinder binder;
 
-    DaxfsArtifact(DaxfsRepository repository, String model, ModelManifest manifest) {
+    /**
+     * @param chosenByName the image holds several models and the URL names none: the load's model name
+     *     ({@code Criteria.optModelName}) must be this one, or the load moves on to the next model
+     */
+    DaxfsArtifact(DaxfsRepository repository, String model, ModelManifest manifest, boolean chosenByName) {
         setName(model);
-        binder = new ModelBinder(repository.target(), model);
+        binder = new ModelBinder(repository, model, chosenByName);
         getArguments().put("blockFactory", binder);
         String format = manifest.source().has("format") ? manifest.source().get("format").getAsString() : "";
         getArguments().put("engine", format.contains("onnx") ? "OnnxRuntime" : "PyTorch");
+    }
+
+    ModelBinder binder() {
+        return binder;
     }
 
     /**

@@ -5,121 +5,142 @@ import ai.djl.repository.Artifact;
 import ai.djl.repository.MRL;
 import ai.djl.repository.Metadata;
 import ai.djl.repository.zoo.DefaultModelZoo;
+import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
 import dev.daxload.image.DaxImage;
-import dev.daxload.image.DaxInode;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A DJL repository over one model of a DAXFS image. The weights are never copied: the engine gets
+ * A DJL repository over the models of a DAXFS image. The weights are never copied: the engine gets
  * views of the mapped image (see {@link ModelBinder}). The model directory DJL sees holds only the
- * model's side files (an ONNX graph without its weights, a tokenizer), extracted once into DJL's
- * cache because engines open graphs by path.
+ * model's side files (an ONNX graph without its weights, a tokenizer), written per load into a
+ * temporary directory that the loaded model removes when it closes (see {@link SideFiles}).
+ *
+ * <p><b>One mapping per load.</b> Nothing is opened while DJL builds its model zoo unless the URL names
+ * no model (the image is then listed, so that {@code optArtifactId} and {@code optModelName} can choose
+ * one); the image mapped for resolving a load (or for that listing) is handed to the load's
+ * {@link ModelBinder} instead of being mapped again, and released by the model. A mapping that no load
+ * took (a load that failed before binding, a {@code Criteria} never loaded) is released when the next
+ * load takes it or when this repository is garbage.
+ *
+ * <p><b>Errors as DJL reports them.</b> An image that is missing or unreadable, or a model it does
+ * not hold, is a {@link ModelNotFoundException} from {@code Criteria.loadModel()} whose cause names the
+ * image and the reason, as DJL does for its own URLs.
  */
 final class DaxfsRepository extends AbstractRepository {
-    private final DaxfsUri target;
-    private volatile Resolved resolved;
+    private static final Logger LOG = LoggerFactory.getLogger(DaxfsRepository.class);
+    private static final Cleaner CLEANER = Cleaner.create();
 
-    /** What opening the image told us, computed once. */
-    private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact, Path modelDir) {}
+    private final DaxfsUri target;
+    private final PendingLease pending = new PendingLease();
+    private final Map<String, Resolved> resolved = new ConcurrentHashMap<>();
+    private volatile List<String> listed; // the image's models when the URL named none
+
+    /** What opening the image told us about one model, computed once. */
+    private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact) {}
 
     DaxfsRepository(String name, URI uri) {
         super(name, uri);
         this.target = DaxfsUri.parse(uri, arguments);
+        PendingLease p = pending; // the cleaning action must not hold this repository
+        CLEANER.register(this, p::release);
     }
 
     DaxfsUri target() {
         return target;
     }
 
-    private Resolved resolved() {
-        Resolved r = resolved;
+    /**
+     * The mapping made while resolving, for the load that follows, or null when there is none (a second
+     * load of the same {@code Criteria} maps afresh). The caller owns the lease it gets.
+     */
+    SharedImages.Lease takePendingLease() {
+        return pending.take();
+    }
+
+    /** Holds at most one lease between resolution and the binding that takes it. */
+    private static final class PendingLease {
+        private SharedImages.Lease lease; // guarded by this
+
+        synchronized DaxImage image(DaxfsUri target) throws IOException {
+            if (lease == null) {
+                lease = SharedImages.acquire(target.image(), target.mapOptions());
+            }
+            return lease.image();
+        }
+
+        synchronized SharedImages.Lease take() {
+            SharedImages.Lease l = lease;
+            lease = null;
+            return l;
+        }
+
+        synchronized void release() {
+            if (lease != null) {
+                lease.close();
+                lease = null;
+            }
+        }
+    }
+
+    private Resolved resolved(String model) throws IOException {
+        Resolved r = resolved.get(model);
         if (r != null) {
             return r;
         }
         synchronized (this) {
-            if (resolved == null) {
+            r = resolved.get(model);
+            if (r == null) {
                 try {
-                    resolved = resolve();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
+                    ModelManifest manifest = ModelCatalog.load(pending.image(target), model);
+                    r = new Resolved(model, manifest, new DaxfsArtifact(this, model, manifest, models().size() > 1 && target.model() == null));
+                } catch (IOException | RuntimeException e) {
+                    pending.release();
+                    throw e;
                 }
+                resolved.put(model, r);
             }
-            return resolved;
+            return r;
         }
     }
 
-    private Resolved resolve() throws IOException {
-        try (SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions())) {
-            DaxImage image = lease.image();
-            String model = target.model();
-            if (model == null) {
-                List<String> models = ModelCatalog.models(image);
-                if (models.size() != 1) {
-                    throw new IOException(target.image() + ": holds " + (models.isEmpty() ? "no model" : "models " + models)
-                            + "; name one with ?model=NAME");
-                }
-                model = models.get(0);
-            }
-            ModelManifest manifest = ModelCatalog.load(image, model);
-            Path dir = extractSideFiles(image, model, manifest);
-            DaxfsArtifact artifact = new DaxfsArtifact(this, model, manifest);
-            return new Resolved(model, manifest, artifact, dir);
+    /** The models of the image: the URL's one, or every model the image holds. */
+    private List<String> models() throws IOException {
+        if (target.model() != null) {
+            return List.of(target.model());
         }
+        List<String> m = listed;
+        if (m == null) {
+            m = ModelCatalog.models(pending.image(target));
+            if (m.isEmpty()) {
+                throw new IOException(target.image() + ": holds no model (no directory with a " + ModelManifest.FILE_NAME + ")");
+            }
+            listed = m;
+        }
+        return m;
     }
 
-    /**
-     * Copies the model's side files (never its tensors) to DJL's cache, keyed by the image's identity,
-     * so a changed image gets a fresh directory.
-     */
-    private Path extractSideFiles(DaxImage image, String model, ModelManifest manifest) throws IOException {
-        Path real = target.image().toRealPath();
-        String key = real + "|" + Files.size(real) + "|" + Files.getLastModifiedTime(real).toMillis();
-        String digest;
-        try {
-            digest = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8))).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError("every JDK has SHA-256", e);
-        }
-        Path dir = getCacheDirectory().resolve(digest).resolve(model);
-        Path marker = dir.resolve(".complete");
-        if (Files.exists(marker)) {
-            return dir;
-        }
-        Files.createDirectories(dir);
-        for (String file : manifest.files()) {
-            if (!file.startsWith("files/") || file.contains("/../") || file.endsWith("/..")) {
-                throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "' outside files/");
-            }
-            DaxInode inode = image.resolve(model + "/" + file);
-            Path out = dir.resolve(file.substring("files/".length())).normalize();
-            if (!out.startsWith(dir)) {
-                throw new IOException(image.source() + ": side file '" + file + "' would land outside " + dir);
-            }
-            Files.createDirectories(out.getParent());
-            Path tmp = Files.createTempFile(out.getParent(), ".extract", ".tmp");
-            Files.write(tmp, image.content(inode).toArray(ValueLayout.JAVA_BYTE));
-            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.writeString(marker, key);
-        return dir;
+    /** The models listed when the URL named none (empty if not listed). */
+    List<String> listedModels() {
+        List<String> m = listed;
+        return m == null ? List.of() : m;
     }
 
-    String modelName() {
-        return resolved().model();
+    /** The model name to show DJL when the image cannot be read yet: its file name. */
+    private String fallbackName() {
+        String n = target.image().getFileName() == null ? "daxfs" : target.image().getFileName().toString();
+        return n.endsWith(".daxfs") ? n.substring(0, n.length() - ".daxfs".length()) : n;
     }
 
     @Override
@@ -128,8 +149,17 @@ final class DaxfsRepository extends AbstractRepository {
     }
 
     @Override
-    public Metadata locate(MRL mrl) {
-        Resolved r = resolved();
+    public Metadata locate(MRL mrl) throws IOException {
+        Resolved r;
+        try {
+            r = resolved(mrl.getArtifactId());
+        } catch (IOException | RuntimeException e) {
+            // DJL's Criteria.loadModel reports a model it cannot find as ModelNotFoundException and goes
+            // on to its next loader; Repository.locate can only declare IOException, hence the rethrow.
+            ModelNotFoundException notFound = new ModelNotFoundException("daxfs: cannot load model '" + mrl.getArtifactId()
+                    + "' from " + target.image() + ": " + e.getMessage(), e);
+            throw Sneaky.<RuntimeException>rethrow(notFound);
+        }
         Metadata metadata = new Metadata.MatchAllMetadata();
         metadata.setRepositoryUri(URI.create(""));
         metadata.setArtifactId(r.model());
@@ -139,39 +169,69 @@ final class DaxfsRepository extends AbstractRepository {
     }
 
     @Override
-    public Artifact resolve(MRL mrl, Map<String, String> filter) {
+    public Artifact resolve(MRL mrl, Map<String, String> filter) throws IOException {
         return locate(mrl).getArtifacts().get(0);
     }
 
+    /** A fresh directory of the model's side files for each load; the load's model removes it when it closes. */
     @Override
-    public Path getResourceDirectory(Artifact artifact) {
-        return resolved().modelDir();
+    public Path getResourceDirectory(Artifact artifact) throws IOException {
+        DaxfsArtifact a = (DaxfsArtifact) artifact;
+        try {
+            return a.binder().sideFiles(SideFiles.write(pending.image(target), a.getName(), resolved(a.getName()).manifest()));
+        } catch (IOException | RuntimeException e) {
+            pending.release(); // this load ends here: keep nothing mapped for it
+            throw e;
+        }
     }
 
     @Override
     public void prepare(Artifact artifact, Progress progress) {
-        resolved(); // side files are extracted on resolve; weights are never copied
+        // nothing to download: side files are written per load, weights are never copied
     }
 
+    /** Where DJL would cache downloads; this repository writes nothing there. */
     @Override
-    public Path getCacheDirectory() throws IOException {
-        Path dir = Utils.getCacheDir().resolve("daxfs");
-        Files.createDirectories(dir);
-        return dir;
+    public Path getCacheDirectory() {
+        return Utils.getCacheDir().resolve("daxfs");
     }
 
     @Override
     protected URI resolvePath(Artifact.Item item, String path) {
-        return resolved().modelDir().resolve(item.getName()).toUri();
+        return target.image().toUri();
     }
 
+    /**
+     * One resource per model: the URL's model, or every model of the image (opened now, and that mapping
+     * kept for the load). An image that cannot be read lists one resource, so that the error comes from
+     * {@code loadModel()} as a {@link ModelNotFoundException} rather than from building the criteria.
+     */
     @Override
     public List<MRL> getResources() {
-        return List.of(MRL.undefined(this, DefaultModelZoo.GROUP_ID, resolved().model()));
+        List<String> models;
+        try {
+            models = models();
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("daxfs: {} cannot be listed now ({}); loadModel will say why", target.image(), e.toString());
+            pending.release();
+            models = List.of(fallbackName());
+        }
+        if (models.size() > 1) {
+            LOG.debug("daxfs: {} holds models {}; choose one with ?model=, optModelName or optArtifactId", target.image(), models);
+        }
+        return models.stream().map(m -> MRL.undefined(this, DefaultModelZoo.GROUP_ID, m)).toList();
     }
 
     @Override
     public String toString() {
         return "daxfs repository " + uri;
+    }
+
+    /** Throws a checked exception where the signature cannot declare it. */
+    private static final class Sneaky {
+        @SuppressWarnings("unchecked")
+        static <T extends Throwable> T rethrow(Throwable t) throws T {
+            throw (T) t;
+        }
     }
 }

@@ -23,10 +23,24 @@ public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean 
     /** When tensors' CRC32C are checked. */
     public enum Verify { NONE, BACKGROUND, EAGER }
 
-    /** Parses a {@code daxfs:} URI; query parameters come from DJL's parsing of the repository URI. */
+    /** The query parameters a {@code daxfs:} URL takes; anything else is refused. */
+    public static final java.util.List<String> PARAMETERS = java.util.List.of("model", "mapping", "populate", "hugepages", "prepacking", "verify");
+
+    /**
+     * Parses a {@code daxfs:} URI; query parameters come from DJL's parsing of the repository URI.
+     *
+     * @throws IllegalArgumentException naming the URL, the parameter and the values it takes, for a
+     *     host ({@code daxfs://host/...}: images are local), an unknown parameter, or a value a
+     *     parameter does not take
+     */
     public static DaxfsUri parse(URI uri, Map<String, String> query) {
         if (!"daxfs".equalsIgnoreCase(uri.getScheme())) {
             throw new IllegalArgumentException("not a daxfs: URI: " + uri);
+        }
+        String authority = uri.getRawAuthority();
+        if (authority != null && !authority.isEmpty()) {
+            throw new IllegalArgumentException(uri + ": names host '" + authority + "', but a daxfs: image is a local file or device;"
+                    + " write daxfs:///" + authority + uri.getPath() + " (three slashes) for the path /" + authority + uri.getPath());
         }
         String path = uri.getPath();
         if (path == null || path.isEmpty()) {
@@ -37,20 +51,37 @@ public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean 
         if (path.isEmpty()) {
             throw new IllegalArgumentException(uri + ": names no image; expected daxfs:///path/to/image.daxfs?model=NAME");
         }
+        for (String key : query.keySet()) {
+            if (!PARAMETERS.contains(key)) {
+                throw new IllegalArgumentException(uri + ": unknown parameter '" + key + "'; a daxfs: URL takes " + String.join(", ", PARAMETERS));
+            }
+        }
+        String model = query.get("model");
+        if (model != null && (model.isEmpty() || model.contains("/"))) {
+            throw new IllegalArgumentException(uri + ": model must be the name of a model of the image (a directory at its root), not '" + model + "'");
+        }
         MapOptions options = switch (query.getOrDefault("mapping", "private")) {
             case "private" -> MapOptions.copyOnWrite();
             case "shared" -> MapOptions.readOnly();
-            default -> throw new IllegalArgumentException(uri + ": mapping must be 'private' or 'shared'");
+            default -> throw new IllegalArgumentException(uri + ": mapping must be 'private' or 'shared', not '" + query.get("mapping") + "'");
         };
-        options = options.withPopulate(Boolean.parseBoolean(query.getOrDefault("populate", "false")))
-                .withHugePages(Boolean.parseBoolean(query.getOrDefault("hugepages", "false")));
-        Verify verify;
-        try {
-            verify = Verify.valueOf(query.getOrDefault("verify", "none").toUpperCase(java.util.Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(uri + ": verify must be none, background or eager", e);
-        }
-        return new DaxfsUri(Path.of(path), query.get("model"), options,
-                Boolean.parseBoolean(query.getOrDefault("prepacking", "false")), verify);
+        options = options.withPopulate(flag(uri, query, "populate")).withHugePages(flag(uri, query, "hugepages"));
+        Verify verify = switch (query.getOrDefault("verify", "none")) {
+            case "none" -> Verify.NONE;
+            case "background" -> Verify.BACKGROUND;
+            case "eager" -> Verify.EAGER;
+            default -> throw new IllegalArgumentException(uri + ": verify must be 'none', 'background' or 'eager', not '" + query.get("verify") + "'");
+        };
+        return new DaxfsUri(Path.of(path), model, options, flag(uri, query, "prepacking"), verify);
+    }
+
+    /** A boolean parameter: {@code true} or {@code false}, nothing else ({@code yes}, {@code 1} are refused, not read as false). */
+    private static boolean flag(URI uri, Map<String, String> query, String key) {
+        String v = query.getOrDefault(key, "false");
+        return switch (v) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException(uri + ": " + key + " must be 'true' or 'false', not '" + v + "'");
+        };
     }
 }

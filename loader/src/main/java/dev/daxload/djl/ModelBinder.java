@@ -4,6 +4,7 @@ import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
+import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.onnxruntime.OrtSession.SessionOptions;
 import dev.daxload.djl.onnx.OrtInitializers;
 import dev.daxload.model.ModelWeights;
@@ -35,11 +36,30 @@ final class ModelBinder implements BlockFactory {
 
     private final DaxfsUri target;
     private final String model;
+    private final boolean chosenByName;
+    private final transient DaxfsRepository repository;
     private final transient ThreadLocal<SessionOptions> pending = new ThreadLocal<>();
+    private final transient ThreadLocal<Path> sideFiles = new ThreadLocal<>();
 
-    ModelBinder(DaxfsUri target, String model) {
-        this.target = target;
+    /**
+     * @param chosenByName several models in the image, none in the URL: a load whose model name is not
+     *     this model's is refused with {@link ModelNotFoundException}, so DJL tries the next model
+     */
+    ModelBinder(DaxfsRepository repository, String model, boolean chosenByName) {
+        this.repository = repository;
+        this.target = repository.target();
         this.model = model;
+        this.chosenByName = chosenByName;
+    }
+
+    /** Notes the side-file directory written for the load running on this thread, which newBlock hands to the model. */
+    Path sideFiles(Path dir) {
+        Path stale = sideFiles.get();
+        if (stale != null) {
+            SideFiles.delete(stale); // an earlier load on this thread failed before reaching newBlock
+        }
+        sideFiles.set(dir);
+        return dir;
     }
 
     /**
@@ -63,10 +83,33 @@ final class ModelBinder implements BlockFactory {
     @Override
     public Block newBlock(Model djlModel, Path modelPath, Map<String, ?> arguments) throws IOException {
         long t0 = System.nanoTime();
-        SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions());
+        Path dir = sideFiles.get();
+        sideFiles.remove();
+        if (dir != null) {
+            djlModel.getNDManager().attachInternal("daxfs-side-files-" + UUID.randomUUID(), () -> SideFiles.delete(dir));
+        }
+        if (chosenByName && !model.equals(djlModel.getName())) {
+            // DJL's Criteria goes on to the image's next model on ModelNotFoundException; the mapping made
+            // for resolving stays for that model's load, unless no model of the image has the name.
+            List<String> models = repository.listedModels();
+            if (!models.contains(djlModel.getName())) {
+                SharedImages.Lease unused = repository.takePendingLease();
+                if (unused != null) {
+                    unused.close();
+                }
+                throw Sneaky.<RuntimeException>rethrow(new ModelNotFoundException("daxfs: " + target.image() + ": no model '"
+                        + djlModel.getName() + "'; models here: " + String.join(", ", models)));
+            }
+            throw Sneaky.<RuntimeException>rethrow(new ModelNotFoundException("daxfs: " + target.image() + ": model '" + model
+                    + "' is not the one asked for ('" + djlModel.getName() + "')"));
+        }
+        // The mapping made while resolving this load, else a new one: one mapping per load.
+        SharedImages.Lease taken = repository == null ? null : repository.takePendingLease();
+        SharedImages.Lease lease = taken != null ? taken : SharedImages.acquire(target.image(), target.mapOptions());
         try {
             ModelWeights weights = ModelWeights.of(lease.image(), model);
             djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), lease);
+            DaxfsModels.register(djlModel, weights);
             verify(weights);
             String engine = djlModel.getNDManager().getEngine().getEngineName();
             Block block = switch (engine) {
@@ -89,6 +132,14 @@ final class ModelBinder implements BlockFactory {
         } catch (IOException | RuntimeException e) {
             lease.close();
             throw e;
+        }
+    }
+
+    /** Throws a checked exception where the signature cannot declare it. */
+    private static final class Sneaky {
+        @SuppressWarnings("unchecked")
+        static <T extends Throwable> T rethrow(Throwable t) throws T {
+            throw (T) t;
         }
     }
 

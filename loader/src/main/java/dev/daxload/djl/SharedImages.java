@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class SharedImages {
     private static final Map<Key, Entry> OPEN = new HashMap<>();
+    private static long mappingsMade; // guarded by OPEN
 
     private SharedImages() {}
 
@@ -59,6 +60,7 @@ public final class SharedImages {
             if (e == null) {
                 e = new Entry(DaxImage.open(key.path, options));
                 OPEN.put(key, e);
+                mappingsMade++;
             }
             e.leases++;
             return new Lease(key, e.image);
@@ -72,6 +74,16 @@ public final class SharedImages {
                 OPEN.remove(key);
                 e.image.close();
             }
+        }
+    }
+
+    /**
+     * How many times an image has been opened (mapped, checked and indexed) here since the JVM started:
+     * a {@code Criteria.loadModel} of a {@code daxfs:} URL adds one.
+     */
+    public static long mappingsMade() {
+        synchronized (OPEN) {
+            return mappingsMade;
         }
     }
 

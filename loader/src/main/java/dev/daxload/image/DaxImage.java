@@ -550,6 +550,9 @@ public final class DaxImage implements AutoCloseable {
     }
 
     static String normalize(String path) {
+        if (!path.isEmpty() && path.charAt(0) != '/' && path.charAt(path.length() - 1) != '/' && !path.contains("//")) {
+            return path; // already normal: the usual case, without a stream per lookup (an open looks up every tensor)
+        }
         return String.join("/", split(path));
     }
 

@@ -10,14 +10,22 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 /**
- * {@code mmap} through the FFM API, for what {@link java.nio.channels.FileChannel#map} cannot do: a
- * private writable mapping of a file opened read-only, {@code MAP_NORESERVE}, {@code madvise}, and
- * character devices such as {@code /dev/daxX.Y}. The mapping belongs to an {@link Arena}: closing the
- * arena unmaps it, exactly once.
+ * Maps image files and devices into {@link MemorySegment}s owned by an {@link Arena}: closing the
+ * arena unmaps, exactly once.
+ *
+ * <p>Two ways, chosen per call so that an open links nothing it does not use: a read-only mapping of a
+ * regular file goes through the JDK's own {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)},
+ * which needs no native linker; everything {@code FileChannel} cannot do goes through {@code mmap}
+ * called with FFM: a private writable mapping of a file opened read-only ({@code MAP_PRIVATE |
+ * MAP_NORESERVE}, copy-on-write), {@code madvise}, character devices such as {@code /dev/daxX.Y}, and
+ * descriptors (memfd, dma-buf). Each C function is linked the first time it is called, not when this
+ * class loads: linking a downcall costs 10-100 ms in a fresh JVM (see docs/benchmarks.md, "Cold open").
  */
 public final class Mmap {
     private static final int O_RDONLY = 0;
@@ -31,26 +39,59 @@ public final class Mmap {
     private static final int MADV_POPULATE_READ = 22;
     private static final int SEEK_END = 2;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
-    private static final MethodHandle OPEN = handle("open", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle LSEEK = handle("lseek", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-    private static final MethodHandle MMAP = handle("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-    private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-    private static final MethodHandle FCNTL = handle("fcntl", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final int F_GET_SEALS = 1034;
     private static final int F_SEAL_SHRINK = 0x0002;
-    private static final MethodHandle MADVISE = handle("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
     private Mmap() {}
 
-    private static MethodHandle handle(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd, CAPTURE);
+    /** The linker and errno capture, made on first use. */
+    private static final class Native {
+        static final Linker LINKER = Linker.nativeLinker();
+        static final StructLayout STATE = Linker.Option.captureStateLayout();
+        static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+        static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+
+        static MethodHandle link(String name, FunctionDescriptor fd, Linker.Option... options) {
+            return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd, options);
+        }
+
+        static MethodHandle withErrno(String name, FunctionDescriptor fd) {
+            return link(name, fd, CAPTURE);
+        }
+
+        static int errno(MemorySegment state) {
+            return (int) ERRNO.get(state, 0L);
+        }
+    }
+
+    // One holder per C function: the JVM initializes (links) each the first time it is used.
+    private static final class Open {
+        static final MethodHandle H = Native.withErrno("open", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class Close {
+        static final MethodHandle H = Native.withErrno("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class Lseek {
+        static final MethodHandle H = Native.withErrno("lseek", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    }
+
+    private static final class MmapCall {
+        static final MethodHandle H = Native.withErrno("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    }
+
+    private static final class Munmap {
+        static final MethodHandle H = Native.link("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    }
+
+    private static final class Fcntl {
+        static final MethodHandle H = Native.withErrno("fcntl", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class Madvise {
+        static final MethodHandle H = Native.link("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     }
 
     /** Linux errno names for the errors mapping can meet, for messages. */
@@ -86,11 +127,14 @@ public final class Mmap {
         if (offset < 0 || offset % 4096 != 0) {
             throw new IllegalArgumentException(path + ": offset " + offset + " is not a multiple of the page size");
         }
+        if (options.sharing() == MapOptions.Sharing.READ_ONLY && Files.isRegularFile(path)) {
+            return mapReadOnlyFile(path, offset, size, options, arena);
+        }
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment state = tmp.allocate(STATE);
-            int fd = (int) OPEN.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
+            MemorySegment state = tmp.allocate(Native.STATE);
+            int fd = (int) Open.H.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
-                int errno = (int) ERRNO.get(state, 0L);
+                int errno = Native.errno(state);
                 if (errno == 2) {
                     throw new java.nio.file.NoSuchFileException(path.toString());
                 }
@@ -103,12 +147,47 @@ public final class Mmap {
                 long length = size >= 0 ? size : sizeOf(path, fd, state) - offset;
                 return map(fd, path.toString(), offset, length, options, arena);
             } finally {
-                int ignored = (int) CLOSE.invokeExact(state, fd); // the mapping keeps its own reference
+                int ignored = (int) Close.H.invokeExact(state, fd); // the mapping keeps its own reference
             }
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new IOException(path + ": " + t, t);
+        }
+    }
+
+    /**
+     * A read-only shared mapping of a regular file through the JDK, which needs no native linker:
+     * {@code PROT_READ, MAP_SHARED} as the FFM path would make, and a read-only segment.
+     */
+    private static MemorySegment mapReadOnlyFile(Path path, long offset, long size, MapOptions options, Arena arena) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long length = size >= 0 ? size : ch.size() - offset;
+            if (length <= 0) {
+                throw new IOException(path + ": is empty; an image has at least 8192 bytes");
+            }
+            MemorySegment mapping = ch.map(FileChannel.MapMode.READ_ONLY, offset, length, arena);
+            advise(mapping, options);
+            return mapping.asReadOnly();
+        }
+    }
+
+    /** Huge pages and populate as {@code options} ask; madvise is linked only when one of them is asked. */
+    private static void advise(MemorySegment mapping, MapOptions options) throws IOException {
+        try {
+            if (options.hugePages()) {
+                int ignored = (int) Madvise.H.invokeExact(mapping, mapping.byteSize(), MADV_HUGEPAGE); // best effort: not every source has huge pages
+            }
+            if (options.populate()) {
+                int rc = (int) Madvise.H.invokeExact(mapping, mapping.byteSize(), MADV_POPULATE_READ);
+                if (rc != 0) {
+                    mapping.load(); // kernels before 5.14: touch the pages from Java instead
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException("madvise: " + t, t);
         }
     }
 
@@ -125,32 +204,24 @@ public final class Mmap {
             throw new IOException(what + ": is empty; an image has at least 8192 bytes");
         }
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment state = tmp.allocate(STATE);
+            MemorySegment state = tmp.allocate(Native.STATE);
             boolean priv = options.sharing() == MapOptions.Sharing.COPY_ON_WRITE;
-            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size,
+            MemorySegment addr = (MemorySegment) MmapCall.H.invokeExact(state, MemorySegment.NULL, size,
                     priv ? PROT_READ | PROT_WRITE : PROT_READ, priv ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED, fd, offset);
             boolean readOnly = !priv;
             if (addr.address() == -1L && priv) {
                 // Device DAX and some dma-buf exporters map only shared: fall back to read-only.
-                addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, offset);
+                addr = (MemorySegment) MmapCall.H.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, offset);
                 readOnly = true;
             }
             if (addr.address() == -1L) {
-                int errno = (int) ERRNO.get(state, 0L);
+                int errno = Native.errno(state);
                 throw new IOException(what + ": mmap of " + size + " bytes failed: " + errnoName(errno)
                         + (errno == 19 ? " (this file or device cannot be mapped)" : ""));
             }
             long address = addr.address();
             MemorySegment mapping = MemorySegment.ofAddress(address).reinterpret(size, arena, s -> unmap(address, size));
-            if (options.hugePages()) {
-                int ignored = (int) MADVISE.invokeExact(state, mapping, size, MADV_HUGEPAGE); // best effort: not every source has huge pages
-            }
-            if (options.populate()) {
-                int rc = (int) MADVISE.invokeExact(state, mapping, size, MADV_POPULATE_READ);
-                if (rc != 0) {
-                    mapping.load(); // kernels before 5.14: touch the pages from Java instead
-                }
-            }
+            advise(mapping, options);
             // A PROT_READ mapping is marked read-only, so a write through it (or through any slice of it)
             // is an UnsupportedOperationException in Java rather than a SIGSEGV that kills the JVM.
             return readOnly ? mapping.asReadOnly() : mapping;
@@ -172,16 +243,16 @@ public final class Mmap {
             return Files.exists(path); // character and block devices keep their size
         }
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment state = tmp.allocate(STATE);
-            int fd = (int) OPEN.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
+            MemorySegment state = tmp.allocate(Native.STATE);
+            int fd = (int) Open.H.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
                 return false;
             }
             try {
-                int seals = (int) FCNTL.invokeExact(state, fd, F_GET_SEALS);
+                int seals = (int) Fcntl.H.invokeExact(state, fd, F_GET_SEALS);
                 return seals >= 0 && (seals & F_SEAL_SHRINK) != 0; // EINVAL: a file system without seals
             } finally {
-                int ignored = (int) CLOSE.invokeExact(state, fd);
+                int ignored = (int) Close.H.invokeExact(state, fd);
             }
         } catch (Throwable t) {
             return false;
@@ -193,8 +264,8 @@ public final class Mmap {
      * over all of it (checksums) then runs without a page fault per 4 KiB.
      */
     public static void populate(MemorySegment mapping) {
-        try (Arena tmp = Arena.ofConfined()) {
-            int ignored = (int) MADVISE.invokeExact(tmp.allocate(STATE), mapping, mapping.byteSize(), MADV_POPULATE_READ);
+        try {
+            int ignored = (int) Madvise.H.invokeExact(mapping, mapping.byteSize(), MADV_POPULATE_READ);
         } catch (Throwable t) {
             // best effort: reads fault pages in anyway
         }
@@ -223,8 +294,8 @@ public final class Mmap {
      */
     public static boolean retire(MemorySegment mapping) {
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment state = tmp.allocate(STATE);
-            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, mapping, mapping.byteSize(), PROT_READ | PROT_WRITE,
+            MemorySegment state = tmp.allocate(Native.STATE);
+            MemorySegment addr = (MemorySegment) MmapCall.H.invokeExact(state, mapping, mapping.byteSize(), PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0L);
             if (addr.address() != mapping.address()) {
                 return false;
@@ -261,7 +332,7 @@ public final class Mmap {
 
     private static void unmapNow(long address, long size) {
         try {
-            int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), size);
+            int ignored = (int) Munmap.H.invokeExact(MemorySegment.ofAddress(address), size);
         } catch (Throwable t) {
             throw new AssertionError("munmap cannot throw", t);
         }
@@ -277,9 +348,9 @@ public final class Mmap {
         if (name.startsWith("dax") && Files.isReadable(sysfs)) {
             return Long.parseLong(Files.readString(sysfs).trim());
         }
-        long end = (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END);
+        long end = (long) Lseek.H.invokeExact(state, fd, 0L, SEEK_END);
         if (end < 0) {
-            throw new IOException(path + ": cannot tell its size (lseek: " + errnoName((int) ERRNO.get(state, 0L)) + ")");
+            throw new IOException(path + ": cannot tell its size (lseek: " + errnoName(Native.errno(state)) + ")");
         }
         return end;
     }

@@ -61,7 +61,7 @@ public final class ModelCatalog {
             if (t.offset() > imageSize || t.length() > imageSize - t.offset()) {
                 throw new ManifestException(at + ": range [" + t.offset() + ", +" + t.length() + ") runs past the image (" + imageSize + " bytes)");
             }
-            if (t.file().startsWith("/") || List.of(t.file().split("/")).contains("..")) {
+            if (t.file().startsWith("/") || hasDotDot(t.file())) {
                 throw new ManifestException(at + ": file '" + t.file() + "' is not a plain relative path");
             }
             Optional<DaxInode> file = image.lookup(model + "/" + t.file());
@@ -77,6 +77,11 @@ public final class ModelCatalog {
             }
         }
         return manifest;
+    }
+
+    /** Whether a path has a {@code ..} component. */
+    private static boolean hasDotDot(String path) {
+        return path.equals("..") || path.startsWith("../") || path.endsWith("/..") || path.contains("/../");
     }
 
     private static String safeModels(DaxImage image) {

@@ -5,8 +5,6 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -39,10 +37,22 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
     public static final String FORMAT = "daxload-model/1";
     /** The manifest's file name inside the model directory. */
     public static final String FILE_NAME = "manifest.json";
-    /** Larger manifests are refused before parsing: a million tensors fit in far less. */
+    /**
+     * The budget a manifest must keep, which {@link #parse} enforces and a packager must not exceed:
+     * larger manifests are refused before parsing (a million tensors fit in far less).
+     */
     public static final long MAX_BYTES = 256L << 20;
+    /** At most this many tensors per model; the parser stops at the first one more. */
+    public static final int MAX_TENSORS = 1 << 20;
+    /** At most this many dimensions per tensor. */
+    public static final int MAX_RANK = 64;
+    /** JSON nesting deeper than this is refused (source metadata nests; nothing daxload writes comes close). */
+    public static final int MAX_DEPTH = 64;
 
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+    /** Gson's serializer, made only when a manifest is written: building it costs tens of ms in a fresh JVM. */
+    private static final class Writer {
+        static final Gson GSON = new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+    }
 
     public ModelManifest {
         tensors = List.copyOf(tensors);
@@ -103,7 +113,7 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         JsonArray tbs = new JsonArray();
         tables.forEach(tbs::add);
         o.add("tables", tbs);
-        return GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
+        return Writer.GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
     }
 
     /**
@@ -115,16 +125,8 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         if (json.length > MAX_BYTES) {
             throw new ManifestException(where + ": manifest is " + json.length + " bytes, more than the " + MAX_BYTES + " allowed");
         }
-        JsonObject o;
-        try {
-            JsonElement e = JsonParser.parseString(new String(json, StandardCharsets.UTF_8));
-            if (!e.isJsonObject()) {
-                throw new ManifestException(where + ": expected a JSON object");
-            }
-            o = e.getAsJsonObject();
-        } catch (JsonParseException | StackOverflowError e) {
-            throw new ManifestException(where + ": not valid JSON: " + e.getMessage(), e);
-        }
+        Document doc = readDocument(json, where);
+        JsonObject o = doc.object();
         Fields f = new Fields(where);
         String format = f.string(o, "format");
         if (!FORMAT.equals(format)) {
@@ -133,15 +135,21 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         String name = f.string(o, "name");
         JsonObject source = f.objectOrEmpty(o, "source");
         JsonObject metadata = f.objectOrEmpty(o, "metadata");
-        JsonArray ts = f.array(o, "tensors");
+        f.array(o, "tensors"); // present and an array; its elements are in doc.tensors()
+        List<Object> ts = doc.tensors();
         List<TensorEntry> tensors = new ArrayList<>(ts.size());
         Set<String> names = new HashSet<>();
         for (int i = 0; i < ts.size(); i++) {
             String at = "tensors[" + i + "]";
-            if (!ts.get(i).isJsonObject()) {
+            if (ts.get(i) instanceof Plain p) {
+                tensors.add(p.entry(where, names));
+                continue;
+            }
+            JsonElement element = (JsonElement) ts.get(i);
+            if (!element.isJsonObject()) {
                 throw new ManifestException(where + ": " + at + " is not an object");
             }
-            JsonObject t = ts.get(i).getAsJsonObject();
+            JsonObject t = element.getAsJsonObject();
             String tname = f.string(t, "name", at);
             at = "tensor '" + tname + "'";
             if (!names.add(tname)) {
@@ -152,8 +160,8 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             DType dtype = DType.byName(dtypeName).orElseThrow(() ->
                     new ManifestException(where + ": " + "tensor '" + tname + "': unknown dtype '" + dtypeName + "'"));
             JsonArray shapeJson = f.array(t, "shape", at);
-            if (shapeJson.size() > 64) {
-                throw new ManifestException(where + ": " + at + ": shape has " + shapeJson.size() + " dimensions, at most 64 allowed");
+            if (shapeJson.size() > MAX_RANK) {
+                throw new ManifestException(where + ": " + at + ": shape has " + shapeJson.size() + " dimensions, at most " + MAX_RANK + " allowed");
             }
             long[] shape = new long[shapeJson.size()];
             for (int d = 0; d < shape.length; d++) {
@@ -161,26 +169,166 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             }
             long offset = f.nonNegativeLong(t.get("offset"), at + ": offset");
             long length = f.nonNegativeLong(t.get("length"), at + ": length");
-            long elements = DType.elementCount(shape);
-            Optional<Long> expected = elements < 0 ? Optional.empty() : dtype.byteSize(elements);
-            if (expected.isEmpty() || expected.get() != length) {
-                throw new ManifestException(where + ": " + at + ": length " + length + " does not match shape "
-                        + java.util.Arrays.toString(shape) + " of " + dtype
-                        + expected.map(e -> " (" + e + " bytes)").orElse(" (not a whole number of blocks, or overflow)"));
-            }
-            Integer crc = null;
-            if (t.has("crc32c")) {
-                String hex = f.string(t, "crc32c", at);
-                if (!hex.matches("[0-9a-fA-F]{8}")) {
-                    throw new ManifestException(where + ": " + at + ": crc32c '" + hex + "' is not 8 hex digits");
-                }
-                crc = Integer.parseUnsignedInt(hex, 16);
-            }
-            tensors.add(new TensorEntry(tname, file, dtype, shape, offset, length, crc));
+            String hex = t.has("crc32c") ? f.string(t, "crc32c", at) : null;
+            tensors.add(checked(where, at, tname, file, dtype, shape, offset, length, hex));
         }
         List<String> files = f.strings(o, "files");
         List<String> tables = f.strings(o, "tables");
         return new ModelManifest(name, source, metadata, tensors, files, tables);
+    }
+
+    /** The checks that relate a tensor's fields to each other, once each field has its type. */
+    private static TensorEntry checked(String where, String at, String tname, String file, DType dtype, long[] shape,
+                                       long offset, long length, String crcHex) throws ManifestException {
+        long elements = DType.elementCount(shape);
+        Optional<Long> expected = elements < 0 ? Optional.empty() : dtype.byteSize(elements);
+        if (expected.isEmpty() || expected.get() != length) {
+            throw new ManifestException(where + ": " + at + ": length " + length + " does not match shape "
+                    + java.util.Arrays.toString(shape) + " of " + dtype
+                    + expected.map(e -> " (" + e + " bytes)").orElse(" (not a whole number of blocks, or overflow)"));
+        }
+        Integer crc = null;
+        if (crcHex != null) {
+            if (!isHex8(crcHex)) {
+                throw new ManifestException(where + ": " + at + ": crc32c '" + crcHex + "' is not 8 hex digits");
+            }
+            crc = Integer.parseUnsignedInt(crcHex, 16);
+        }
+        return new TensorEntry(tname, file, dtype, shape, offset, length, crc);
+    }
+
+    /** A tensor object whose every field had the expected JSON type, read without a Gson tree. */
+    private record Plain(String name, String file, String dtype, long[] shape, long offset, long length, String crc32c) {
+        TensorEntry entry(String where, Set<String> names) throws ManifestException {
+            String at = "tensor '" + name + "'";
+            if (!names.add(name)) {
+                throw new ManifestException(where + ": " + at + " appears twice");
+            }
+            DType d = DType.byName(dtype).orElseThrow(() -> new ManifestException(where + ": " + at + ": unknown dtype '" + dtype + "'"));
+            return checked(where, at, name, file, d, shape, offset, length, crc32c);
+        }
+    }
+
+    /** The document: its top-level fields, and its tensors each as a {@link Plain} or, where unusual, a Gson tree. */
+    private record Document(JsonObject object, List<Object> tensors) {}
+
+    /**
+     * Reads one tensor object the quick way, or returns null with the cursor where it was, for the
+     * general way to read it (and report what is wrong with it): any field of an unexpected type, a
+     * number written other than plainly, a key twice, a field missing.
+     */
+    private static Plain readPlain(JsonCursor c) throws ManifestException {
+        if (c.peek() != '{') {
+            return null;
+        }
+        JsonCursor.Mark start = c.mark();
+        String name = null, file = null, dtype = null, crc = null;
+        long[] shape = null;
+        long offset = -1, length = -1;
+        c.beginObject();
+        for (String key = c.nextKey(); key != null; key = c.nextKey()) {
+            boolean ok = switch (key) {
+                case "name" -> name == null && c.peek() == '"' && (name = c.string()) != null;
+                case "file" -> file == null && c.peek() == '"' && (file = c.string()) != null;
+                case "dtype" -> dtype == null && c.peek() == '"' && (dtype = c.string()) != null;
+                case "crc32c" -> crc == null && c.peek() == '"' && (crc = c.string()) != null;
+                case "offset" -> offset < 0 && (offset = c.plainLong()) >= 0;
+                case "length" -> length < 0 && (length = c.plainLong()) >= 0;
+                case "shape" -> shape == null && (shape = plainShape(c)) != null;
+                default -> {
+                    c.readTree(); // a field daxload does not read
+                    yield true;
+                }
+            };
+            if (!ok) {
+                c.reset(start);
+                return null;
+            }
+        }
+        if (name == null || file == null || dtype == null || shape == null || offset < 0 || length < 0) {
+            c.reset(start);
+            return null;
+        }
+        return new Plain(name, file, dtype, shape, offset, length, crc);
+    }
+
+    private static long[] plainShape(JsonCursor c) throws ManifestException {
+        if (c.peek() != '[') {
+            return null;
+        }
+        c.beginArray();
+        long[] dims = new long[4];
+        int n = 0;
+        while (c.hasNext()) {
+            long d = c.plainLong();
+            if (d < 0 || n == MAX_RANK) {
+                return null;
+            }
+            if (n == dims.length) {
+                dims = java.util.Arrays.copyOf(dims, n * 2);
+            }
+            dims[n++] = d;
+        }
+        return java.util.Arrays.copyOf(dims, n);
+    }
+
+    private static boolean isHex8(String s) {
+        if (s.length() != 8) {
+            return false;
+        }
+        for (int i = 0; i < 8; i++) {
+            if (Character.digit(s.charAt(i), 16) < 0 || s.charAt(i) > 'f') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isPlainDigits(String s) {
+        if (s.isEmpty() || s.length() > 18) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Reads the document with {@link JsonCursor}: the top-level object as a Gson tree whose
+     * {@code tensors} array is read element by element, so that a manifest with more than
+     * {@link #MAX_TENSORS} tensors is refused as soon as the one too many is met.
+     */
+    private static Document readDocument(byte[] json, String where) throws ManifestException {
+        JsonCursor c = new JsonCursor(json, where);
+        if (c.peek() != '{') {
+            c.readTree(); // invalid JSON says so; any other value is not a manifest
+            c.end();
+            throw new ManifestException(where + ": expected a JSON object");
+        }
+        JsonObject o = new JsonObject();
+        List<Object> tensors = new ArrayList<>();
+        c.beginObject();
+        for (String key = c.nextKey(); key != null; key = c.nextKey()) {
+            if (key.equals("tensors") && c.peek() == '[') {
+                tensors = new ArrayList<>();
+                c.beginArray();
+                while (c.hasNext()) {
+                    if (tensors.size() == MAX_TENSORS) {
+                        throw new ManifestException(where + ": more than " + MAX_TENSORS + " tensors (at byte " + c.position() + "), more than a model may have");
+                    }
+                    Plain p = readPlain(c);
+                    tensors.add(p != null ? p : c.readTree());
+                }
+                o.add(key, new JsonArray()); // the elements are in the document's tensor list
+            } else {
+                o.add(key, c.readTree());
+            }
+        }
+        c.end();
+        return new Document(o, tensors);
     }
 
     /** Typed field access with messages that name the field. */
@@ -242,8 +390,12 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             if (e == null || !e.isJsonPrimitive() || !((JsonPrimitive) e).isNumber()) {
                 throw new ManifestException(where + ": " + what + " is missing or not a number");
             }
+            String text = e.getAsString();
+            if (isPlainDigits(text)) {
+                return Long.parseLong(text); // the usual case, without BigDecimal: at most 18 digits fit
+            }
             try {
-                long v = new java.math.BigDecimal(e.getAsString()).longValueExact();
+                long v = new java.math.BigDecimal(text).longValueExact();
                 if (v < 0) {
                     throw new ManifestException(where + ": " + what + " is negative (" + v + ")");
                 }

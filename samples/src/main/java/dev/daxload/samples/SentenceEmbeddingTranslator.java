@@ -14,24 +14,47 @@ import ai.djl.translate.TranslatorContext;
  * does for these models.
  */
 public final class SentenceEmbeddingTranslator implements NoBatchifyTranslator<String, float[]> {
+    private static final String MASK = "daxload.attentionMask";
+
+    /** How token vectors become one sentence vector. */
+    public enum Pooling {
+        /** The mean of the token vectors under the attention mask (all-MiniLM-L6-v2). */
+        MEAN,
+        /** The first token's vector, {@code [CLS]} (bge-small-en-v1.5). */
+        CLS
+    }
+
     private final HuggingFaceTokenizer tokenizer;
     private final boolean withTokenTypes;
-    private long[] mask;
+    private final Pooling pooling;
 
     /**
+     * Mean pooling.
+     *
      * @param tokenizer the model's tokenizer
      * @param withTokenTypes whether the graph takes a {@code token_type_ids} input
      */
     public SentenceEmbeddingTranslator(HuggingFaceTokenizer tokenizer, boolean withTokenTypes) {
+        this(tokenizer, withTokenTypes, Pooling.MEAN);
+    }
+
+    /**
+     * @param tokenizer the model's tokenizer
+     * @param withTokenTypes whether the graph takes a {@code token_type_ids} input
+     * @param pooling how token vectors are combined
+     */
+    public SentenceEmbeddingTranslator(HuggingFaceTokenizer tokenizer, boolean withTokenTypes, Pooling pooling) {
         this.tokenizer = tokenizer;
         this.withTokenTypes = withTokenTypes;
+        this.pooling = pooling;
     }
 
     @Override
     public NDList processInput(TranslatorContext ctx, String text) {
         Encoding enc = tokenizer.encode(text);
         NDManager m = ctx.getNDManager();
-        mask = enc.getAttentionMask();
+        long[] mask = enc.getAttentionMask();
+        ctx.setAttachment(MASK, mask); // per call, not a field: predictors on several threads share this translator
         NDArray ids = m.create(enc.getIds()).expandDims(0);
         ids.setName("input_ids");
         NDArray attention = m.create(mask).expandDims(0);
@@ -50,10 +73,11 @@ public final class SentenceEmbeddingTranslator implements NoBatchifyTranslator<S
         long tokens = hidden.getShape().get(1);
         int dim = (int) hidden.getShape().get(2);
         float[] h = hidden.toFloatArray();
+        long[] mask = (long[]) ctx.getAttachment(MASK);
         double[] sum = new double[dim];
         long count = 0;
         for (int t = 0; t < tokens; t++) {
-            if (mask[t] == 0) {
+            if (mask[t] == 0 || (pooling == Pooling.CLS && t > 0)) {
                 continue;
             }
             count++;

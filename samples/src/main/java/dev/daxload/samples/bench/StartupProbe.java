@@ -7,6 +7,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.MapOptions;
 import dev.daxload.model.ModelWeights;
 import dev.daxload.samples.SentenceEmbeddingTranslator;
 import java.lang.management.ManagementFactory;
@@ -21,13 +23,17 @@ import java.nio.file.Path;
  *
  * {@code ready_ms}: JVM start to model ready; {@code load_ms}: the loading call alone (engine start
  * included where the mode starts the engine); {@code first_ms}: JVM start to the first embedding
- * computed (Criteria modes), which is when a view's pages are first read.
+ * computed (Criteria modes), which is when a view's pages are first read; {@code own_ms}: daxload's own
+ * share, from the call of {@code ModelWeights.open} to every tensor a view (a PyTorch array in {@code pt-views});
+ * {@code own_cpu_ms}: the CPU time of the main thread over the same span (background JIT threads not counted).
  *
  * <pre>
  * usage: StartupProbe criteria-daxfs MODEL         (minilm or bge: Criteria with a daxfs: URL of BenchFiles' image;
  *                                                   prepacking off, the URL's default: weights used in place)
  *        StartupProbe criteria-daxfs-prepack MODEL (the same with prepacking=true: ONNX Runtime's default settings)
  *        StartupProbe criteria-onnx MODEL          (the original ONNX file, Criteria.optModelPath, ONNX Runtime's defaults)
+ *        StartupProbe open MODEL                (daxload alone, no engine: ModelWeights.open, every tensor a TensorView)
+ *        StartupProbe open-shared MODEL         (the same, mapped read-only shared instead of copy-on-write)
  *        StartupProbe pt-views MODEL            (ModelWeights.open + PtTensorViews.viewAll)
  *        StartupProbe pt-decode MODEL           (NDList.decode of the model's safetensors file)
  *        StartupProbe pt-direct MODEL           (each tensor read into a direct buffer, manager.create)
@@ -67,16 +73,45 @@ public final class StartupProbe {
                     }
                 }
             }
+            // daxload alone, no engine: ModelWeights.open (map, check, index, manifest, every tensor a
+            // TensorView), then the same steps split (DaxImage.open, then ModelWeights.of), in one process:
+            // the first call pays the class loading and linking, the second shows what is left warm-ish.
+            case "open", "open-shared" -> {
+                Path image = BenchFiles.DIR.resolve(model + ".daxfs");
+                // open: copy-on-write (ModelWeights' default, what PyTorch views need: mmap through FFM);
+                // open-shared: read-only shared (what ONNX Runtime initializers can use: FileChannel.map).
+                MapOptions options = mode.equals("open") ? MapOptions.copyOnWrite() : MapOptions.readOnly();
+                long c1 = cpuNanos();
+                long t1 = System.nanoTime();
+                int n;
+                try (ModelWeights w = ModelWeights.open(image, model, options)) {
+                    n = w.tensors().size();
+                }
+                long t2 = System.nanoTime();
+                long c2 = cpuNanos();
+                long t3, t4;
+                try (DaxImage img = DaxImage.open(image, options)) {
+                    t3 = System.nanoTime();
+                    ModelWeights.of(img, model).close();
+                    t4 = System.nanoTime();
+                }
+                report(mode, System.currentTimeMillis() - jvmStart, t2 - t1, String.format(
+                        " own_ms=%.1f own_cpu_ms=%.1f again_map_ms=%.1f again_manifest_views_ms=%.1f tensors=%d",
+                        (t2 - t1) / 1e6, (c2 - c1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, n));
+            }
             // The PyTorch modes start the engine first and time each step, to show where the time goes.
             case "pt-views" -> {
                 try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                    long c1 = cpuNanos();
                     long t1 = System.nanoTime();
                     try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model)) {
                         long t2 = System.nanoTime();
                         NDList l = Loads.views(m, w);
                         long t3 = System.nanoTime();
+                        long c3 = cpuNanos();
                         report(mode, System.currentTimeMillis() - jvmStart, t3 - t0, String.format(
-                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f tensors=%d", (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, l.size()));
+                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f own_ms=%.1f own_cpu_ms=%.1f tensors=%d", (t1 - t0) / 1e6,
+                                (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, l.size()));
                         m.close(); // before the weights: the arrays point into the mapping
                     }
                 }
@@ -93,6 +128,11 @@ public final class StartupProbe {
             }
             default -> throw new IllegalArgumentException("unknown mode " + mode);
         }
+    }
+
+    /** CPU time of this thread: what the work itself took, whatever else the machine was running. */
+    private static long cpuNanos() {
+        return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     private static void report(String mode, long readyMs, long loadNanos, String extra) {

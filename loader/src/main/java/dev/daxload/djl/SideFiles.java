@@ -1,0 +1,96 @@
+package dev.daxload.djl;
+
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.DaxInode;
+import dev.daxload.manifest.ModelManifest;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A model's side files (an ONNX graph without its weights, a tokenizer: never its tensors), written
+ * for one load into a directory of their own under {@code java.io.tmpdir} (or the system property
+ * {@code daxload.sideFiles.dir}), because engines open graphs by path. The directory goes when the
+ * model that was loaded from it closes ({@link #delete}), or when the JVM exits for one that no model
+ * took; nothing is left in DJL's cache, whose root may be read-only.
+ */
+final class SideFiles {
+    /** Directories written and not yet deleted, removed at exit whatever happened to their loads. */
+    private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(SideFiles::deleteQuietly), "daxload-side-files"));
+    }
+
+    private SideFiles() {}
+
+    /** Writes the side files of {@code model} into a new directory and returns it. */
+    static Path write(DaxImage image, String model, ModelManifest manifest) throws IOException {
+        Path root = Path.of(System.getProperty("daxload.sideFiles.dir", System.getProperty("java.io.tmpdir")));
+        Path dir;
+        try {
+            dir = Files.createTempDirectory(root, "daxfs-" + model.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
+        } catch (IOException e) {
+            throw new IOException("daxfs: cannot make a directory for the side files of model '" + model + "' of " + image.source()
+                    + " in " + root + " (" + e + "); point the system property daxload.sideFiles.dir or java.io.tmpdir at a writable directory", e);
+        }
+        LIVE.add(dir);
+        try {
+            for (String file : manifest.files()) {
+                if (!file.startsWith("files/") || file.contains("/../") || file.endsWith("/..")) {
+                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "' outside files/");
+                }
+                DaxInode inode = image.resolve(model + "/" + file);
+                Path out = dir.resolve(file.substring("files/".length())).normalize();
+                if (!out.startsWith(dir) || out.equals(dir)) {
+                    throw new IOException(image.source() + ": side file '" + file + "' would land outside " + dir);
+                }
+                Files.createDirectories(out.getParent());
+                Files.write(out, image.content(inode).toArray(ValueLayout.JAVA_BYTE));
+            }
+        } catch (IOException | RuntimeException e) {
+            delete(dir);
+            throw e;
+        }
+        return dir;
+    }
+
+    /** Removes a directory this class wrote, and everything in it. */
+    static void delete(Path dir) {
+        try {
+            if (Files.exists(dir)) {
+                Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                    @Override
+                    public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                        Files.delete(file);
+                        return FileVisitResult.CONTINUE;
+                    }
+
+                    @Override
+                    public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                        Files.delete(d);
+                        return FileVisitResult.CONTINUE;
+                    }
+                });
+            }
+            LIVE.remove(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("daxfs: cannot remove side files in " + dir, e);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
+            delete(dir);
+        } catch (UncheckedIOException ignored) {
+            // at exit: nothing more to do
+        }
+    }
+}

@@ -1,0 +1,344 @@
+package dev.daxload.samples.server;
+
+import ai.djl.engine.Engine;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.inference.Predictor;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.TranslateException;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.daxload.djl.SharedImages;
+import dev.daxload.image.MapOptions;
+import dev.daxload.model.ModelWeights;
+import dev.daxload.samples.SentenceEmbeddingTranslator;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A sentence-embedding server over one model of a DAXFS image, on the JDK's own HTTP server: the
+ * weights are views of the mapped image (ONNX Runtime initializers in place), so every instance on a
+ * host shares one physical copy, and start-up costs what mapping costs, not what reading costs.
+ *
+ * <pre>
+ * POST /embed   {"input": "a sentence"} or {"input": ["one", "two"]}
+ *            -> {"model": "minilm", "dim": 384, "embeddings": [[...], [...]]}
+ * GET  /health  -> ok
+ * </pre>
+ *
+ * <p>Each start-up phase is logged with its time since the JVM started: {@code jvm} (to {@code main}),
+ * {@code engine} (ONNX Runtime), {@code map} (the image mapped, checked and indexed), {@code manifest}
+ * (the model's manifest read, every tensor a view), {@code tokenizer} (its {@code tokenizer.json} read
+ * from the image), {@code session} (DJL's {@code Criteria.loadModel}: side files, ONNX Runtime's session
+ * over the views; it joins the mapping made in {@code map}), {@code first answer} (one embedding
+ * computed) and {@code listening}.
+ *
+ * <pre>
+ * usage: EmbeddingServer --image IMAGE --model NAME [--port 8080] [--host 127.0.0.1]
+ *                        [--pooling mean|cls] [--prepacking] [--threads N] [--mapping shared|private]
+ *                        [--exit-after-start]
+ * </pre>
+ * {@code --mapping shared} (the default) maps the image read-only: ONNX Runtime only reads its
+ * initializers, and a read-only mapping of a file needs no native linker at start-up;
+ * {@code private} maps it copy-on-write.
+ * The image must hold the model's {@code tokenizer.json} as a side file ({@code daxload pack-model
+ * --name NAME model.onnx --file tokenizer.json=...}). {@code --pooling cls} for bge models, {@code mean}
+ * (the default) for MiniLM. {@code --exit-after-start} stops after the first answer: the training run of
+ * an AOT cache ({@code -XX:AOTCacheOutput}).
+ */
+public final class EmbeddingServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddingServer.class);
+    /** Requests larger than this are refused (413): a batch of sentences is far smaller. */
+    static final int MAX_BODY = 1 << 20;
+    /** At most this many sentences per request. */
+    static final int MAX_INPUTS = 256;
+
+    /** What to serve and how. */
+    public record Config(Path image, String model, String host, int port, SentenceEmbeddingTranslator.Pooling pooling,
+                         boolean prepacking, int threads, boolean sharedMapping) {
+        /** Read-only shared mapping (ONNX Runtime only reads its initializers): FileChannel.map, no native linker. */
+        public Config(Path image, String model, String host, int port, SentenceEmbeddingTranslator.Pooling pooling, boolean prepacking, int threads) {
+            this(image, model, host, port, pooling, prepacking, threads, true);
+        }
+    }
+
+    private final Config config;
+    private final SharedImages.Lease lease;
+    private final ModelWeights weights;
+    private final ZooModel<String, float[]> model;
+    private final HuggingFaceTokenizer tokenizer;
+    private final HttpServer http;
+    private final ExecutorService executor;
+    private final ThreadLocal<Predictor<String, float[]>> predictors;
+    private final List<Predictor<String, float[]>> allPredictors = new ArrayList<>();
+    private final int dim;
+
+    private EmbeddingServer(Config config, SharedImages.Lease lease, ModelWeights weights, ZooModel<String, float[]> model,
+                            HuggingFaceTokenizer tokenizer, HttpServer http, ExecutorService executor, int dim) {
+        this.config = config;
+        this.lease = lease;
+        this.weights = weights;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.http = http;
+        this.executor = executor;
+        this.dim = dim;
+        this.predictors = ThreadLocal.withInitial(() -> {
+            Predictor<String, float[]> p = model.newPredictor();
+            synchronized (allPredictors) {
+                allPredictors.add(p);
+            }
+            return p;
+        });
+    }
+
+    /** Milliseconds since the JVM started, for the phase log. */
+    private static long sinceJvmStart() {
+        return System.currentTimeMillis() - ManagementFactory.getRuntimeMXBean().getStartTime();
+    }
+
+    private static long phase(String name, long startNanos) {
+        long now = System.nanoTime();
+        LOG.info("start-up: {} done at {} ms since JVM start (took {} ms)", name, sinceJvmStart(),
+                String.format(Locale.ROOT, "%.1f", (now - startNanos) / 1e6));
+        return now;
+    }
+
+    /** Maps the image, loads the model, answers one request internally, then listens. */
+    public static EmbeddingServer start(Config config) throws Exception {
+        LOG.info("start-up: jvm done at {} ms since JVM start (main reached)", sinceJvmStart());
+        long t = System.nanoTime();
+        Engine.getEngine("OnnxRuntime");
+        t = phase("engine", t);
+        // The server keeps this lease for its life: Criteria.loadModel below joins the same mapping
+        // (one mapping per image per process), so mapping is a phase of its own and happens once.
+        SharedImages.Lease lease = SharedImages.acquire(config.image(), config.sharedMapping() ? MapOptions.readOnly() : MapOptions.copyOnWrite());
+        ModelWeights weights = null;
+        ZooModel<String, float[]> model = null;
+        HuggingFaceTokenizer tokenizer = null;
+        try {
+            t = phase("map", t);
+            weights = ModelWeights.of(lease.image(), config.model());
+            t = phase("manifest (" + weights.tensors().size() + " tensors as views)", t);
+            // The tokenizer travels in the image as a side file: read in place from the mapping.
+            byte[] json = lease.image().content(lease.image().resolve(config.model() + "/files/tokenizer.json"))
+                    .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            tokenizer = HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(json), java.util.Map.of());
+            t = phase("tokenizer", t);
+            model = Criteria.builder().setTypes(String.class, float[].class)
+                    .optModelUrls("daxfs://" + config.image().toAbsolutePath() + "?model=" + config.model()
+                            + "&prepacking=" + config.prepacking() + "&mapping=" + (config.sharedMapping() ? "shared" : "private"))
+                    .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
+                    .build().loadModel();
+            t = phase("session", t);
+            int dim;
+            try (Predictor<String, float[]> p = model.newPredictor()) {
+                dim = p.predict("Every process on the host shares one physical copy.").length;
+            }
+            t = phase("first answer", t);
+            HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getByName(config.host()), config.port()), 64);
+            ExecutorService executor = Executors.newFixedThreadPool(config.threads(), r -> {
+                Thread th = new Thread(r, "embed");
+                th.setDaemon(true);
+                return th;
+            });
+            EmbeddingServer server = new EmbeddingServer(config, lease, weights, model, tokenizer, http, executor, dim);
+            http.createContext("/embed", server::embed);
+            http.createContext("/health", server::health);
+            http.setExecutor(executor);
+            http.start();
+            phase("listening on " + config.host() + ":" + server.port(), t);
+            return server;
+        } catch (Exception | Error e) {
+            if (model != null) {
+                model.close();
+            }
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            if (weights != null) {
+                weights.close();
+            }
+            lease.close();
+            throw e;
+        }
+    }
+
+    /** The port listened on (the one the system chose, for port 0). */
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    public int dimension() {
+        return dim;
+    }
+
+    /** The model's weights in the image, for diagnostics. */
+    public ModelWeights weights() {
+        return weights;
+    }
+
+    private void health(HttpExchange ex) throws IOException {
+        try (ex) {
+            reply(ex, 200, "text/plain", "ok\n");
+        }
+    }
+
+    private void embed(HttpExchange ex) throws IOException {
+        try (ex) {
+            if (!ex.getRequestMethod().equals("POST")) {
+                ex.getResponseHeaders().add("Allow", "POST");
+                error(ex, 405, "use POST with {\"input\": \"text\"} or {\"input\": [\"text\", ...]}");
+                return;
+            }
+            byte[] body;
+            try (InputStream in = ex.getRequestBody()) {
+                body = in.readNBytes(MAX_BODY + 1);
+            }
+            if (body.length > MAX_BODY) {
+                error(ex, 413, "request body over " + MAX_BODY + " bytes");
+                return;
+            }
+            List<String> inputs;
+            try {
+                inputs = inputs(JsonParser.parseString(new String(body, StandardCharsets.UTF_8)));
+            } catch (JsonParseException | IllegalArgumentException e) {
+                error(ex, 400, e.getMessage());
+                return;
+            }
+            JsonArray out = new JsonArray();
+            Predictor<String, float[]> p = predictors.get();
+            for (String s : inputs) {
+                JsonArray v = new JsonArray(dim);
+                for (float f : p.predict(s)) {
+                    v.add(f);
+                }
+                out.add(v);
+            }
+            JsonObject o = new JsonObject();
+            o.addProperty("model", config.model());
+            o.addProperty("dim", dim);
+            o.add("embeddings", out);
+            reply(ex, 200, "application/json", o + "\n");
+        } catch (TranslateException e) {
+            LOG.error("embedding failed", e);
+            error(ex, 500, "embedding failed: " + e.getMessage());
+        }
+    }
+
+    /** The request's sentences: {@code {"input": "s"}} or {@code {"input": ["s", ...]}}. */
+    static List<String> inputs(JsonElement request) {
+        if (request == null || !request.isJsonObject() || !request.getAsJsonObject().has("input")) {
+            throw new IllegalArgumentException("expected a JSON object with \"input\": a string or an array of strings");
+        }
+        JsonElement in = request.getAsJsonObject().get("input");
+        List<String> out = new ArrayList<>();
+        if (in.isJsonPrimitive() && in.getAsJsonPrimitive().isString()) {
+            out.add(in.getAsString());
+        } else if (in.isJsonArray()) {
+            for (JsonElement e : in.getAsJsonArray()) {
+                if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+                    throw new IllegalArgumentException("\"input\" holds a non-string: " + e);
+                }
+                out.add(e.getAsString());
+            }
+        } else {
+            throw new IllegalArgumentException("\"input\" must be a string or an array of strings");
+        }
+        if (out.isEmpty() || out.size() > MAX_INPUTS) {
+            throw new IllegalArgumentException("\"input\" must hold 1 to " + MAX_INPUTS + " strings, not " + out.size());
+        }
+        return out;
+    }
+
+    private static void error(HttpExchange ex, int status, String message) throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("error", message);
+        reply(ex, status, "application/json", o + "\n");
+    }
+
+    private static void reply(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type + "; charset=utf-8");
+        ex.sendResponseHeaders(status, b.length);
+        ex.getResponseBody().write(b);
+    }
+
+    /** Stops listening, then releases the model, the tokenizer and the mapping. */
+    @Override
+    public void close() {
+        http.stop(0);
+        executor.shutdownNow();
+        synchronized (allPredictors) {
+            allPredictors.forEach(Predictor::close);
+            allPredictors.clear();
+        }
+        model.close();
+        tokenizer.close();
+        weights.close();
+        lease.close();
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path image = null;
+        String modelName = null;
+        String host = "127.0.0.1";
+        int port = 8080;
+        SentenceEmbeddingTranslator.Pooling pooling = SentenceEmbeddingTranslator.Pooling.MEAN;
+        boolean prepacking = false;
+        boolean exitAfterStart = false;
+        boolean shared = true;
+        int threads = Runtime.getRuntime().availableProcessors();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--image" -> image = Path.of(args[++i]);
+                case "--model" -> modelName = args[++i];
+                case "--host" -> host = args[++i];
+                case "--port" -> port = Integer.parseInt(args[++i]);
+                case "--pooling" -> pooling = SentenceEmbeddingTranslator.Pooling.valueOf(args[++i].toUpperCase(Locale.ROOT));
+                case "--prepacking" -> prepacking = true;
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--exit-after-start" -> exitAfterStart = true;
+                case "--mapping" -> shared = switch (args[++i]) {
+                    case "shared" -> true;
+                    case "private" -> false;
+                    default -> throw new IllegalArgumentException("--mapping takes shared or private, not " + args[i]);
+                };
+                default -> {
+                    System.err.println("EmbeddingServer: unknown argument " + args[i]
+                            + "\nusage: EmbeddingServer --image IMAGE --model NAME [--port 8080] [--host 127.0.0.1]"
+                            + " [--pooling mean|cls] [--prepacking] [--threads N] [--mapping shared|private] [--exit-after-start]");
+                    System.exit(2);
+                }
+            }
+        }
+        if (image == null || modelName == null) {
+            System.err.println("EmbeddingServer: --image and --model are required");
+            System.exit(2);
+        }
+        EmbeddingServer server = start(new Config(image, modelName, host, port, pooling, prepacking, threads, shared));
+        if (exitAfterStart) {
+            server.close();
+            return;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "embedding-server-stop"));
+        Thread.currentThread().join(); // serve until killed
+    }
+}
