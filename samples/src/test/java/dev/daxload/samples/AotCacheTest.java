@@ -171,13 +171,13 @@ class AotCacheTest {
         Path root = Path.of("").toAbsolutePath().getParent();
         Path launcher = root.resolve("bin/daxload");
         boolean built;
-        try (Stream<Path> s = Files.list(root.resolve("packager/target"))) {
-            built = s.anyMatch(f -> f.getFileName().toString().matches("daxload-packager-.*(?<!-tests)\\.jar"))
-                    && Files.isDirectory(root.resolve("packager/target/lib"));
+        try (Stream<Path> s = Files.list(root.resolve("cli/target"))) {
+            built = s.anyMatch(f -> f.getFileName().toString().matches("daxload-cli-.*(?<!-tests|-sources|-javadoc)\\.jar"))
+                    && Files.isDirectory(root.resolve("cli/target/lib"));
         } catch (IOException e) {
             built = false;
         }
-        Assumptions.assumeTrue(Files.isExecutable(launcher) && built, "the command line is not built in this checkout (mvn package -pl packager -am)");
+        Assumptions.assumeTrue(Files.isExecutable(launcher) && built, "the command line is not built in this checkout (mvn package -pl cli -am)");
         ProcessBuilder pb = new ProcessBuilder(launcher.toString(), "tensors", tmp.resolve("minilm.daxfs").toString()).redirectErrorStream(true);
         Path log = log();
         pb.environment().put("DAXLOAD_JAVA_OPTS", logging(log));
