@@ -21,6 +21,19 @@ final class DaxfsArtifact extends Artifact {
     }
 
     /**
+     * For ONNX Runtime, decides whether the image's optimized form is used; if so, names its graph as
+     * the model file DJL's engine opens ({@code modelName}: an absolute path wins over the model directory).
+     */
+    @Override
+    public Map<String, Object> getArguments(Map<String, Object> override) {
+        Map<String, Object> arguments = super.getArguments(override);
+        if ("OnnxRuntime".equals(arguments.get("engine"))) {
+            binder.planOnnxRuntime(arguments);
+        }
+        return arguments;
+    }
+
+    /**
      * Adds the options the daxfs loading path needs. ONNX Runtime's {@code load} takes a
      * {@code SessionOptions} object under {@code "sessionOptions"}: DJL types options as strings, but
      * the map is only read, so an object travels through it; {@link ModelBinder} fills it in (weights

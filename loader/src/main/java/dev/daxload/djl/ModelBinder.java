@@ -6,6 +6,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.onnxruntime.OrtSession.SessionOptions;
 import dev.daxload.djl.onnx.OrtInitializers;
+import dev.daxload.djl.onnx.OrtLoadPlan;
 import dev.daxload.model.ModelWeights;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -36,6 +37,7 @@ final class ModelBinder implements BlockFactory {
     private final DaxfsUri target;
     private final String model;
     private final transient ThreadLocal<SessionOptions> pending = new ThreadLocal<>();
+    private final transient ThreadLocal<OrtLoadPlan> pendingOrt = new ThreadLocal<>();
 
     ModelBinder(DaxfsUri target, String model) {
         this.target = target;
@@ -60,6 +62,27 @@ final class ModelBinder implements BlockFactory {
         return options;
     }
 
+    /**
+     * Decides how ONNX Runtime gets this model's weights ({@link OrtLoadPlan}) before DJL reads the model
+     * name; when the image's optimized form is used, its graph becomes the file the engine opens.
+     */
+    void planOnnxRuntime(Map<String, Object> arguments) {
+        OrtLoadPlan stale = pendingOrt.get();
+        if (stale != null) {
+            stale.close(); // an earlier load on this thread failed before reaching newBlock
+            pendingOrt.remove();
+        }
+        try (SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions())) {
+            OrtLoadPlan plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking());
+            pendingOrt.set(plan);
+            if (plan.usesImageForm()) {
+                arguments.put("modelName", plan.graph().toString());
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public Block newBlock(Model djlModel, Path modelPath, Map<String, ?> arguments) throws IOException {
         long t0 = System.nanoTime();
@@ -76,7 +99,20 @@ final class ModelBinder implements BlockFactory {
                     if (options == null) {
                         throw new IOException("daxfs: no SessionOptions reached the ONNX Runtime engine (load through Criteria with a daxfs: URL)");
                     }
-                    OrtInitializers init = OrtInitializers.supply(weights, options, target.prepacking());
+                    OrtLoadPlan plan = pendingOrt.get();
+                    pendingOrt.remove();
+                    if (plan != null && plan.usesImageForm()) {
+                        if (djlModel.getName().equals(plan.graph().toString())) {
+                            // ORT maps the form's weights and prepacked blobs from the image file itself.
+                            djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), plan, options);
+                            yield null;
+                        }
+                        LOG.warn("daxfs: model '{}': a model name set on the Criteria replaces the image's ONNX Runtime form;"
+                                + " using the tensors", model);
+                        plan.close();
+                    }
+                    boolean prepacking = plan != null && !plan.usesImageForm() ? plan.prepacking() : target.prepacking();
+                    OrtInitializers init = OrtInitializers.supply(weights, options, prepacking);
                     // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
                     djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
                     yield null;

@@ -5,6 +5,7 @@ import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.image.TreeScanner;
 import dev.daxload.packager.model.ModelPackager;
+import dev.daxload.packager.ort.OrtFormPackager;
 import dev.daxload.packager.source.SourceReader;
 import dev.daxload.packager.source.SourceReaders;
 import dev.daxload.packager.table.TableBuilder;
@@ -54,6 +55,10 @@ final class PackModelCommand implements Callable<Integer> {
             description = "align tensors at least SIZE long to SIZE, e.g. 2M for huge-page mappings (default: ${DEFAULT-VALUE})")
     long align;
 
+    @Option(names = "--ort-prepack", description = "for each ONNX model, also store ONNX Runtime's optimized form (graph,"
+            + " weights and prepacked blobs) made here, for this ORT version and CPU; daxfs: loads on a matching machine use it")
+    boolean ortPrepack;
+
     @Option(names = {"-q", "--quiet"}, description = "no progress bar, no summary")
     boolean quiet;
 
@@ -63,6 +68,7 @@ final class PackModelCommand implements Callable<Integer> {
         SourceReaders readers = SourceReaders.standard();
         List<TableBuilder> tables = new ArrayList<>();
         ModelPackager packager = new ModelPackager();
+        OrtFormPackager ortForms = new OrtFormPackager();
         try {
             int tensors = 0;
             for (ModelSpec spec : models) {
@@ -73,6 +79,9 @@ final class PackModelCommand implements Callable<Integer> {
                         var read = reader.get().read(source);
                         model.add(read);
                         tensors += read.tensors().size();
+                        if (ortPrepack && "onnx".equals(read.format())) {
+                            ortForms.optimize(model, source);
+                        }
                     } else if (Files.isRegularFile(source)) {
                         model.sideFile(source.getFileName().toString(), FileContent.of(source, Files.size(source)));
                     } else if (Files.isDirectory(source)) {
@@ -105,6 +114,7 @@ final class PackModelCommand implements Callable<Integer> {
                         Sizes.human(Files.size(output)), (System.nanoTime() - t0) / 1e9);
             }
         } finally {
+            ortForms.close();
             for (TableBuilder b : tables) {
                 b.close();
             }
