@@ -21,19 +21,6 @@ final class DaxfsArtifact extends Artifact {
     }
 
     /**
-     * For ONNX Runtime, decides whether the image's optimized form is used; if so, names its graph as
-     * the model file DJL's engine opens ({@code modelName}: an absolute path wins over the model directory).
-     */
-    @Override
-    public Map<String, Object> getArguments(Map<String, Object> override) {
-        Map<String, Object> arguments = super.getArguments(override);
-        if ("OnnxRuntime".equals(arguments.get("engine"))) {
-            binder.planOnnxRuntime(arguments);
-        }
-        return arguments;
-    }
-
-    /**
      * Adds the options the daxfs loading path needs. ONNX Runtime's {@code load} takes a
      * {@code SessionOptions} object under {@code "sessionOptions"}: DJL types options as strings, but
      * the map is only read, so an object travels through it; {@link ModelBinder} fills it in (weights
@@ -48,6 +35,14 @@ final class DaxfsArtifact extends Artifact {
         Object sessionOptions = binder.pendingSessionOptions();
         if (sessionOptions != null) {
             ((Map) options).put("sessionOptions", sessionOptions);
+            if ("OnnxRuntime".equals(getArguments().get("engine"))) {
+                // DJL takes the model file's name from the options ("modelName"); an absolute path wins
+                // over the model directory, so ONNX Runtime opens the image's optimized graph when it is used.
+                String graph = binder.planOnnxRuntime();
+                if (graph != null) {
+                    options.put("modelName", graph);
+                }
+            }
         }
         return options;
     }

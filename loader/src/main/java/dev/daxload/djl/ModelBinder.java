@@ -64,23 +64,28 @@ final class ModelBinder implements BlockFactory {
 
     /**
      * Decides how ONNX Runtime gets this model's weights ({@link OrtLoadPlan}) before DJL reads the model
-     * name; when the image's optimized form is used, its graph becomes the file the engine opens.
+     * name.
+     *
+     * @return the image's optimized graph for the engine to open, or null when the tensors are used
      */
-    void planOnnxRuntime(Map<String, Object> arguments) {
+    String planOnnxRuntime() {
+        if (!Engine.hasEngine("OnnxRuntime")) {
+            return null;
+        }
+        Engine.getEngine("OnnxRuntime"); // DJL must create ORT's environment before the key check asks ORT its version
         OrtLoadPlan stale = pendingOrt.get();
         if (stale != null) {
             stale.close(); // an earlier load on this thread failed before reaching newBlock
             pendingOrt.remove();
         }
+        OrtLoadPlan plan;
         try (SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions())) {
-            OrtLoadPlan plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking());
-            pendingOrt.set(plan);
-            if (plan.usesImageForm()) {
-                arguments.put("modelName", plan.graph().toString());
-            }
+            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), e);
         }
+        pendingOrt.set(plan);
+        return plan.usesImageForm() ? plan.graph().toString() : null;
     }
 
     @Override
@@ -107,8 +112,8 @@ final class ModelBinder implements BlockFactory {
                             djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), plan, options);
                             yield null;
                         }
-                        LOG.warn("daxfs: model '{}': a model name set on the Criteria replaces the image's ONNX Runtime form;"
-                                + " using the tensors", model);
+                        LOG.warn("daxfs: model '{}': the model name '{}' set on the Criteria replaces the image's ONNX Runtime form;"
+                                + " using the tensors", model, djlModel.getName());
                         plan.close();
                     }
                     boolean prepacking = plan != null && !plan.usesImageForm() ? plan.prepacking() : target.prepacking();
