@@ -39,21 +39,29 @@ public final class OrtFormPackager implements AutoCloseable {
     /** Adds {@code form} (made by {@link OrtOptimizer}) under {@code model}; the form now belongs to this packager. */
     public String add(ModelPackager.Model model, OrtOptimizer.Form form) throws IOException {
         forms.add(form);
+        return addForm(model.directory(OrtImageForm.DIR), model.name(), form);
+    }
+
+    /**
+     * Adds {@code form}'s files under {@code ortDir} ({@code <model>/ort}) as {@code <key id>/...}.
+     *
+     * @return the form's directory in the image
+     */
+    static String addForm(Directory ortDir, String model, OrtOptimizer.Form form) throws IOException {
         String id = form.key().id();
-        Directory ort = model.directory(OrtImageForm.DIR);
-        if (ort.get(id) != null) {
-            throw new IllegalArgumentException("model '" + model.name() + "' already holds an ONNX Runtime form for key " + id);
+        if (ortDir.get(id) != null) {
+            throw new IllegalArgumentException("model '" + model + "' already holds an ONNX Runtime form for key " + id);
         }
-        Directory dir = ort.directory(id, DIR);
+        Directory dir = ortDir.directory(id, DIR);
         dir.file(OrtImageForm.KEY_FILE, FileContent.of(form.key().toJson()), FILE);
         long dataSize = Files.size(form.data());
         RegularFile data = dir.file(OrtImageForm.DATA_FILE, FileContent.of(form.data(), dataSize), FILE);
         byte[] graph = Files.readAllBytes(form.graph());
-        String where = model.name() + "/" + OrtImageForm.DIR + "/" + id + "/" + OrtImageForm.GRAPH_FILE;
+        String where = model + "/" + OrtImageForm.DIR + "/" + id + "/" + OrtImageForm.GRAPH_FILE;
         OrtGraphRelocator.relocate(graph, OrtOptimizer.DATA_NAME, dataSize, 0, where); // refuse a bad graph now, not at write time
         dir.file(OrtImageForm.GRAPH_FILE, FileContent.late(layout -> OrtGraphRelocator.relocate(
                 graph, OrtOptimizer.DATA_NAME, dataSize, dataSize == 0 ? 0 : layout.offsetOf(data), where).graph()), FILE);
-        return model.name() + "/" + OrtImageForm.DIR + "/" + id;
+        return model + "/" + OrtImageForm.DIR + "/" + id;
     }
 
     @Override
