@@ -10,7 +10,8 @@
 #   daxfs-form  daxfs: of an image packed with --ort-prepack (ORT's form, blobs mapped from the image)
 #
 # 1. start-up: fresh JVMs, JVM start to the first answer (seq 16, batch 1); ROUNDS rounds, order rotated
-# 2. latency: p50/p90 at seq 16/128/512, batch 1 and 8, one JVM per mode per round (LAT_ROUNDS), order rotated
+# 2. latency: p50/p90 at seq 16/128/512, batch 1 and 8; the four ways in one JVM taking turns request by
+#    request, LAT_ROUNDS JVMs (order rotated)
 # 3. memory: 1 and 4 processes per mode each holding the model after one answer: RssAnon per process
 #    (private memory) and PSS summed over the processes (shared pages divided among their users)
 #
@@ -34,7 +35,7 @@ trap 'exit 130' INT TERM
 # A server that runs only ONNX Runtime does not load PyTorch; DJL's ORT engine would load it as its
 # "alternative engine" because the samples' class path has it, costing every mode the same 0.5-1 s.
 JOPTS+=(-Dai.djl.onnx.disable_alternative=true)
-probe() { "$JAVA" "${JOPTS[@]}" -Xmx1g -Dreps.scale="$REPS_SCALE" -cp "$CP" dev.daxload.samples.bench.OrtFormProbe "$@" 2>/dev/null; }
+probe() { "$JAVA" "${JOPTS[@]}" -Xmx2g -Dreps.scale="$REPS_SCALE" -cp "$CP" dev.daxload.samples.bench.OrtFormProbe "$@" 2>/dev/null; }
 machine
 echo "model: $MODEL; ORT form in the image: $(du -h "$BENCH/$MODEL-ortform.daxfs" | cut -f1), ORT's best form: $(du -ch "$BENCH/$MODEL"-ortbest/* | tail -1 | cut -f1)"
 
@@ -49,16 +50,17 @@ for r in $(seq 1 "$ROUNDS"); do
     printf 'start round %d %-11s first answer %6s ms  load %8s ms  %s\n' "$r" "$m" "$f" "$l" "$(grep -o 'check=.*' <<< "$line")"
   done
 done
+# Latency: the four ways in one JVM taking turns request by request (see OrtFormProbe.latency), so
+# the shared machine's slow spells fall on all of them; LAT_ROUNDS JVMs, the mode order rotated.
 for r in $(seq 1 "$LAT_ROUNDS"); do
-  for i in $(seq 0 $((n - 1))); do
-    m=${MODES[$(( (i + r) % n ))]}
-    while read -r line; do
-      s=$(sed -n 's/.*seq=\([0-9]*\).*/\1/p' <<< "$line"); b=$(sed -n 's/.*batch=\([0-9]*\).*/\1/p' <<< "$line")
-      LAT["$m $s $b p50"]+="$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<< "$line") "
-      LAT["$m $s $b p90"]+="$(sed -n 's/.*p90_ms=\([0-9.]*\).*/\1/p' <<< "$line") "
-      echo "latency round $r $line"
-    done < <(probe latency "$m" "$MODEL" | grep '^LAT')
-  done
+  order=(); for i in $(seq 0 $((n - 1))); do order+=("${MODES[$(( (i + r) % n ))]}"); done
+  while read -r line; do
+    m=$(sed -n 's/.*mode=\([a-z-]*\).*/\1/p' <<< "$line")
+    s=$(sed -n 's/.*seq=\([0-9]*\).*/\1/p' <<< "$line"); b=$(sed -n 's/.*batch=\([0-9]*\).*/\1/p' <<< "$line")
+    LAT["$m $s $b p50"]+="$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<< "$line") "
+    LAT["$m $s $b p90"]+="$(sed -n 's/.*p90_ms=\([0-9.]*\).*/\1/p' <<< "$line") "
+    echo "latency round $r $line"
+  done < <(probe latency "$(IFS=,; echo "${order[*]}")" "$MODEL" | grep '^LAT')
 done
 declare -A ANON PSS
 for np in "${PROCS[@]}"; do

@@ -79,10 +79,18 @@ final class ModelBinder implements BlockFactory {
             pendingOrt.remove();
         }
         OrtLoadPlan plan;
-        try (SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions())) {
-            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), e);
+        SharedImages.Lease lease = null;
+        try {
+            lease = SharedImages.acquire(target.image(), target.mapOptions());
+            // The plan holds the mapping until newBlock has joined it: one mapping of the image per load.
+            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+        } catch (IOException | RuntimeException e) {
+            if (lease != null) {
+                lease.close();
+            }
+            throw e instanceof IOException io
+                    ? new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), io)
+                    : (RuntimeException) e;
         }
         pendingOrt.set(plan);
         return plan.usesImageForm() ? plan.graph().toString() : null;
@@ -114,9 +122,11 @@ final class ModelBinder implements BlockFactory {
                         }
                         LOG.warn("daxfs: model '{}': the model name '{}' set on the Criteria replaces the image's ONNX Runtime form;"
                                 + " using the tensors", model, djlModel.getName());
-                        plan.close();
                     }
                     boolean prepacking = plan != null && !plan.usesImageForm() ? plan.prepacking() : target.prepacking();
+                    if (plan != null) {
+                        plan.close(); // this load holds its own lease on the mapping now
+                    }
                     OrtInitializers init = OrtInitializers.supply(weights, options, prepacking);
                     // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
                     djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);

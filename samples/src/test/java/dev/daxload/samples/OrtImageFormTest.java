@@ -48,11 +48,7 @@ class OrtImageFormTest {
         // blobs it freed in malloc's free lists, and the memory comparison below would reuse them.
         Path onnx = modelDir.resolve("all-minilm-l6-v2.onnx");
         image = tmp.resolve("minilm-ort.daxfs");
-        String javaBin = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(javaBin, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "dev.daxload.cli.Daxload", "pack-model", "--ort-prepack", "-q", "--name", "minilm", onnx.toString(), "-o", image.toString())
-                .inheritIO().start();
-        assertEquals(0, p.waitFor(), "daxload pack-model --ort-prepack");
+        daxload("pack-model", "--ort-prepack", "-q", "--name", "minilm", onnx.toString(), "-o", image.toString());
         // The same form with its key claiming other CPU features: its first feature renamed in place.
         foreignImage = tmp.resolve("minilm-foreign.daxfs");
         Files.copy(image, foreignImage);
@@ -74,6 +70,15 @@ class OrtImageFormTest {
         }
         tokenizer = HuggingFaceTokenizer.newInstance(modelDir.resolve("all-minilm-l6-v2-tokenizer.json"));
         translator = new SentenceEmbeddingTranslator(tokenizer, true);
+    }
+
+    /** Runs the command line in a JVM of its own. */
+    static void daxload(String... args) throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElseThrow();
+        List<String> cmd = new ArrayList<>(List.of(javaBin, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "dev.daxload.cli.Daxload"));
+        cmd.addAll(List.of(args));
+        assertEquals(0, new ProcessBuilder(cmd).inheritIO().start().waitFor(), "daxload " + String.join(" ", args));
     }
 
     static ZooModel<String, float[]> load(Path img, String query) throws Exception {
@@ -163,6 +168,28 @@ class OrtImageFormTest {
         assertTrue(loadGrowth > blobBytes * 8 / 10, "prepacking at load should copy the blobs, grew " + loadGrowth);
         assertTrue(formGrowth < blobBytes / 3, "the image's form grew private memory by " + formGrowth + " bytes; blobs are " + blobBytes);
         assertEquals(0, SharedImages.openCount(), "closing the models unmaps the image");
+    }
+
+    @Test
+    void anImagePrepackedAfterPackingAnswersLikeTheOnnxFile() throws Exception {
+        Path plain = tmp.resolve("minilm-plain.daxfs");
+        Path prepacked = tmp.resolve("minilm-prepacked.daxfs");
+        daxload("pack-model", "-q", "--name", "minilm", modelDir.resolve("all-minilm-l6-v2.onnx").toString(), "-o", plain.toString());
+        daxload("prepack", "-q", plain.toString(), "-o", prepacked.toString());
+        List<long[]> blobs = prepackedBlobs(prepacked);
+        ZooModel<String, float[]> fromImage = load(prepacked, "");
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (fromImage; fromFile;
+             Predictor<String, float[]> p1 = fromImage.newPredictor();
+             Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+            List<long[]> maps = mappingsOf(prepacked);
+            for (long[] b : blobs) {
+                assertTrue(maps.stream().anyMatch(m -> m[0] <= b[0] && b[0] + b[1] <= m[1]), "blob at " + b[0] + " not mapped from the image");
+            }
+            for (String s : MiniLmDemo.SENTENCES) {
+                assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "'");
+            }
+        }
     }
 
     @Test

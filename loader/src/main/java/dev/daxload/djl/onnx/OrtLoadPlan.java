@@ -34,10 +34,20 @@ public final class OrtLoadPlan implements AutoCloseable {
 
     private final OrtSessionFiles files;
     private final boolean prepacking;
+    private AutoCloseable held;
 
     private OrtLoadPlan(OrtSessionFiles files, boolean prepacking) {
         this.files = files;
         this.prepacking = prepacking;
+    }
+
+    /**
+     * Keeps {@code resource} (the image's mapping, say) until this plan is closed, so the load that
+     * follows joins it instead of mapping the image again.
+     */
+    public OrtLoadPlan hold(AutoCloseable resource) {
+        held = resource;
+        return this;
     }
 
     /**
@@ -103,6 +113,14 @@ public final class OrtLoadPlan implements AutoCloseable {
     public void close() {
         if (files != null) {
             files.close();
+        }
+        if (held != null) {
+            try {
+                held.close();
+            } catch (Exception e) {
+                LOG.warn("daxfs: releasing {}: {}", held, e.toString());
+            }
+            held = null;
         }
     }
 }

@@ -36,7 +36,8 @@ import java.util.Arrays;
  * <pre>
  * usage: OrtFormProbe make MODEL            makes BENCH/MODEL-ortbest/ and BENCH/MODEL-ortform.daxfs (once)
  *        OrtFormProbe start MODE MODEL      READY mode=M load_ms=L first_ms=F (F: JVM start to first answer, seq 16)
- *        OrtFormProbe latency MODE MODEL    LAT mode=M seq=S batch=B p50_ms=.. p90_ms=.. n=..  for each shape
+ *        OrtFormProbe latency M1,M2.. MODEL LAT mode=M seq=S batch=B p50_ms=.. p90_ms=.. n=..  for each mode and shape,
+ *                                          the modes loaded in one JVM and taking turns request by request
  *        OrtFormProbe hold MODE MODEL       answers once, prints READY, then waits to be killed
  * </pre>
  */
@@ -54,6 +55,10 @@ public final class OrtFormProbe {
         }
         String mode = args[1];
         String model = args[2];
+        if (what.equals("latency")) {
+            latency(mode.split(","), model);
+            return;
+        }
         long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
         long l0 = System.nanoTime();
         try (ZooModel<NDList, NDList> zoo = criteria(mode, model).loadModel();
@@ -70,28 +75,54 @@ public final class OrtFormProbe {
                     System.out.flush();
                     Thread.sleep(Long.MAX_VALUE); // the script kills us once it has read our memory
                 }
-                case "latency" -> {
-                    double scale = Double.parseDouble(System.getProperty("reps.scale", "1"));
-                    for (int batch : BATCHES) {
-                        for (int seq : SEQS) {
-                            int reps = (int) Math.max(5, Math.round(scale * Math.min(100, 16 * 400 / (seq * batch) + 5)));
-                            for (int i = 0; i < Math.max(2, reps / 5); i++) {
-                                answer(p, m, batch, seq); // warm-up: arena growth, first-touch of pages
-                            }
-                            double[] ms = new double[reps];
-                            for (int i = 0; i < reps; i++) {
-                                long t = System.nanoTime();
-                                answer(p, m, batch, seq);
-                                ms[i] = (System.nanoTime() - t) / 1e6;
-                            }
-                            Arrays.sort(ms);
-                            System.out.printf("LAT mode=%s seq=%d batch=%d p50_ms=%.2f p90_ms=%.2f n=%d%n",
-                                    mode, seq, batch, ms[reps / 2], ms[(int) Math.ceil(reps * 0.9) - 1], reps);
-                        }
-                    }
-                }
                 default -> throw new IllegalArgumentException("unknown command " + what);
             }
+        }
+    }
+
+    /**
+     * Serving latency of several ways in one JVM: every way loaded, then for each shape the ways take
+     * turns request by request (the order rotating), so a slow spell of the shared machine falls on all
+     * of them alike and the ratios between them hold even when absolute times move.
+     */
+    static void latency(String[] modes, String model) throws Exception {
+        double scale = Double.parseDouble(System.getProperty("reps.scale", "1"));
+        int n = modes.length;
+        java.util.List<ZooModel<NDList, NDList>> zoos = new java.util.ArrayList<>();
+        java.util.List<Predictor<NDList, NDList>> ps = new java.util.ArrayList<>();
+        try (NDManager m = NDManager.newBaseManager("OnnxRuntime")) {
+            for (String mode : modes) {
+                ZooModel<NDList, NDList> z = criteria(mode, model).loadModel();
+                zoos.add(z);
+                ps.add(z.newPredictor());
+            }
+            for (int batch : BATCHES) {
+                for (int seq : SEQS) {
+                    int reps = (int) Math.max(5, Math.round(scale * Math.min(100, 16 * 400 / (seq * batch) + 5)));
+                    double[][] ms = new double[n][reps];
+                    for (int i = 0; i < Math.max(2, reps / 5); i++) {
+                        for (Predictor<NDList, NDList> p : ps) {
+                            answer(p, m, batch, seq); // warm-up: arena growth, first touch of pages
+                        }
+                    }
+                    for (int i = 0; i < reps; i++) {
+                        for (int k = 0; k < n; k++) {
+                            int j = (k + i) % n;
+                            long t = System.nanoTime();
+                            answer(ps.get(j), m, batch, seq);
+                            ms[j][i] = (System.nanoTime() - t) / 1e6;
+                        }
+                    }
+                    for (int j = 0; j < n; j++) {
+                        Arrays.sort(ms[j]);
+                        System.out.printf("LAT mode=%s seq=%d batch=%d p50_ms=%.2f p90_ms=%.2f n=%d%n",
+                                modes[j], seq, batch, ms[j][reps / 2], ms[j][(int) Math.ceil(reps * 0.9) - 1], reps);
+                    }
+                }
+            }
+        } finally {
+            ps.forEach(Predictor::close);
+            zoos.forEach(ZooModel::close);
         }
     }
 
