@@ -101,10 +101,15 @@ final class ModelBinder implements BlockFactory {
         long t0 = System.nanoTime();
         SharedImages.Lease lease = SharedImages.acquire(target.image(), target.mapOptions());
         try {
-            ModelWeights weights = ModelWeights.of(lease.image(), model);
             djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), lease);
-            verify(weights);
             String engine = djlModel.getNDManager().getEngine().getEngineName();
+            OrtLoadPlan ortPlan = "OnnxRuntime".equals(engine) ? pendingOrt.get() : null;
+            // ORT's form from the image needs no tensor views: skip making them unless checksums are asked for.
+            ModelWeights weights = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE
+                    ? null : ModelWeights.of(lease.image(), model);
+            if (weights != null) {
+                verify(weights);
+            }
             Block block = switch (engine) {
                 case "OnnxRuntime" -> {
                     SessionOptions options = pending.get();
@@ -127,7 +132,8 @@ final class ModelBinder implements BlockFactory {
                     if (plan != null) {
                         plan.close(); // this load holds its own lease on the mapping now
                     }
-                    OrtInitializers init = OrtInitializers.supply(weights, options, prepacking);
+                    OrtInitializers init = OrtInitializers.supply(weights != null ? weights : ModelWeights.of(lease.image(), model),
+                            options, prepacking);
                     // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
                     djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
                     yield null;
@@ -135,7 +141,8 @@ final class ModelBinder implements BlockFactory {
                 case "PyTorch" -> PtParameterBinding.bind(djlModel, modelPath, arguments, weights);
                 default -> throw new IOException("daxfs: engine " + engine + " is not supported; use OnnxRuntime or PyTorch");
             };
-            LOG.debug("daxfs: bound {} tensors of '{}' in {} us", weights.tensors().size(), model, (System.nanoTime() - t0) / 1000);
+            LOG.debug("daxfs: bound {} tensors of '{}' in {} us", weights == null ? "ORT's form, no" : weights.tensors().size(),
+                    model, (System.nanoTime() - t0) / 1000);
             return block;
         } catch (IOException | RuntimeException e) {
             lease.close();
