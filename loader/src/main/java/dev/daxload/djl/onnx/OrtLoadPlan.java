@@ -76,6 +76,12 @@ public final class OrtLoadPlan implements AutoCloseable {
                     model, imageFile, fallback);
             return new OrtLoadPlan(null, fallbackPrepacking);
         }
+        if ("hugetlbfs".equals(Files.getFileStore(imageFile).type())) {
+            // mmap of a hugetlbfs file needs huge-page-aligned offsets; ORT maps each tensor at a 4 KiB-rounded one.
+            LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used: ORT cannot map a hugetlbfs file at 4 KiB offsets; using {}",
+                    model, imageFile, fallback);
+            return new OrtLoadPlan(null, fallbackPrepacking);
+        }
         OrtFormKey running = OrtFormKey.running(OPTIMIZATION);
         List<String> reasons = new ArrayList<>();
         for (OrtImageForm form : forms) {
