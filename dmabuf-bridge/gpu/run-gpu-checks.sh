@@ -51,7 +51,8 @@ prepare() {
     rm -rf "$GPU"
     mkdir -p "$GPU/lib" "$GPU/test-classes"
     cp "$ROOT"/cli/target/daxload-cli-*.jar "$GPU/lib/"
-    rm -f "$GPU"/lib/*-tests.jar "$GPU"/lib/*-sources.jar "$GPU"/lib/*-javadoc.jar
+    # ONNX Runtime (for pack-model --ort-prepack) is a 137 MB jar of native libraries the GPU checks never use.
+    rm -f "$GPU"/lib/*-tests.jar "$GPU"/lib/*-sources.jar "$GPU"/lib/*-javadoc.jar "$GPU"/lib/onnxruntime-*.jar
     cp "$ROOT"/cli/target/lib/*.jar "$GPU/lib/"
     cp "$console" "$GPU/lib/"
     cp -r "$ROOT"/dmabuf-bridge/target/test-classes/. "$GPU/test-classes/"

@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             VerifyCommand.class,
             PackModelCommand.class,
+            PrepackCommand.class,
             TensorsCommand.class,
             LookupCommand.class,
             MountCommand.class,

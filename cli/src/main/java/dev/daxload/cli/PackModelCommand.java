@@ -6,6 +6,7 @@ import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.image.TreeScanner;
 import dev.daxload.packager.model.ModelDirectory;
 import dev.daxload.packager.model.ModelPackager;
+import dev.daxload.packager.ort.OrtFormPackager;
 import dev.daxload.packager.source.SourceReader;
 import dev.daxload.packager.source.SourceReaders;
 import dev.daxload.packager.table.TableBuilder;
@@ -76,6 +77,10 @@ final class PackModelCommand implements Callable<Integer> {
             description = "align tensors at least SIZE long to SIZE, e.g. 2M for huge-page mappings (default: ${DEFAULT-VALUE})")
     long align;
 
+    @Option(names = "--ort-prepack", description = "for each ONNX model, also store ONNX Runtime's optimized form (graph,"
+            + " weights and prepacked blobs) made here, for this ORT version and CPU; daxfs: loads on a matching machine use it")
+    boolean ortPrepack;
+
     @Option(names = {"-q", "--quiet"}, description = "no progress bar, no summary")
     boolean quiet;
 
@@ -86,6 +91,7 @@ final class PackModelCommand implements Callable<Integer> {
         SourceReaders readers = SourceReaders.standard();
         List<TableBuilder> tables = new ArrayList<>();
         ModelPackager packager = new ModelPackager();
+        OrtFormPackager ortForms = new OrtFormPackager();
         try {
             int tensors = 0;
             int sideFiles = 0;
@@ -119,6 +125,9 @@ final class PackModelCommand implements Callable<Integer> {
                         model.add(read);
                         tensors += read.tensors().size();
                         sideFiles += read.sideFiles().size();
+                        if (ortPrepack && "onnx".equals(read.format())) {
+                            ortForms.optimize(model, source);
+                        }
                     } else if (Files.isRegularFile(source) && isPlainSideFile(source)) {
                         model.sideFile(source.getFileName().toString(), FileContent.of(source, Files.size(source)));
                         sideFiles++;
@@ -165,6 +174,7 @@ final class PackModelCommand implements Callable<Integer> {
                         Sizes.human(layout.size()), (System.nanoTime() - t0) / 1e9);
             }
         } finally {
+            ortForms.close();
             for (TableBuilder b : tables) {
                 b.close();
             }

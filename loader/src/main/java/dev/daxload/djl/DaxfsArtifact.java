@@ -43,6 +43,14 @@ final class DaxfsArtifact extends Artifact {
         Object sessionOptions = binder.pendingSessionOptions();
         if (sessionOptions != null) {
             ((Map) options).put("sessionOptions", sessionOptions);
+            if ("OnnxRuntime".equals(getArguments().get("engine"))) {
+                // DJL takes the model file's name from the options ("modelName"); an absolute path wins
+                // over the model directory, so ONNX Runtime opens the image's optimized graph when it is used.
+                String graph = binder.planOnnxRuntime();
+                if (graph != null) {
+                    options.put("modelName", graph);
+                }
+            }
         }
         return options;
     }

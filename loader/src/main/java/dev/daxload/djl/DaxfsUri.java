@@ -1,5 +1,6 @@
 package dev.daxload.djl;
 
+import dev.daxload.djl.onnx.OrtLoadPlan;
 import dev.daxload.image.MapOptions;
 import java.net.URI;
 import java.nio.file.Path;
@@ -10,21 +11,27 @@ import java.util.Map;
  * {@code populate=true} (fault every page in at load), {@code hugepages=true}, {@code mapping=private|shared}
  * (private, the default, is copy-on-write: writes through a weight never reach the image),
  * {@code prepacking=true} (ONNX Runtime may copy weights into its own packed layout: faster matmuls,
- * one more copy of the weights) and {@code verify=none|background|eager} (CRC32C of every tensor).
+ * one more copy of the weights), {@code verify=none|background|eager} (CRC32C of every tensor) and
+ * {@code ortprepacked=image|load|none} (ONNX Runtime: its optimized form with prepacked weights from the
+ * image where one matches this runtime and processor, falling back as {@code prepacking} says; or
+ * always prepack at load; or never prepack).
  *
  * @param image the image file or device
  * @param model the model's name, or null to take the image's only model
  * @param mapOptions how to map the image
  * @param prepacking whether ONNX Runtime may prepack (copy) weights
  * @param verify when to check checksums
+ * @param ortPrepacked where ONNX Runtime's prepacked weights come from
  */
-public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean prepacking, Verify verify) {
+public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean prepacking, Verify verify,
+        OrtLoadPlan.Source ortPrepacked) {
 
     /** When tensors' CRC32C are checked. */
     public enum Verify { NONE, BACKGROUND, EAGER }
 
     /** The query parameters a {@code daxfs:} URL takes; anything else is refused. */
-    public static final java.util.List<String> PARAMETERS = java.util.List.of("model", "mapping", "populate", "hugepages", "prepacking", "verify");
+    public static final java.util.List<String> PARAMETERS = java.util.List.of("model", "mapping", "populate", "hugepages", "prepacking",
+            "verify", "ortprepacked");
 
     /**
      * Parses a {@code daxfs:} URI; query parameters come from DJL's parsing of the repository URI.
@@ -72,7 +79,13 @@ public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean 
             case "eager" -> Verify.EAGER;
             default -> throw new IllegalArgumentException(uri + ": verify must be 'none', 'background' or 'eager', not '" + query.get("verify") + "'");
         };
-        return new DaxfsUri(Path.of(path), model, options, flag(uri, query, "prepacking"), verify);
+        OrtLoadPlan.Source ortPrepacked = switch (query.getOrDefault("ortprepacked", "image")) {
+            case "image" -> OrtLoadPlan.Source.IMAGE;
+            case "load" -> OrtLoadPlan.Source.LOAD;
+            case "none" -> OrtLoadPlan.Source.NONE;
+            default -> throw new IllegalArgumentException(uri + ": ortprepacked must be 'image', 'load' or 'none', not '" + query.get("ortprepacked") + "'");
+        };
+        return new DaxfsUri(Path.of(path), model, options, flag(uri, query, "prepacking"), verify, ortPrepacked);
     }
 
     /** A boolean parameter: {@code true} or {@code false}, nothing else ({@code yes}, {@code 1} are refused, not read as false). */

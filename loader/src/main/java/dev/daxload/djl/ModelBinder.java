@@ -7,6 +7,7 @@ import ai.djl.nn.BlockFactory;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.onnxruntime.OrtSession.SessionOptions;
 import dev.daxload.djl.onnx.OrtInitializers;
+import dev.daxload.djl.onnx.OrtLoadPlan;
 import dev.daxload.model.ModelWeights;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -40,6 +41,7 @@ final class ModelBinder implements BlockFactory {
     private final transient DaxfsRepository repository;
     private final transient ThreadLocal<SessionOptions> pending = new ThreadLocal<>();
     private final transient ThreadLocal<Path> sideFiles = new ThreadLocal<>();
+    private final transient ThreadLocal<OrtLoadPlan> pendingOrt = new ThreadLocal<>();
 
     /**
      * @param chosenByName several models in the image, none in the URL: a load whose model name is not
@@ -80,6 +82,40 @@ final class ModelBinder implements BlockFactory {
         return options;
     }
 
+    /**
+     * Decides how ONNX Runtime gets this model's weights ({@link OrtLoadPlan}) before DJL reads the model
+     * name.
+     *
+     * @return the image's optimized graph for the engine to open, or null when the tensors are used
+     */
+    String planOnnxRuntime() {
+        if (!Engine.hasEngine("OnnxRuntime")) {
+            return null;
+        }
+        Engine.getEngine("OnnxRuntime"); // DJL must create ORT's environment before the key check asks ORT its version
+        OrtLoadPlan stale = pendingOrt.get();
+        if (stale != null) {
+            stale.close(); // an earlier load on this thread failed before reaching newBlock
+            pendingOrt.remove();
+        }
+        OrtLoadPlan plan;
+        SharedImages.Lease lease = null;
+        try {
+            lease = SharedImages.acquire(target.image(), target.mapOptions());
+            // The plan holds the mapping until newBlock has joined it: one mapping of the image per load.
+            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+        } catch (IOException | RuntimeException e) {
+            if (lease != null) {
+                lease.close();
+            }
+            throw e instanceof IOException io
+                    ? new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), io)
+                    : (RuntimeException) e;
+        }
+        pendingOrt.set(plan);
+        return plan.usesImageForm() ? plan.graph().toString() : null;
+    }
+
     @Override
     public Block newBlock(Model djlModel, Path modelPath, Map<String, ?> arguments) throws IOException {
         long t0 = System.nanoTime();
@@ -107,11 +143,19 @@ final class ModelBinder implements BlockFactory {
         SharedImages.Lease taken = repository == null ? null : repository.takePendingLease();
         SharedImages.Lease lease = taken != null ? taken : SharedImages.acquire(target.image(), target.mapOptions());
         try {
-            ModelWeights weights = ModelWeights.of(lease.image(), model);
             djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), lease);
-            DaxfsModels.register(djlModel, weights);
-            verify(weights);
             String engine = djlModel.getNDManager().getEngine().getEngineName();
+            OrtLoadPlan ortPlan = "OnnxRuntime".equals(engine) ? pendingOrt.get() : null;
+            // ORT's form from the image needs no tensor views: skip making them unless checksums are asked for.
+            ModelWeights weights = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE
+                    ? null : ModelWeights.of(lease.image(), model);
+            if (weights != null) {
+                verify(weights);
+                DaxfsModels.register(djlModel, weights);
+            } else {
+                SharedImages.Lease held = lease;
+                DaxfsModels.register(djlModel, () -> ModelWeights.of(held.image(), model));
+            }
             Block block = switch (engine) {
                 case "OnnxRuntime" -> {
                     SessionOptions options = pending.get();
@@ -119,7 +163,23 @@ final class ModelBinder implements BlockFactory {
                     if (options == null) {
                         throw new IOException("daxfs: no SessionOptions reached the ONNX Runtime engine (load through Criteria with a daxfs: URL)");
                     }
-                    OrtInitializers init = OrtInitializers.supply(weights, options, target.prepacking());
+                    OrtLoadPlan plan = pendingOrt.get();
+                    pendingOrt.remove();
+                    if (plan != null && plan.usesImageForm()) {
+                        if (djlModel.getName().equals(plan.graph().toString())) {
+                            // ORT maps the form's weights and prepacked blobs from the image file itself.
+                            djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), plan, options);
+                            yield null;
+                        }
+                        LOG.warn("daxfs: model '{}': the model name '{}' set on the Criteria replaces the image's ONNX Runtime form;"
+                                + " using the tensors", model, djlModel.getName());
+                    }
+                    boolean prepacking = plan != null && !plan.usesImageForm() ? plan.prepacking() : target.prepacking();
+                    if (plan != null) {
+                        plan.close(); // this load holds its own lease on the mapping now
+                    }
+                    OrtInitializers init = OrtInitializers.supply(weights != null ? weights : ModelWeights.of(lease.image(), model),
+                            options, prepacking);
                     // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
                     djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
                     yield null;
@@ -127,7 +187,8 @@ final class ModelBinder implements BlockFactory {
                 case "PyTorch" -> PtParameterBinding.bind(djlModel, modelPath, arguments, weights);
                 default -> throw new IOException("daxfs: engine " + engine + " is not supported; use OnnxRuntime or PyTorch");
             };
-            LOG.debug("daxfs: bound {} tensors of '{}' in {} us", weights.tensors().size(), model, (System.nanoTime() - t0) / 1000);
+            LOG.debug("daxfs: bound {} tensors of '{}' in {} us", weights == null ? "ORT's form, no" : weights.tensors().size(),
+                    model, (System.nanoTime() - t0) / 1000);
             return block;
         } catch (IOException | RuntimeException e) {
             lease.close();

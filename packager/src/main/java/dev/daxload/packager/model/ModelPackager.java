@@ -135,6 +135,19 @@ public final class ModelPackager {
             return this;
         }
 
+        /**
+         * A subdirectory of the model's own that the manifest does not describe (ONNX Runtime's optimized
+         * forms, say), created on first use.
+         */
+        public Directory directory(String subdirectory) {
+            return dir.directory(subdirectory, DIR);
+        }
+
+        /** The model's name: its directory at the image root. */
+        public String name() {
+            return name;
+        }
+
         /** The directory lookup tables go in; name each table with {@link #table}. */
         public Directory tablesDirectory() {
             return dir.directory("tables", DIR);

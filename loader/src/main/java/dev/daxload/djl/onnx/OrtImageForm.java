@@ -1,0 +1,62 @@
+package dev.daxload.djl.onnx;
+
+import dev.daxload.image.DaxEntry;
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.DaxInode;
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * ONNX Runtime's own optimized form of a model, stored in an image beside the model's tensors, one
+ * directory per key (an image may carry forms for several processors):
+ *
+ * <pre>
+ * /&lt;model&gt;/ort/&lt;key id&gt;/key.json     what the form depends on ({@link OrtFormKey})
+ * /&lt;model&gt;/ort/&lt;key id&gt;/model.onnx   the optimized graph; its external data entries name {@link #IMAGE_LINK}
+ *                                       at offsets into the image itself
+ * /&lt;model&gt;/ort/&lt;key id&gt;/model.data   ORT's data file: weights and serialized prepacked blobs
+ * </pre>
+ *
+ * <p>Because the graph's offsets are absolute within the image, a file named {@link #IMAGE_LINK} beside
+ * the graph that leads to the image file is all ONNX Runtime needs: it maps each weight and prepacked
+ * blob from the image's own pages.
+ *
+ * @param model the model's name
+ * @param dir the form's directory within the image, e.g. {@code bge/ort/0123456789abcdef}
+ * @param key what the form was made for
+ * @param data the data file's inode (its absolute offset and size bound every external reference)
+ */
+public record OrtImageForm(String model, String dir, OrtFormKey key, DaxInode data) {
+    /** The directory under a model that holds its forms. */
+    public static final String DIR = "ort";
+    public static final String KEY_FILE = "key.json";
+    public static final String GRAPH_FILE = "model.onnx";
+    public static final String DATA_FILE = "model.data";
+    /** The name the graph's external data entries give as their location: a link to the image file. */
+    public static final String IMAGE_LINK = "daxfs.image";
+
+    /** Every form stored for {@code model}, in directory order; none when the image has none. */
+    public static List<OrtImageForm> list(DaxImage image, String model) throws IOException {
+        String base = model + "/" + DIR;
+        if (image.lookup(base).isEmpty()) {
+            return List.of();
+        }
+        List<OrtImageForm> out = new ArrayList<>();
+        for (DaxEntry e : image.list(base)) {
+            String dir = base + "/" + e.name();
+            String where = image.source() + ":/" + dir + "/" + KEY_FILE;
+            OrtFormKey key = OrtFormKey.parse(image.content(dir + "/" + KEY_FILE).toArray(ValueLayout.JAVA_BYTE), where);
+            DaxInode data = image.resolve(dir + "/" + DATA_FILE);
+            image.resolve(dir + "/" + GRAPH_FILE);
+            out.add(new OrtImageForm(model, dir, key, data));
+        }
+        return out;
+    }
+
+    /** The optimized graph's bytes (about 100 KB for a BERT-small), copied out of the image. */
+    public byte[] graph(DaxImage image) throws IOException {
+        return image.content(dir + "/" + GRAPH_FILE).toArray(ValueLayout.JAVA_BYTE);
+    }
+}

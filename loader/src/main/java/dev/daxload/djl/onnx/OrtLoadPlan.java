@@ -1,0 +1,132 @@
+package dev.daxload.djl.onnx;
+
+import dev.daxload.image.DaxImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How one load of a model through ONNX Runtime gets its weights: ORT's own optimized form from the
+ * image (graph, weights and prepacked blobs mapped from the image file) when the image holds one made
+ * for this ORT and processor, else the model's tensors as initializers over the mapping, prepacked at
+ * load or not, as the caller chose. Never a form made for another runtime or processor: its blobs would
+ * be read as if laid out for this one.
+ */
+public final class OrtLoadPlan implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(OrtLoadPlan.class);
+    /** The optimization level forms are made and used with (ORT's default for a session). */
+    public static final String OPTIMIZATION = "ALL_OPT";
+
+    /** Where prepacked weights come from ({@code ortprepacked=} in a daxfs: URL). */
+    public enum Source {
+        /** ORT's form from the image where its key matches; otherwise as the {@code prepacking} option says. */
+        IMAGE,
+        /** The tensors as initializers, prepacked by ORT at load (a private copy of the packed weights). */
+        LOAD,
+        /** The tensors as initializers, not prepacked (no copy; slower matmuls). */
+        NONE
+    }
+
+    private final OrtSessionFiles files;
+    private final boolean prepacking;
+    private AutoCloseable held;
+
+    private OrtLoadPlan(OrtSessionFiles files, boolean prepacking) {
+        this.files = files;
+        this.prepacking = prepacking;
+    }
+
+    /**
+     * Keeps {@code resource} (the image's mapping, say) until this plan is closed, so the load that
+     * follows joins it instead of mapping the image again.
+     */
+    public OrtLoadPlan hold(AutoCloseable resource) {
+        held = resource;
+        return this;
+    }
+
+    /**
+     * Decides for {@code model} of {@code image} (mapped from {@code imageFile}).
+     *
+     * @param fallbackPrepacking whether ORT prepacks at load when the image's form is not used
+     */
+    public static OrtLoadPlan decide(DaxImage image, Path imageFile, String model, Source source, boolean fallbackPrepacking)
+            throws IOException {
+        switch (source) {
+            case LOAD -> {
+                return new OrtLoadPlan(null, true);
+            }
+            case NONE -> {
+                return new OrtLoadPlan(null, false);
+            }
+            case IMAGE -> {}
+        }
+        List<OrtImageForm> forms = OrtImageForm.list(image, model);
+        if (forms.isEmpty()) {
+            return new OrtLoadPlan(null, fallbackPrepacking);
+        }
+        String fallback = fallbackPrepacking ? "tensors prepacked at load" : "tensors in place, not prepacked";
+        if (!Files.isRegularFile(imageFile)) {
+            LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used: the image is not a regular file ORT can map; using {}",
+                    model, imageFile, fallback);
+            return new OrtLoadPlan(null, fallbackPrepacking);
+        }
+        if ("hugetlbfs".equals(Files.getFileStore(imageFile).type())) {
+            // mmap of a hugetlbfs file needs huge-page-aligned offsets; ORT maps each tensor at a 4 KiB-rounded one.
+            LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used: ORT cannot map a hugetlbfs file at 4 KiB offsets; using {}",
+                    model, imageFile, fallback);
+            return new OrtLoadPlan(null, fallbackPrepacking);
+        }
+        OrtFormKey running = OrtFormKey.running(OPTIMIZATION);
+        List<String> reasons = new ArrayList<>();
+        for (OrtImageForm form : forms) {
+            Optional<String> why = running.mismatch(form.key());
+            if (why.isEmpty()) {
+                LOG.debug("daxfs: model '{}': ONNX Runtime form {} from the image", model, form.dir());
+                return new OrtLoadPlan(OrtSessionFiles.create(image, imageFile, form), false);
+            }
+            reasons.add(form.dir() + ": " + why.get());
+        }
+        LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used ({}); using {}",
+                model, imageFile, String.join("; ", reasons), fallback);
+        return new OrtLoadPlan(null, fallbackPrepacking);
+    }
+
+    /** Whether ORT builds its session from the image's form ({@link #graph()}) rather than from initializers. */
+    public boolean usesImageForm() {
+        return files != null;
+    }
+
+    /** The optimized graph to open, when {@link #usesImageForm()}. */
+    public Path graph() {
+        if (files == null) {
+            throw new IllegalStateException("no ORT form in use");
+        }
+        return files.graph();
+    }
+
+    /** Whether ORT may prepack the initializers, when the image's form is not used. */
+    public boolean prepacking() {
+        return prepacking;
+    }
+
+    @Override
+    public void close() {
+        if (files != null) {
+            files.close();
+        }
+        if (held != null) {
+            try {
+                held.close();
+            } catch (Exception e) {
+                LOG.warn("daxfs: releasing {}: {}", held, e.toString());
+            }
+            held = null;
+        }
+    }
+}

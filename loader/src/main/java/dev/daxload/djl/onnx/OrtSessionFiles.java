@@ -1,0 +1,67 @@
+package dev.daxload.djl.onnx;
+
+import dev.daxload.image.DaxImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The two files ONNX Runtime opens to build a session over an {@link OrtImageForm}, in a directory of
+ * this process's own: the optimized graph (copied out of the image: it is small, and ORT parses it from
+ * a path) and {@link OrtImageForm#IMAGE_LINK}, a symbolic link to the image file, which the graph's
+ * external data entries name. ORT maps the weights and prepacked blobs through the link, so they stay
+ * the image's page-cache pages, shared by every process. Closing removes the directory; the mappings
+ * ORT made live on without it.
+ */
+public final class OrtSessionFiles implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(OrtSessionFiles.class);
+    private final Path dir;
+
+    private OrtSessionFiles(Path dir) {
+        this.dir = dir;
+    }
+
+    /** Writes the graph of {@code form} and the link to {@code imageFile} into a fresh temporary directory. */
+    public static OrtSessionFiles create(DaxImage image, Path imageFile, OrtImageForm form) throws IOException {
+        Path dir = Files.createTempDirectory("daxload-ort-");
+        try {
+            Files.write(dir.resolve(OrtImageForm.GRAPH_FILE), form.graph(image));
+            Files.createSymbolicLink(dir.resolve(OrtImageForm.IMAGE_LINK), imageFile.toRealPath());
+            return new OrtSessionFiles(dir);
+        } catch (IOException | RuntimeException e) {
+            delete(dir);
+            throw e;
+        }
+    }
+
+    /** The graph file to hand ONNX Runtime. */
+    public Path graph() {
+        return dir.resolve(OrtImageForm.GRAPH_FILE);
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    @Override
+    public void close() {
+        delete(dir);
+    }
+
+    private static void delete(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            LOG.warn("daxfs: could not remove {}: {}", dir, e.toString());
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package dev.daxload.packager.ort;
+
+import dev.daxload.djl.onnx.OrtImageForm;
+import dev.daxload.packager.image.FileContent;
+import dev.daxload.packager.image.ImageTree.Attributes;
+import dev.daxload.packager.image.ImageTree.Directory;
+import dev.daxload.packager.image.ImageTree.RegularFile;
+import dev.daxload.packager.model.ModelPackager;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Puts ONNX Runtime's optimized form of a model into its image ({@link OrtImageForm} describes the
+ * layout): the data file verbatim (its weights and prepacked blobs land page-aligned, like every large
+ * file of an image), the key, and the graph, made once the image's layout is final so that its external
+ * data entries can give absolute offsets into the image. Holds the temporary files ORT wrote until
+ * {@link #close()}, which must come after the image is written.
+ */
+public final class OrtFormPackager implements AutoCloseable {
+    private static final Attributes FILE = new Attributes(0444, 0, 0);
+    private static final Attributes DIR = new Attributes(0555, 0, 0);
+
+    private final List<OrtOptimizer.Form> forms = new ArrayList<>();
+
+    /**
+     * Runs ONNX Runtime over {@code onnx} (a model file, its external data beside it) and adds the
+     * resulting form under {@code model}.
+     *
+     * @return the form's directory in the image
+     */
+    public String optimize(ModelPackager.Model model, java.nio.file.Path onnx) throws IOException {
+        try (ai.onnxruntime.OrtSession.SessionOptions options = new ai.onnxruntime.OrtSession.SessionOptions()) {
+            return add(model, OrtOptimizer.optimize(onnx, options));
+        }
+    }
+
+    /** Adds {@code form} (made by {@link OrtOptimizer}) under {@code model}; the form now belongs to this packager. */
+    public String add(ModelPackager.Model model, OrtOptimizer.Form form) throws IOException {
+        forms.add(form);
+        return addForm(model.directory(OrtImageForm.DIR), model.name(), form);
+    }
+
+    /**
+     * Adds {@code form}'s files under {@code ortDir} ({@code <model>/ort}) as {@code <key id>/...}.
+     *
+     * @return the form's directory in the image
+     */
+    static String addForm(Directory ortDir, String model, OrtOptimizer.Form form) throws IOException {
+        String id = form.key().id();
+        if (ortDir.get(id) != null) {
+            throw new IllegalArgumentException("model '" + model + "' already holds an ONNX Runtime form for key " + id);
+        }
+        Directory dir = ortDir.directory(id, DIR);
+        dir.file(OrtImageForm.KEY_FILE, FileContent.of(form.key().toJson()), FILE);
+        long dataSize = Files.size(form.data());
+        RegularFile data = dir.file(OrtImageForm.DATA_FILE, FileContent.of(form.data(), dataSize), FILE);
+        byte[] graph = Files.readAllBytes(form.graph());
+        String where = model + "/" + OrtImageForm.DIR + "/" + id + "/" + OrtImageForm.GRAPH_FILE;
+        OrtGraphRelocator.relocate(graph, OrtOptimizer.DATA_NAME, dataSize, 0, where); // refuse a bad graph now, not at write time
+        dir.file(OrtImageForm.GRAPH_FILE, FileContent.late(layout -> OrtGraphRelocator.relocate(
+                graph, OrtOptimizer.DATA_NAME, dataSize, dataSize == 0 ? 0 : layout.offsetOf(data), where).graph()), FILE);
+        return model + "/" + OrtImageForm.DIR + "/" + id;
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (OrtOptimizer.Form f : forms) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        forms.clear();
+        if (first != null) {
+            throw first;
+        }
+    }
+}

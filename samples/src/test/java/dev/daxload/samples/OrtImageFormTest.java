@@ -1,0 +1,223 @@
+package dev.daxload.samples;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.inference.Predictor;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
+import dev.daxload.djl.SharedImages;
+import dev.daxload.djl.onnx.OrtImageForm;
+import dev.daxload.image.DaxImage;
+import dev.daxload.packager.source.onnxproto.ModelProto;
+import dev.daxload.packager.source.onnxproto.StringStringEntryProto;
+import dev.daxload.packager.source.onnxproto.TensorProto;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * ONNX Runtime's own optimized form carried in the image (pack-model --ort-prepack), loaded through a
+ * daxfs: URL by the real engine: answers equal those of the plain .onnx file, ORT maps the prepacked
+ * blobs from the image file (its mappings of the image cover every blob's range, and private memory
+ * does not grow by their size), and a form whose key names other CPU features is refused with one log
+ * line and the tensors are used instead.
+ */
+class OrtImageFormTest {
+    static Path modelDir = Path.of(System.getProperty("daxload.testModels", "target/models")).resolve("all-minilm-l6-v2");
+    @TempDir static Path tmp;
+    static Path image;
+    static Path foreignImage;
+    static SentenceEmbeddingTranslator translator;
+    static HuggingFaceTokenizer tokenizer;
+    static String foreignFeature;
+
+    @BeforeAll
+    static void pack() throws Exception {
+        // Packed by the command line in a process of its own: ORT's packing in this JVM would leave the
+        // blobs it freed in malloc's free lists, and the memory comparison below would reuse them.
+        Path onnx = modelDir.resolve("all-minilm-l6-v2.onnx");
+        image = tmp.resolve("minilm-ort.daxfs");
+        daxload("pack-model", "--ort-prepack", "-q", "--name", "minilm", onnx.toString(), "-o", image.toString());
+        // The same form with its key claiming other CPU features: its first feature renamed in place.
+        foreignImage = tmp.resolve("minilm-foreign.daxfs");
+        Files.copy(image, foreignImage);
+        long keyAt;
+        byte[] key;
+        try (DaxImage di = DaxImage.open(foreignImage)) {
+            OrtImageForm form = OrtImageForm.list(di, "minilm").get(0);
+            var inode = di.resolve(form.dir() + "/" + OrtImageForm.KEY_FILE);
+            keyAt = di.absoluteOffset(inode.dataOffset());
+            key = di.content(inode).toArray(ValueLayout.JAVA_BYTE);
+            foreignFeature = form.key().isa().get(0);
+        }
+        String json = new String(key, StandardCharsets.UTF_8);
+        String fake = "z".repeat(foreignFeature.length());
+        String patched = json.replace("\"" + foreignFeature + "\"", "\"" + fake + "\"");
+        assertNotEquals(json, patched);
+        try (var ch = java.nio.channels.FileChannel.open(foreignImage, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(patched.getBytes(StandardCharsets.UTF_8)), keyAt);
+        }
+        tokenizer = HuggingFaceTokenizer.newInstance(modelDir.resolve("all-minilm-l6-v2-tokenizer.json"));
+        translator = new SentenceEmbeddingTranslator(tokenizer, true);
+    }
+
+    /** Runs the command line in a JVM of its own. */
+    static void daxload(String... args) throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElseThrow();
+        List<String> cmd = new ArrayList<>(List.of(javaBin, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "dev.daxload.cli.Daxload"));
+        cmd.addAll(List.of(args));
+        assertEquals(0, new ProcessBuilder(cmd).inheritIO().start().waitFor(), "daxload " + String.join(" ", args));
+    }
+
+    static ZooModel<String, float[]> load(Path img, String query) throws Exception {
+        return Criteria.builder()
+                .setTypes(String.class, float[].class)
+                .optModelUrls("daxfs://" + img.toAbsolutePath() + "?model=minilm" + query)
+                .optTranslator(translator)
+                .build().loadModel();
+    }
+
+    /** Every prepacked blob of the image's form: absolute [offset, length] in the image file. */
+    static List<long[]> prepackedBlobs(Path img) throws Exception {
+        List<long[]> out = new ArrayList<>();
+        try (DaxImage di = DaxImage.open(img)) {
+            OrtImageForm form = OrtImageForm.list(di, "minilm").get(0);
+            ModelProto m = ModelProto.parseFrom(form.graph(di));
+            for (TensorProto t : m.getGraph().getInitializerList()) {
+                for (StringStringEntryProto e : t.getExternalDataList()) {
+                    if (e.getKey().startsWith("prepacked")) {
+                        String[] parts = e.getValue().split("\\|");
+                        for (int i = 1; i < parts.length; i++) {
+                            String[] f = parts[i].split(";");
+                            out.add(new long[] {Long.parseLong(f[0]), Long.parseLong(f[1])});
+                        }
+                    }
+                }
+            }
+            // The graph's offsets point inside the image's data file, where ORT wrote the blobs.
+            long dataStart = di.absoluteOffset(form.data().dataOffset());
+            for (long[] b : out) {
+                assertTrue(b[0] >= dataStart && b[0] + b[1] <= dataStart + form.data().size(), "blob outside model.data");
+            }
+        }
+        return out;
+    }
+
+    private static final Pattern MAPS = Pattern.compile("^([0-9a-f]+)-([0-9a-f]+) \\S+ ([0-9a-f]+) \\S+ \\d+ +(.*)$");
+
+    /** File ranges [offset, end) of this process's mappings of {@code file}. */
+    static List<long[]> mappingsOf(Path file) throws Exception {
+        String real = file.toRealPath().toString();
+        List<long[]> out = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+            Matcher m = MAPS.matcher(line);
+            if (m.matches() && m.group(4).equals(real)) {
+                long len = Long.parseUnsignedLong(m.group(2), 16) - Long.parseUnsignedLong(m.group(1), 16);
+                long off = Long.parseUnsignedLong(m.group(3), 16);
+                out.add(new long[] {off, off + len});
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void blobsAreMappedFromTheImageAndAnswersEqualPlainOrt() throws Exception {
+        List<long[]> blobs = prepackedBlobs(image);
+        long blobBytes = blobs.stream().mapToLong(b -> b[1]).sum();
+        assertTrue(blobs.size() >= 30 && blobBytes > 20_000_000, blobs.size() + " blobs, " + blobBytes + " bytes");
+
+        // The engine and ORT's environment, before measuring. Through the image's form: a closed session that
+        // prepacked at load would leave its freed copies in malloc's free lists for the baseline to reuse.
+        load(image, "").close();
+        long before = NativeAnonymousMemory.bytes();
+        ZooModel<String, float[]> fromImage = load(image, "");
+        long formGrowth = NativeAnonymousMemory.bytes() - before;
+        List<long[]> maps = mappingsOf(image);
+        long mid = NativeAnonymousMemory.bytes();
+        ZooModel<String, float[]> prepackedAtLoad = load(image, "&ortprepacked=load");
+        long loadGrowth = NativeAnonymousMemory.bytes() - mid;
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (fromImage; prepackedAtLoad; fromFile;
+             Predictor<String, float[]> p1 = fromImage.newPredictor();
+             Predictor<String, float[]> p2 = fromFile.newPredictor();
+             Predictor<String, float[]> p3 = prepackedAtLoad.newPredictor()) {
+            for (String s : MiniLmDemo.SENTENCES) {
+                float[] expected = p2.predict(s);
+                assertArrayEquals(expected, p1.predict(s), "embedding of '" + s + "' from the image's ORT form");
+                assertArrayEquals(expected, p3.predict(s), "embedding of '" + s + "' prepacked at load");
+            }
+        }
+        for (long[] b : blobs) {
+            assertTrue(maps.stream().anyMatch(m -> m[0] <= b[0] && b[0] + b[1] <= m[1]),
+                    "prepacked blob at image offset " + b[0] + " (+" + b[1] + ") lies in no mapping of the image file");
+        }
+        System.out.printf("%d blobs, %d kB; private memory growth: ORT form from the image %d kB, prepacked at load %d kB%n",
+                blobs.size(), blobBytes / 1024, formGrowth / 1024, loadGrowth / 1024);
+        assertTrue(loadGrowth > blobBytes * 8 / 10, "prepacking at load should copy the blobs, grew " + loadGrowth);
+        assertTrue(formGrowth < blobBytes / 3, "the image's form grew private memory by " + formGrowth + " bytes; blobs are " + blobBytes);
+        assertEquals(0, SharedImages.openCount(), "closing the models unmaps the image");
+    }
+
+    @Test
+    void anImagePrepackedAfterPackingAnswersLikeTheOnnxFile() throws Exception {
+        Path plain = tmp.resolve("minilm-plain.daxfs");
+        Path prepacked = tmp.resolve("minilm-prepacked.daxfs");
+        daxload("pack-model", "-q", "--name", "minilm", modelDir.resolve("all-minilm-l6-v2.onnx").toString(), "-o", plain.toString());
+        daxload("prepack", "-q", plain.toString(), "-o", prepacked.toString());
+        List<long[]> blobs = prepackedBlobs(prepacked);
+        ZooModel<String, float[]> fromImage = load(prepacked, "");
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (fromImage; fromFile;
+             Predictor<String, float[]> p1 = fromImage.newPredictor();
+             Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+            List<long[]> maps = mappingsOf(prepacked);
+            for (long[] b : blobs) {
+                assertTrue(maps.stream().anyMatch(m -> m[0] <= b[0] && b[0] + b[1] <= m[1]), "blob at " + b[0] + " not mapped from the image");
+            }
+            for (String s : MiniLmDemo.SENTENCES) {
+                assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "'");
+            }
+        }
+    }
+
+    @Test
+    void aFormForOtherCpuFeaturesIsRefusedWithOneLogLineAndTheTensorsAnswer() throws Exception {
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        ZooModel<String, float[]> fromImage;
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            fromImage = load(foreignImage, "&prepacking=true");
+        } finally {
+            System.setErr(err);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        err.print(log);
+        List<String> lines = log.lines().filter(l -> l.contains("ONNX Runtime's form")).toList();
+        assertEquals(1, lines.size(), "one log line about the refused form: " + log);
+        assertTrue(lines.get(0).contains("other CPU features") && lines.get(0).contains("z".repeat(foreignFeature.length()))
+                && lines.get(0).contains(foreignFeature) && lines.get(0).contains("prepacked at load"), lines.get(0));
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (fromImage; fromFile;
+             Predictor<String, float[]> p1 = fromImage.newPredictor();
+             Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+            // ORT maps nothing of the image itself: only daxload's one mapping from offset 0.
+            assertTrue(mappingsOf(foreignImage).stream().allMatch(m -> m[0] == 0), "ORT mapped the refused form");
+            for (String s : MiniLmDemo.SENTENCES) {
+                assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "'");
+            }
+        }
+    }
+}
