@@ -26,9 +26,14 @@ public final class ChildJvm {
 
     /** {@code daxload ARGS} with {@code -Xmx64m}, killed after {@code timeout}. */
     public static Result daxload(Path workDir, Duration timeout, String... args) throws IOException, InterruptedException {
+        return daxloadWithHeap("64m", workDir, timeout, args);
+    }
+
+    /** {@code daxload ARGS} with {@code -Xmx<heap>}, killed after {@code timeout}. */
+    public static Result daxloadWithHeap(String heap, Path workDir, Duration timeout, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("-Xmx64m");
+        cmd.add("-Xmx" + heap);
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");

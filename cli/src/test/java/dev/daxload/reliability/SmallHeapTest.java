@@ -83,6 +83,38 @@ class SmallHeapTest {
     }
 
     @Test
+    void aFortyMegabyteStringCell() throws Exception {
+        ModelPackager p = new ModelPackager();
+        ModelPackager.Model m = p.model("m").add(new SourceModel("raw", List.of(), new JsonObject(),
+                List.of(new SourceTensor("w", "U8", new long[] {4}, FileContent.of(new byte[] {1, 2, 3, 4}))), Map.of()));
+        int big = 40 << 20;
+        ByteBuffer slots = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        slots.putInt((int) (dev.daxload.table.TableLayout.hashKey("k") & 1) * 4, 1); // capacity 2: row 0 + 1 in its slot
+        String json = "{\"format\":\"daxload-table/1\",\"rows\":1,\"columns\":["
+                + "{\"name\":\"key\",\"type\":\"STRING\",\"offsets\":\"c0.offsets\",\"bytes\":\"c0.bytes\"},"
+                + "{\"name\":\"text\",\"type\":\"STRING\",\"offsets\":\"c1.offsets\",\"bytes\":\"c1.bytes\"}],"
+                + "\"index\":{\"kind\":\"hash\",\"key\":\"key\",\"hash\":\"fnv1a64-splitmix64\",\"probe\":\"linear\","
+                + "\"capacity\":2,\"slot\":\"I32\",\"slots\":\"index.slots\"}}";
+        var a = new ImageTree.Attributes(0644, 0, 0);
+        var t = m.tablesDirectory().directory("t", new ImageTree.Attributes(0755, 0, 0));
+        t.file("table.json", FileContent.of(json.getBytes(StandardCharsets.UTF_8)), a);
+        t.file("c0.offsets", FileContent.of(ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(0).putLong(1).array()), a);
+        t.file("c0.bytes", FileContent.of(new byte[] {'k'}), a);
+        t.file("c1.offsets", FileContent.of(ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(0).putLong(big).array()), a);
+        byte[] cell = new byte[big];
+        java.util.Arrays.fill(cell, (byte) 'q');
+        t.file("c1.bytes", FileContent.of(cell), a);
+        t.file("index.slots", FileContent.of(slots.array()), a);
+        m.table("t");
+        Path img = tmp.resolve("cell.daxfs");
+        p.write(new ImageWriter(), img);
+        cell = null;
+        ChildJvm.Result v = ChildJvm.daxload(tmp, Duration.ofSeconds(15), "verify", img.toString());
+        assertEquals(0, v.code(), "a sound image, checked without copying its cells: " + v.err());
+        assertRefusedInSmallHeap("column 'text' row 0 holds 41943040 bytes", "lookup", img.toString(), "m", "t", "k");
+    }
+
+    @Test
     void aFortyMegabyteTableJson() throws Exception {
         ModelPackager p = new ModelPackager();
         ModelPackager.Model m = p.model("m").add(new SourceModel("raw", List.of(), new JsonObject(),

@@ -318,8 +318,10 @@ public final class LookupTable {
         }
         long from = stringStart(d, row);
         long to = stringEnd(d, row, from);
-        if (to - from > Integer.MAX_VALUE - 8) {
-            throw new IllegalStateException(where + ": column '" + d.column.name() + "' row " + row + " is too long for a Java string");
+        if (to - from > Math.min(Integer.MAX_VALUE - 8, Runtime.getRuntime().maxMemory() / 8)) {
+            // bytes and string together would take a quarter of the heap: a cell this size is read in place
+            throw new IllegalStateException(where + ": column '" + d.column.name() + "' row " + row + " holds " + (to - from)
+                    + " bytes, more than this JVM holds as one string (an eighth of the maximum heap); read it in place with getBytes()");
         }
         return new String(d.bytes.asSlice(from, to - from).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
     }
@@ -412,7 +414,7 @@ public final class LookupTable {
         for (long row = 0; row < rows; row++) {
             OptionalLong found;
             try {
-                found = key.column.type() == ColumnType.STRING ? rowOf(getString(key.column.position(), row)) : rowOf(getLong(key.column.position(), row));
+                found = key.column.type() == ColumnType.STRING ? rowOfStored(row) : rowOf(getLong(key.column.position(), row));
             } catch (IllegalStateException e) {
                 throw new TableFormatException(e.getMessage());
             }
@@ -421,6 +423,28 @@ public final class LookupTable {
                         + (found.isPresent() ? " (found row " + found.getAsLong() + ": a duplicate key)" : ""));
             }
         }
+    }
+
+    /** The row the index finds for the string key stored at {@code row}, compared in place (no copy of the key). */
+    private OptionalLong rowOfStored(long row) {
+        long from = stringStart(key, row);
+        long len = stringEnd(key, row, from) - from;
+        if (len == 0) {
+            return OptionalLong.empty();
+        }
+        long start = TableLayout.mix(TableLayout.fnv1a64(key.bytes, from, len));
+        for (long p = 0, i = start & (capacity - 1); p < capacity; p++, i = (i + 1) & (capacity - 1)) {
+            long r = slotRow(i);
+            if (r < 0) {
+                return OptionalLong.empty();
+            }
+            long f = stringStart(key, r);
+            long t = stringEnd(key, r, f);
+            if (t - f == len && MemorySegment.mismatch(key.bytes, f, t, key.bytes, from, from + len) < 0) {
+                return OptionalLong.of(r);
+            }
+        }
+        return OptionalLong.empty();
     }
 
     // --- reading, with the checks open could not afford ---

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,6 +59,45 @@ class PackerLoaderRulesTest {
     void aLoneSurrogateInATensorNameIsRefusedNamingTheFile() throws Exception {
         Path f = safetensors("{\"w\\ud800x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
         assertRefused(f, "surrogate", "\\ud800");
+    }
+
+    /** {@code columns} columns with names of {@code nameLength} characters, one row. */
+    Path wideCsv(int columns, int nameLength) throws Exception {
+        StringBuilder header = new StringBuilder();
+        StringBuilder row = new StringBuilder();
+        for (int i = 0; i < columns; i++) {
+            String name = "c" + i + "_";
+            header.append(i == 0 ? "" : ",").append(name).append("x".repeat(nameLength - name.length()));
+            row.append(i == 0 ? "" : ",").append(i);
+        }
+        Path csv = tmp.resolve("wide.csv");
+        Files.writeString(csv, header + "\n" + row + "\n");
+        return csv;
+    }
+
+    void assertTableRefused(String heap, Path csv, String expected) throws Exception {
+        Path st = safetensors("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+        Path out = tmp.resolve("out.daxfs");
+        ChildJvm.Result r = ChildJvm.daxloadWithHeap(heap, tmp, Duration.ofSeconds(30), "pack-model", "-q", "--name", "m", st.toString(),
+                "--table", "t=" + csv, "-o", out.toString());
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertFalse(r.crashedOrLeaked(), r.err());
+        assertTrue(r.err().contains("wide.csv") && r.err().contains(expected), r.err());
+        assertFalse(Files.exists(out));
+        try (var left = Files.list(tmp)) {
+            assertEquals(List.of(), left.filter(p -> p.getFileName().toString().startsWith("daxload-table-")).toList());
+        }
+    }
+
+    @Test
+    void aTableWhoseDescriptorTheLoaderWouldRefuseIsNotWritten() throws Exception {
+        // 4,000 columns of 200-character names: a table.json over the loader's 1 MiB.
+        assertTableRefused("768m", wideCsv(4000, 200), "the loader reads at most");
+    }
+
+    @Test
+    void aTableWhoseColumnBuffersWouldNotFitIsAMessage() throws Exception {
+        assertTableRefused("64m", wideCsv(12_000, 20), "columns need");
     }
 
     @Test

@@ -182,6 +182,7 @@ public final class RawTensorReader implements SourceReader {
         if (size > MAX_SPEC) {
             throw new SourceFormatException(spec, -1, "spec is " + size + " bytes, over the " + MAX_SPEC + "-byte limit");
         }
+        MemoryBudget.require(spec, -1, "spec size", size, 8); // bytes, string, JSON tree
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)

@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
  * sits in the heap whatever the number of rows.
  */
 final class ColumnFile implements AutoCloseable {
-    private static final int BUFFER = 32 * 1024;
+    static final int BUFFER = 32 * 1024;
 
     private final Path path;
     private final FileChannel channel;

@@ -187,6 +187,7 @@ public final class TableBuilder implements AutoCloseable {
                 : Files.createTempDirectory(tempParent, "daxload-table-");
         try {
             infer();
+            checkColumns();
             convert();
             if (key != null) {
                 buildIndex(names.indexOf(key));
@@ -331,6 +332,24 @@ public final class TableBuilder implements AutoCloseable {
     }
 
     // --- pass 2: column files ---
+
+    /**
+     * Before any column file is made: each column writes through its own buffer (two for strings), and
+     * the descriptor grows with the columns; refuse a table whose buffers would not fit the memory
+     * budget or whose descriptor the loader would refuse to read.
+     */
+    private void checkColumns() throws TableInputException {
+        long buffers = 0;
+        for (ColumnType t : types) {
+            buffers += (t == ColumnType.STRING ? 2L : 1L) * ColumnFile.BUFFER;
+        }
+        long budget = dev.daxload.packager.source.MemoryBudget.bytes();
+        if (buffers > budget) {
+            throw new TableInputException(input, 1, null, names.size() + " columns need " + (buffers >> 20)
+                    + " MiB of write buffers, over this JVM's budget of " + (budget >> 20) + " MiB (a quarter of the maximum heap): raise -Xmx");
+        }
+        describe(); // its size barely depends on the row count, known only after the data is read
+    }
 
     private void convert() throws IOException {
         int n = names.size();
@@ -525,7 +544,7 @@ public final class TableBuilder implements AutoCloseable {
 
     // --- the descriptor ---
 
-    private byte[] describe() {
+    private byte[] describe() throws TableInputException {
         JsonObject d = new JsonObject();
         d.addProperty("format", TableLayout.FORMAT);
         d.addProperty("rows", rows);
@@ -555,7 +574,13 @@ public final class TableBuilder implements AutoCloseable {
             d.add("index", ix);
         }
         String json = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(d);
-        return (json + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = (json + "\n").getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > TableLayout.MAX_DESCRIPTOR_BYTES) {
+            // the loader's own limit: a table it would refuse to open is not written
+            throw new TableInputException(input, 1, null, names.size() + " columns make a " + TableLayout.DESCRIPTOR + " of "
+                    + bytes.length + " bytes; the loader reads at most " + TableLayout.MAX_DESCRIPTOR_BYTES);
+        }
+        return bytes;
     }
 
     // --- housekeeping ---
