@@ -131,6 +131,17 @@ final class DaxfsRepository extends AbstractRepository {
         return m;
     }
 
+    /** Why a load failed, in words: file-system exceptions carry only the path as their message. */
+    private static String reason(Exception e) {
+        if (e instanceof java.nio.file.NoSuchFileException x) {
+            return "no such file: " + x.getFile();
+        }
+        if (e instanceof java.nio.file.AccessDeniedException x) {
+            return "permission denied: " + x.getFile();
+        }
+        return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+
     /** The models listed when the URL named none (empty if not listed). */
     List<String> listedModels() {
         List<String> m = listed;
@@ -157,7 +168,7 @@ final class DaxfsRepository extends AbstractRepository {
             // DJL's Criteria.loadModel reports a model it cannot find as ModelNotFoundException and goes
             // on to its next loader; Repository.locate can only declare IOException, hence the rethrow.
             ModelNotFoundException notFound = new ModelNotFoundException("daxfs: cannot load model '" + mrl.getArtifactId()
-                    + "' from " + target.image() + ": " + e.getMessage(), e);
+                    + "' from " + target.image() + ": " + reason(e), e);
             throw Sneaky.<RuntimeException>rethrow(notFound);
         }
         Metadata metadata = new Metadata.MatchAllMetadata();
