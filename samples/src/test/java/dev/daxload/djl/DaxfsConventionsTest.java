@@ -100,9 +100,9 @@ class DaxfsConventionsTest {
                 assertEquals("{\"model\":\"" + name + "\"}", Files.readString(m.getModelPath().resolve("tokenizer.json")));
             }
         }
-        try (ZooModel<NDList, NDList> m = criteria(url("")).optArtifactId("b").build().loadModel()) {
-            assertEquals("b", DaxfsModels.weights(m).orElseThrow().name());
-        }
+        // No choice made: refused by name, not one of them picked.
+        var none = assertThrows(ModelNotFoundException.class, () -> criteria(url("")).build().loadModel());
+        assertTrue(chain(none).contains("holds models a, b; name one with ?model=NAME in the URL or Criteria.optModelName(NAME)"), chain(none));
         var e = assertThrows(ModelNotFoundException.class, () -> criteria(url("")).optModelName("c").build().loadModel());
         assertTrue(chain(e).contains("no model 'c'; models here: a, b"), chain(e));
     }
