@@ -10,18 +10,30 @@ import java.util.Map;
  * calls for; its options carry what the engine's {@code load} reads.
  */
 final class DaxfsArtifact extends Artifact {
+    /** The artifact name of a model that must be named: DJL then loads under no name unless Criteria gives one. */
+    static final String UNNAMED = "";
+
     private final transient ModelBinder binder;
+    private final String model;
 
     /**
      * @param chosenByName the image holds several models and the URL names none: the load's model name
      *     ({@code Criteria.optModelName}) must be this one, or the load moves on to the next model
      */
     DaxfsArtifact(DaxfsRepository repository, String model, ModelManifest manifest, boolean chosenByName) {
-        setName(model);
+        // DJL names the loaded model after the artifact unless Criteria.optModelName says otherwise; where
+        // the user must choose, the artifact has no name, so that "no choice made" shows in ModelBinder.
+        setName(chosenByName ? UNNAMED : model);
+        this.model = model;
         binder = new ModelBinder(repository, model, chosenByName);
         getArguments().put("blockFactory", binder);
         String format = manifest.source().has("format") ? manifest.source().get("format").getAsString() : "";
         getArguments().put("engine", format.contains("onnx") ? "OnnxRuntime" : "PyTorch");
+    }
+
+    /** The model of the image this artifact stands for. */
+    String model() {
+        return model;
     }
 
     ModelBinder binder() {

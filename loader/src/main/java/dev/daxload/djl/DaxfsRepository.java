@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
  * temporary directory that the loaded model removes when it closes (see {@link SideFiles}).
  *
  * <p><b>One mapping per load.</b> Nothing is opened while DJL builds its model zoo unless the URL names
- * no model (the image is then listed, so that {@code optArtifactId} and {@code optModelName} can choose
- * one); the image mapped for resolving a load (or for that listing) is handed to the load's
+ * no model (the image is then listed, so that {@code Criteria.optModelName} can choose one of several;
+ * with neither, an image of several models is refused by name rather than one picked); the image mapped for resolving a load (or for that listing) is handed to the load's
  * {@link ModelBinder} instead of being mapped again, and released by the model. A mapping that no load
  * took (a load that failed before binding, a {@code Criteria} never loaded) is released when the next
  * load takes it or when this repository is garbage.
@@ -131,6 +131,17 @@ final class DaxfsRepository extends AbstractRepository {
         return m;
     }
 
+    /** Why a load failed, in words: file-system exceptions carry only the path as their message. */
+    private static String reason(Exception e) {
+        if (e instanceof java.nio.file.NoSuchFileException x) {
+            return "no such file: " + x.getFile();
+        }
+        if (e instanceof java.nio.file.AccessDeniedException x) {
+            return "permission denied: " + x.getFile();
+        }
+        return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+
     /** The models listed when the URL named none (empty if not listed). */
     List<String> listedModels() {
         List<String> m = listed;
@@ -157,7 +168,7 @@ final class DaxfsRepository extends AbstractRepository {
             // DJL's Criteria.loadModel reports a model it cannot find as ModelNotFoundException and goes
             // on to its next loader; Repository.locate can only declare IOException, hence the rethrow.
             ModelNotFoundException notFound = new ModelNotFoundException("daxfs: cannot load model '" + mrl.getArtifactId()
-                    + "' from " + target.image() + ": " + e.getMessage(), e);
+                    + "' from " + target.image() + ": " + reason(e), e);
             throw Sneaky.<RuntimeException>rethrow(notFound);
         }
         Metadata metadata = new Metadata.MatchAllMetadata();
@@ -178,7 +189,7 @@ final class DaxfsRepository extends AbstractRepository {
     public Path getResourceDirectory(Artifact artifact) throws IOException {
         DaxfsArtifact a = (DaxfsArtifact) artifact;
         try {
-            return a.binder().sideFiles(SideFiles.write(pending.image(target), a.getName(), resolved(a.getName()).manifest()));
+            return a.binder().sideFiles(SideFiles.write(pending.image(target), a.model(), resolved(a.model()).manifest()));
         } catch (IOException | RuntimeException e) {
             pending.release(); // this load ends here: keep nothing mapped for it
             throw e;
@@ -217,7 +228,7 @@ final class DaxfsRepository extends AbstractRepository {
             models = List.of(fallbackName());
         }
         if (models.size() > 1) {
-            LOG.debug("daxfs: {} holds models {}; choose one with ?model=, optModelName or optArtifactId", target.image(), models);
+            LOG.debug("daxfs: {} holds models {}; a load chooses one with ?model= or Criteria.optModelName", target.image(), models);
         }
         return models.stream().map(m -> MRL.undefined(this, DefaultModelZoo.GROUP_ID, m)).toList();
     }

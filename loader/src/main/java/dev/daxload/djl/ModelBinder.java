@@ -45,7 +45,8 @@ final class ModelBinder implements BlockFactory {
 
     /**
      * @param chosenByName several models in the image, none in the URL: a load whose model name is not
-     *     this model's is refused with {@link ModelNotFoundException}, so DJL tries the next model
+     *     this model's is refused with {@link ModelNotFoundException}, so DJL tries the next model, and a
+     *     load with no model name is refused naming the models
      */
     ModelBinder(DaxfsRepository repository, String model, boolean chosenByName) {
         this.repository = repository;
@@ -128,7 +129,16 @@ final class ModelBinder implements BlockFactory {
             // DJL's Criteria goes on to the image's next model on ModelNotFoundException; the mapping made
             // for resolving stays for that model's load, unless no model of the image has the name.
             List<String> models = repository.listedModels();
-            if (!models.contains(djlModel.getName())) {
+            String wanted = djlModel.getName();
+            if (wanted == null || wanted.equals(DaxfsArtifact.UNNAMED)) {
+                SharedImages.Lease unused = repository.takePendingLease();
+                if (unused != null) {
+                    unused.close();
+                }
+                throw Sneaky.<RuntimeException>rethrow(new ModelNotFoundException("daxfs: " + target.image() + " holds models "
+                        + String.join(", ", models) + "; name one with ?model=NAME in the URL or Criteria.optModelName(NAME)"));
+            }
+            if (!models.contains(wanted)) {
                 SharedImages.Lease unused = repository.takePendingLease();
                 if (unused != null) {
                     unused.close();

@@ -55,6 +55,8 @@ import org.slf4j.LoggerFactory;
  *                        [--pooling mean|cls] [--prepacking] [--threads N] [--mapping shared|private]
  *                        [--exit-after-start]
  * </pre>
+ * {@code --onnx FILE --tokenizer FILE} instead of {@code --image}/{@code --model} serves the original
+ * files loaded the usual way: the baseline of {@code samples/bench/server-startup.sh}.
  * {@code --mapping shared} (the default) maps the image read-only: ONNX Runtime only reads its
  * initializers, and a read-only mapping of a file needs no native linker at start-up;
  * {@code private} maps it copy-on-write.
@@ -72,10 +74,19 @@ public final class EmbeddingServer implements AutoCloseable {
 
     /** What to serve and how. */
     public record Config(Path image, String model, String host, int port, SentenceEmbeddingTranslator.Pooling pooling,
-                         boolean prepacking, int threads, boolean sharedMapping) {
+                         boolean prepacking, int threads, boolean sharedMapping, Path onnx, Path tokenizerFile) {
         /** Read-only shared mapping (ONNX Runtime only reads its initializers): FileChannel.map, no native linker. */
         public Config(Path image, String model, String host, int port, SentenceEmbeddingTranslator.Pooling pooling, boolean prepacking, int threads) {
-            this(image, model, host, port, pooling, prepacking, threads, true);
+            this(image, model, host, port, pooling, prepacking, threads, true, null, null);
+        }
+
+        /**
+         * The baseline the benchmarks compare with: the original {@code .onnx} file and tokenizer loaded
+         * the usual way ({@code Criteria.optModelPath}, ONNX Runtime's default session settings).
+         */
+        public static Config plain(Path onnx, Path tokenizerFile, String host, int port, SentenceEmbeddingTranslator.Pooling pooling, int threads) {
+            String stem = onnx.getFileName().toString().replaceFirst("\\.onnx$", "");
+            return new Config(null, stem, host, port, pooling, true, threads, true, onnx, tokenizerFile);
         }
     }
 
@@ -127,27 +138,39 @@ public final class EmbeddingServer implements AutoCloseable {
         long t = System.nanoTime();
         Engine.getEngine("OnnxRuntime");
         t = phase("engine", t);
+        boolean plain = config.onnx() != null;
         // The server keeps this lease for its life: Criteria.loadModel below joins the same mapping
         // (one mapping per image per process), so mapping is a phase of its own and happens once.
-        SharedImages.Lease lease = SharedImages.acquire(config.image(), config.sharedMapping() ? MapOptions.readOnly() : MapOptions.copyOnWrite());
+        SharedImages.Lease lease = plain ? null
+                : SharedImages.acquire(config.image(), config.sharedMapping() ? MapOptions.readOnly() : MapOptions.copyOnWrite());
         ModelWeights weights = null;
         ZooModel<String, float[]> model = null;
         HuggingFaceTokenizer tokenizer = null;
         try {
-            t = phase("map", t);
-            weights = ModelWeights.of(lease.image(), config.model());
-            t = phase("manifest (" + weights.tensors().size() + " tensors as views)", t);
-            // The tokenizer travels in the image as a side file: read in place from the mapping.
-            byte[] json = lease.image().content(lease.image().resolve(config.model() + "/files/tokenizer.json"))
-                    .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-            tokenizer = HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(json), java.util.Map.of());
-            t = phase("tokenizer", t);
-            model = Criteria.builder().setTypes(String.class, float[].class)
-                    .optModelUrls("daxfs://" + config.image().toAbsolutePath() + "?model=" + config.model()
-                            + "&prepacking=" + config.prepacking() + "&mapping=" + (config.sharedMapping() ? "shared" : "private"))
-                    .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
-                    .build().loadModel();
-            t = phase("session", t);
+            if (plain) {
+                tokenizer = HuggingFaceTokenizer.newInstance(config.tokenizerFile());
+                t = phase("tokenizer", t);
+                model = Criteria.builder().setTypes(String.class, float[].class)
+                        .optModelPath(config.onnx().toAbsolutePath().getParent()).optModelName(config.model()).optEngine("OnnxRuntime")
+                        .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
+                        .build().loadModel();
+                t = phase("session (the .onnx file read)", t);
+            } else {
+                t = phase("map", t);
+                weights = ModelWeights.of(lease.image(), config.model());
+                t = phase("manifest (" + weights.tensors().size() + " tensors as views)", t);
+                // The tokenizer travels in the image as a side file: read in place from the mapping.
+                byte[] json = lease.image().content(lease.image().resolve(config.model() + "/files/tokenizer.json"))
+                        .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                tokenizer = HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(json), java.util.Map.of());
+                t = phase("tokenizer", t);
+                model = Criteria.builder().setTypes(String.class, float[].class)
+                        .optModelUrls("daxfs://" + config.image().toAbsolutePath() + "?model=" + config.model()
+                                + "&prepacking=" + config.prepacking() + "&mapping=" + (config.sharedMapping() ? "shared" : "private"))
+                        .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
+                        .build().loadModel();
+                t = phase("session", t);
+            }
             int dim;
             try (Predictor<String, float[]> p = model.newPredictor()) {
                 dim = p.predict("Every process on the host shares one physical copy.").length;
@@ -176,7 +199,9 @@ public final class EmbeddingServer implements AutoCloseable {
             if (weights != null) {
                 weights.close();
             }
-            lease.close();
+            if (lease != null) {
+                lease.close();
+            }
             throw e;
         }
     }
@@ -190,7 +215,7 @@ public final class EmbeddingServer implements AutoCloseable {
         return dim;
     }
 
-    /** The model's weights in the image, for diagnostics. */
+    /** The model's weights in the image, for diagnostics; null for a {@link Config#plain} server. */
     public ModelWeights weights() {
         return weights;
     }
@@ -292,12 +317,16 @@ public final class EmbeddingServer implements AutoCloseable {
         }
         model.close();
         tokenizer.close();
-        weights.close();
-        lease.close();
+        if (weights != null) {
+            weights.close();
+            lease.close();
+        }
     }
 
     public static void main(String[] args) throws Exception {
         Path image = null;
+        Path onnx = null;
+        Path tokenizerFile = null;
         String modelName = null;
         String host = "127.0.0.1";
         int port = 8080;
@@ -309,6 +338,8 @@ public final class EmbeddingServer implements AutoCloseable {
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--image" -> image = Path.of(args[++i]);
+                case "--onnx" -> onnx = Path.of(args[++i]);
+                case "--tokenizer" -> tokenizerFile = Path.of(args[++i]);
                 case "--model" -> modelName = args[++i];
                 case "--host" -> host = args[++i];
                 case "--port" -> port = Integer.parseInt(args[++i]);
@@ -329,11 +360,12 @@ public final class EmbeddingServer implements AutoCloseable {
                 }
             }
         }
-        if (image == null || modelName == null) {
-            System.err.println("EmbeddingServer: --image and --model are required");
+        if ((image == null || modelName == null) && (onnx == null || tokenizerFile == null)) {
+            System.err.println("EmbeddingServer: --image and --model are required (or, for the baseline, --onnx and --tokenizer)");
             System.exit(2);
         }
-        EmbeddingServer server = start(new Config(image, modelName, host, port, pooling, prepacking, threads, shared));
+        EmbeddingServer server = start(onnx != null ? Config.plain(onnx, tokenizerFile, host, port, pooling, threads)
+                : new Config(image, modelName, host, port, pooling, prepacking, threads, shared, null, null));
         if (exitAfterStart) {
             server.close();
             return;
