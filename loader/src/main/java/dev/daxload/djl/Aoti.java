@@ -71,25 +71,9 @@ final class Aoti {
 
     private static Map<DType, String> torchNames() {
         Map<DType, String> m = new EnumMap<>(DType.class);
-        m.put(DType.F64, "float64");
-        m.put(DType.F32, "float32");
-        m.put(DType.F16, "float16");
-        m.put(DType.BF16, "bfloat16");
-        m.put(DType.I64, "int64");
-        m.put(DType.I32, "int32");
-        m.put(DType.I16, "int16");
-        m.put(DType.I8, "int8");
-        m.put(DType.U64, "uint64");
-        m.put(DType.U32, "uint32");
-        m.put(DType.U16, "uint16");
-        m.put(DType.U8, "uint8");
-        m.put(DType.BOOL, "bool");
-        // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
-        m.put(DType.F8_E4M3, "float8_e4m3fn");
-        m.put(DType.F8_E5M2, "float8_e5m2");
-        m.put(DType.F8_E4M3FNUZ, "float8_e4m3fnuz");
-        m.put(DType.F8_E5M2FNUZ, "float8_e5m2fnuz");
-        m.put(DType.C64, "complex64");
+        for (DType d : DType.values()) {
+            d.torchName().ifPresent(n -> m.put(d, n));
+        }
         return Collections.unmodifiableMap(m);
     }
 

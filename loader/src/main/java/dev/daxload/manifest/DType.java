@@ -40,6 +40,36 @@ public enum DType {
         return blockBytes;
     }
 
+    /**
+     * PyTorch's name for this type, as libtorch's C shim spells it ({@code aoti_torch_dtype_<name>()}),
+     * or empty where PyTorch has no tensor type (GGUF blocks, F4, F6, F8_E8M0). The one table both the
+     * CPU views ({@code djl.Aoti}) and the CUDA specs ({@code bridge.cuda.TorchCuda}) read.
+     */
+    public Optional<String> torchName() {
+        return Optional.ofNullable(switch (this) {
+            case F64 -> "float64";
+            case F32 -> "float32";
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+            case I64 -> "int64";
+            case I32 -> "int32";
+            case I16 -> "int16";
+            case I8 -> "int8";
+            case U64 -> "uint64";
+            case U32 -> "uint32";
+            case U16 -> "uint16";
+            case U8 -> "uint8";
+            case BOOL -> "bool";
+            // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
+            case F8_E4M3 -> "float8_e4m3fn";
+            case F8_E5M2 -> "float8_e5m2";
+            case F8_E4M3FNUZ -> "float8_e4m3fnuz";
+            case F8_E5M2FNUZ -> "float8_e5m2fnuz";
+            case C64 -> "complex64";
+            default -> null;
+        });
+    }
+
     /** True for GGUF's block-quantized types (stored as raw blocks, no framework dtype). */
     public boolean isQuantized() {
         return ordinal() >= Q4_0.ordinal();

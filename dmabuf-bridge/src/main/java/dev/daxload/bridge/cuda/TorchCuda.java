@@ -1,5 +1,6 @@
 package dev.daxload.bridge.cuda;
 
+import dev.daxload.manifest.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,39 +64,33 @@ public final class TorchCuda {
     public record TorchDtype(String torchName, int code, int bytes) {}
 
     /**
-     * The {@code c10::ScalarType} of a manifest dtype. Fixed numbers, because the process that
-     * makes the tensor may not be this one; the loader's CPU views ask the loaded libtorch instead,
-     * and gpu/torch_views.py checks these against the real libtorch.
+     * The {@code c10::ScalarType} of a manifest dtype: PyTorch's name and the element size from
+     * {@link DType}, the number from a fixed table (the loader's CPU views ask the loaded libtorch
+     * instead; gpu/torch_views.py checked these against libtorch 2.11).
      *
      * @param dtype a safetensors dtype name (F32, BF16, ...)
      * @return libtorch's name, number and element size
      * @throws IllegalArgumentException for a dtype PyTorch has no tensor type for (GGUF blocks, F4, F8_E8M0)
      */
     public static TorchDtype torchDtype(String dtype) {
-        return switch (dtype.toUpperCase(Locale.ROOT)) {
-            case "U8" -> new TorchDtype("uint8", 0, 1);
-            case "I8" -> new TorchDtype("int8", 1, 1);
-            case "I16" -> new TorchDtype("int16", 2, 2);
-            case "I32" -> new TorchDtype("int32", 3, 4);
-            case "I64" -> new TorchDtype("int64", 4, 8);
-            case "F16" -> new TorchDtype("float16", 5, 2);
-            case "F32" -> new TorchDtype("float32", 6, 4);
-            case "F64" -> new TorchDtype("float64", 7, 8);
-            case "C64" -> new TorchDtype("complex64", 9, 8);
-            case "BOOL" -> new TorchDtype("bool", 11, 1);
-            case "BF16" -> new TorchDtype("bfloat16", 15, 2);
-            case "F8_E5M2" -> new TorchDtype("float8_e5m2", 23, 1);
-            // safetensors' F8_E4M3 is the "fn" variant (finite, no infinities), as in PyTorch.
-            case "F8_E4M3" -> new TorchDtype("float8_e4m3fn", 24, 1);
-            case "F8_E5M2FNUZ" -> new TorchDtype("float8_e5m2fnuz", 25, 1);
-            case "F8_E4M3FNUZ" -> new TorchDtype("float8_e4m3fnuz", 26, 1);
-            case "U16" -> new TorchDtype("uint16", 27, 2);
-            case "U32" -> new TorchDtype("uint32", 28, 4);
-            case "U64" -> new TorchDtype("uint64", 29, 8);
-            default -> throw new IllegalArgumentException("dtype " + dtype + " has no PyTorch tensor type"
-                    + " (block-quantized GGUF types, F4, F6 and F8_E8M0 stay raw bytes)");
-        };
+        DType d = DType.byName(dtype).orElseThrow(() -> new IllegalArgumentException("unknown dtype " + dtype));
+        String name = d.torchName().orElseThrow(() -> new IllegalArgumentException("dtype " + dtype + " has no PyTorch tensor type"
+                + " (block-quantized GGUF types, F4, F6 and F8_E8M0 stay raw bytes)"));
+        return new TorchDtype(name, SCALAR_TYPES.get(name), d.blockBytes());
     }
+
+    /**
+     * {@code c10::ScalarType} numbers by PyTorch's dtype name: fixed by libtorch's ABI, listed here
+     * because the process making the tensor may not be this one (the names and sizes are DType's).
+     */
+    private static final java.util.Map<String, Integer> SCALAR_TYPES = java.util.Map.ofEntries(
+            java.util.Map.entry("uint8", 0), java.util.Map.entry("int8", 1), java.util.Map.entry("int16", 2),
+            java.util.Map.entry("int32", 3), java.util.Map.entry("int64", 4), java.util.Map.entry("float16", 5),
+            java.util.Map.entry("float32", 6), java.util.Map.entry("float64", 7), java.util.Map.entry("complex64", 9),
+            java.util.Map.entry("bool", 11), java.util.Map.entry("bfloat16", 15), java.util.Map.entry("float8_e5m2", 23),
+            java.util.Map.entry("float8_e4m3fn", 24), java.util.Map.entry("float8_e5m2fnuz", 25),
+            java.util.Map.entry("float8_e4m3fnuz", 26), java.util.Map.entry("uint16", 27), java.util.Map.entry("uint32", 28),
+            java.util.Map.entry("uint64", 29));
 
     static int[] scalarType(String dtype) {
         TorchDtype t = torchDtype(dtype);
