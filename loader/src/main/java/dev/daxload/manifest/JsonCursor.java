@@ -5,7 +5,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
-import com.google.gson.internal.LazilyParsedNumber;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -339,7 +338,7 @@ final class JsonCursor {
                 return JsonNull.INSTANCE;
             }
             default -> {
-                return new JsonPrimitive(new LazilyParsedNumber(number()));
+                return new JsonPrimitive(new TextNumber(number()));
             }
         }
     }
@@ -351,6 +350,61 @@ final class JsonCursor {
                 return;
             }
             pos++;
+        }
+    }
+
+    /**
+     * A JSON number kept as its text, converted when asked (what Gson's own tree parser keeps; Gson's
+     * class for it is internal to its module).
+     */
+    private static final class TextNumber extends Number {
+        private final String text;
+
+        TextNumber(String text) {
+            this.text = text;
+        }
+
+        @Override
+        public int intValue() {
+            try {
+                return Integer.parseInt(text);
+            } catch (NumberFormatException e) {
+                return new java.math.BigDecimal(text).intValue();
+            }
+        }
+
+        @Override
+        public long longValue() {
+            try {
+                return Long.parseLong(text);
+            } catch (NumberFormatException e) {
+                return new java.math.BigDecimal(text).longValue();
+            }
+        }
+
+        @Override
+        public float floatValue() {
+            return Float.parseFloat(text);
+        }
+
+        @Override
+        public double doubleValue() {
+            return Double.parseDouble(text);
+        }
+
+        @Override
+        public String toString() {
+            return text;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TextNumber t && t.text.equals(text);
+        }
+
+        @Override
+        public int hashCode() {
+            return text.hashCode();
         }
     }
 }

@@ -439,47 +439,62 @@ public final class DeviceImage implements AutoCloseable {
         if (workers == 1) {
             copyIn(cu.api(), dst, src, plan, chunk, () -> false, setup);
         } else {
-            AtomicBoolean failed = new AtomicBoolean();
-            AtomicReference<Throwable> first = new AtomicReference<>();
-            List<Thread> threads = new ArrayList<>(workers);
-            for (int w = 0; w < workers; w++) {
-                List<ChunkPlan.Chunk> mine = new ArrayList<>();
-                for (int i = w; i < plan.size(); i += workers) {
-                    mine.add(plan.get(i));
-                }
-                threads.add(Thread.ofPlatform().name("daxload-upload-" + w).start(() -> {
-                    try {
-                        cu.makeCurrent(); // contexts are per thread
-                        copyIn(cu.api(), dst, src, mine, chunk, failed::get, setup);
-                    } catch (Throwable e) {
-                        failed.set(true);
-                        first.compareAndSet(null, e);
-                    }
-                }));
-            }
-            boolean interrupted = false;
-            for (Thread t : threads) {
-                while (true) {
-                    try {
-                        t.join();
-                        break;
-                    } catch (InterruptedException e) {
-                        interrupted = true; // the workers hold device buffers: wait for them regardless
-                    }
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            switch (first.get()) {
-                case null -> { }
-                case IOException e -> throw e;
-                case RuntimeException e -> throw e;
-                case Error e -> throw e;
-                case Throwable e -> throw new IllegalStateException(e);
-            }
+            onWorkers(cu, plan, workers, "daxload-upload-", (mine, stop) -> copyIn(cu.api(), dst, src, mine, chunk, stop, setup));
         }
         return new UploadStats(size, System.nanoTime() - t0, plan.size(), chunk, how.describe(), setup.get());
+    }
+
+    /** One worker's job over its share of the pieces; {@code stop} turns true when another worker failed. */
+    @FunctionalInterface
+    private interface WorkerJob {
+        void run(List<ChunkPlan.Chunk> mine, BooleanSupplier stop) throws IOException;
+    }
+
+    /**
+     * Runs {@code job} on {@code workers} threads, worker {@code w} taking pieces {@code w, w+n, w+2n, ...}
+     * so the workers sweep the source together; waits for all of them (they hold pinned memory) and
+     * rethrows the first failure.
+     */
+    private static void onWorkers(CudaDriver cu, List<ChunkPlan.Chunk> plan, int workers, String name, WorkerJob job) throws IOException {
+        AtomicBoolean failed = new AtomicBoolean();
+        AtomicReference<Throwable> first = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>(workers);
+        for (int w = 0; w < workers; w++) {
+            List<ChunkPlan.Chunk> mine = new ArrayList<>();
+            for (int i = w; i < plan.size(); i += workers) {
+                mine.add(plan.get(i));
+            }
+            threads.add(Thread.ofPlatform().name(name + w).start(() -> {
+                try {
+                    cu.makeCurrent(); // contexts are per thread
+                    job.run(mine, failed::get);
+                } catch (Throwable e) {
+                    failed.set(true);
+                    first.compareAndSet(null, e);
+                }
+            }));
+        }
+        boolean interrupted = false;
+        for (Thread t : threads) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the workers hold pinned memory: wait for them regardless
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        switch (first.get()) {
+            case null -> { }
+            case IOException e -> throw e;
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            case Throwable e -> throw new IllegalStateException(e);
+        }
     }
 
     /** The pipelined copy of some pieces; its pinned buffers and streams are released before it returns. */
@@ -564,45 +579,13 @@ public final class DeviceImage implements AutoCloseable {
         long piece = ChunkPlan.roundUp(how.pieceSize(), 4096);
         List<ChunkPlan.Chunk> plan = ChunkPlan.of(size, piece);
         int workers = Math.min(how.threads(), plan.size());
-        AtomicBoolean failed = new AtomicBoolean();
-        AtomicReference<Throwable> first = new AtomicReference<>();
-        List<Thread> threads = new ArrayList<>(workers);
         long t0 = System.nanoTime();
-        for (int w = 0; w < workers; w++) {
-            List<ChunkPlan.Chunk> mine = new ArrayList<>();
-            for (int i = w; i < plan.size(); i += workers) {
-                mine.add(plan.get(i));
-            }
-            threads.add(Thread.ofPlatform().name("daxload-pin-" + w).start(() -> {
-                try {
-                    cu.makeCurrent();
-                    pinAndCopy(cu.api(), dst, src.address(), mine, flags, hint, failed::get);
-                } catch (Throwable e) {
-                    failed.set(true);
-                    first.compareAndSet(null, e);
-                }
-            }));
-        }
-        boolean interrupted = false;
-        for (Thread t : threads) {
-            while (true) {
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // the workers hold pinned pages: wait for them regardless
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        switch (first.get()) {
-            case null -> { }
-            case CudaException e -> throw e;
-            case RuntimeException e -> throw e;
-            case Error e -> throw e;
-            case Throwable e -> throw new IllegalStateException(e);
+        try {
+            onWorkers(cu, plan, workers, "daxload-pin-", (mine, stop) -> pinAndCopy(cu.api(), dst, src.address(), mine, flags, hint, stop));
+        } catch (CudaException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // pinning does no I/O
         }
         return new UploadStats(size, System.nanoTime() - t0, plan.size(), piece, how.describe(), 0);
     }
