@@ -29,8 +29,13 @@ public final class OrtSessionFiles implements AutoCloseable {
     public static OrtSessionFiles create(DaxImage image, Path imageFile, OrtImageForm form) throws IOException {
         Path dir = Files.createTempDirectory("daxload-ort-");
         try {
+            // Also gone when the JVM ends without closing the model (SIGTERM included): registered in
+            // reverse, so the files go before their directory.
+            dir.toFile().deleteOnExit();
             Files.write(dir.resolve(OrtImageForm.GRAPH_FILE), form.graph(image));
+            dir.resolve(OrtImageForm.GRAPH_FILE).toFile().deleteOnExit();
             Files.createSymbolicLink(dir.resolve(OrtImageForm.IMAGE_LINK), imageFile.toRealPath());
+            dir.resolve(OrtImageForm.IMAGE_LINK).toFile().deleteOnExit();
             return new OrtSessionFiles(dir);
         } catch (IOException | RuntimeException e) {
             delete(dir);

@@ -47,8 +47,8 @@ public final class ImagePrepacker {
             OrtFormKey key = OrtFormKey.running(OrtLoadPlan.OPTIMIZATION);
             List<String> chosen = new ArrayList<>();
             for (String m : models.isEmpty() ? all : models) {
-                String format = ModelCatalog.load(image, m).source().has("format")
-                        ? ModelCatalog.load(image, m).source().get("format").getAsString() : "";
+                var source = ModelCatalog.load(image, m).source();
+                String format = source.has("format") ? source.get("format").getAsString() : "";
                 if (!format.contains("onnx") || image.lookup(m + "/files/" + dev.daxload.packager.source.OnnxReader.GRAPH_FILE).isEmpty()) {
                     if (!models.isEmpty()) {
                         throw new IOException(input + ": model '" + m + "' is not an ONNX model (source format '" + format + "')");
