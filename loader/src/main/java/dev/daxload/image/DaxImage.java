@@ -37,6 +37,7 @@ public final class DaxImage implements AutoCloseable {
     private final MemorySegment segment;
     private final Arena arena; // null when the caller owns the memory
     private volatile boolean fixedSize; // the memory cannot lose pages under us (device, sealed memfd)
+    private volatile Path sizeProbe; // a file whose seals isFixedSize asks on first use (not at open: it links downcalls)
     private boolean mappedHere; // the mapping is Mmap's: it can be retired to zero pages rather than unmapped
     private volatile boolean pinnedEver; // native code was handed views: it may still read after the last unpin
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -77,7 +78,7 @@ public final class DaxImage implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             DaxImage image = checked(file.toString(), Mmap.map(file, options, arena), arena);
-            image.fixedSize = Mmap.fixedSize(file);
+            image.sizeProbe = file;
             image.mappedHere = true;
             return image;
         } catch (IOException | RuntimeException e) {
@@ -376,6 +377,11 @@ public final class DaxImage implements AutoCloseable {
      * says otherwise with {@link #declareFixedSize()}.
      */
     public boolean isFixedSize() {
+        Path probe = sizeProbe;
+        if (probe != null) {
+            fixedSize |= Mmap.fixedSize(probe);
+            sizeProbe = null;
+        }
         return fixedSize;
     }
 
