@@ -139,18 +139,7 @@ static inline int daxload_get_seals(int fd) {
     DAXLOAD_RET(fcntl(fd, F_GET_SEALS));
 }
 
-/* ---- mmap ---- */
-
-/* Returns the address (always below 2^47 on x86-64 user space, so positive) or -errno. */
-static inline long long daxload_mmap(long long len, int prot, int flags, int fd, long long off) {
-    void* p = mmap(NULL, (size_t)len, prot, flags, fd, (off_t)off);
-    if (p == MAP_FAILED) return -(long long)errno;
-    return (long long)(uintptr_t)p;
-}
-
-static inline int daxload_munmap(long long addr, long long len) {
-    DAXLOAD_RET(munmap((void*)(uintptr_t)addr, (size_t)len));
-}
+/* mmap lives in the loader (Java FFM, dev.daxload.image.Mmap): one place maps descriptors. */
 
 /* ---- dma-heap: open the heap, allocate, close the heap; only the dma-buf fd survives ---- */
 

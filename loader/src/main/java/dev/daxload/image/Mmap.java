@@ -35,6 +35,7 @@ public final class Mmap {
     private static final int MAP_SHARED = 1;
     private static final int MAP_PRIVATE = 2;
     private static final int MAP_NORESERVE = 0x4000;
+    private static final int MAP_POPULATE = 0x8000;
     private static final int MADV_HUGEPAGE = 14;
     private static final int MADV_POPULATE_READ = 22;
     private static final int SEEK_END = 2;
@@ -229,6 +230,59 @@ public final class Mmap {
             throw e;
         } catch (Throwable t) {
             throw new IOException(what + ": " + t, t);
+        }
+    }
+
+    /** How {@link #mapDescriptor} maps: shared (writes reach the file) or a private copy. */
+    public enum Access {
+        /** {@code PROT_READ, MAP_SHARED}; the segment is read-only. */
+        READ,
+        /** {@code PROT_READ|PROT_WRITE, MAP_SHARED}: writes reach the file (a memfd, a dma-buf). */
+        READ_WRITE,
+        /** {@code PROT_READ|PROT_WRITE, MAP_PRIVATE}: copy on write, the file never sees writes. */
+        COPY_ON_WRITE
+    }
+
+    /**
+     * Maps {@code length} bytes of an open descriptor from {@code offset}: the one place daxload maps
+     * a descriptor (the bridge's memfds and dma-bufs come here too). The caller keeps the descriptor;
+     * the mapping holds its own reference to the file and lives until {@code arena} closes, which
+     * invalidates every segment of it before unmapping.
+     *
+     * @param fd an open descriptor
+     * @param offset a multiple of the page size
+     * @param length bytes, more than 0
+     * @param access shared read-only, shared writable, or private copy-on-write
+     * @param populate fault every page in now ({@code MAP_POPULATE}) instead of on first touch
+     * @param arena owns the mapping
+     * @return the mapping ({@link MemorySegment#isReadOnly()} for {@link Access#READ})
+     * @throws MmapException with the kernel's errno when {@code mmap} fails; nothing is left mapped
+     */
+    public static MemorySegment mapDescriptor(int fd, long offset, long length, Access access, boolean populate, Arena arena)
+            throws MmapException {
+        int prot = access == Access.READ ? PROT_READ : PROT_READ | PROT_WRITE;
+        int flags = (access == Access.COPY_ON_WRITE ? MAP_PRIVATE : MAP_SHARED) | (populate ? MAP_POPULATE : 0);
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment state = tmp.allocate(Native.STATE);
+            MemorySegment addr = (MemorySegment) MmapCall.H.invokeExact(state, MemorySegment.NULL, length, prot, flags, fd, offset);
+            if (addr.address() == -1L) {
+                int errno = Native.errno(state);
+                throw new MmapException("mmap(fd " + fd + ", offset " + offset + ", length " + length + ", " + access + ") failed: "
+                        + errnoName(errno), errno);
+            }
+            long address = addr.address();
+            MemorySegment mapping;
+            try {
+                mapping = MemorySegment.ofAddress(address).reinterpret(length, arena, s -> unmap(address, length));
+            } catch (RuntimeException | Error e) {
+                unmapNow(address, length); // the arena refused (closed, or native access not enabled): leave nothing
+                throw e;
+            }
+            return access == Access.READ ? mapping.asReadOnly() : mapping;
+        } catch (MmapException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap of fd " + fd + ": " + t, t);
         }
     }
 

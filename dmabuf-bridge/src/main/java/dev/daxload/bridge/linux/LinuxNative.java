@@ -83,11 +83,7 @@ public final class LinuxNative {
 
     @Name("daxload_get_seals") public static native int getSeals(int fd);
 
-    // ---- mmap ----
-
-    @Name("daxload_mmap") public static native long mmap(long len, int prot, int flags, int fd, long off);
-
-    @Name("daxload_munmap") public static native int munmap(long addr, long len);
+    // mmap is the loader's (dev.daxload.image.Mmap.mapDescriptor): one place maps descriptors.
 
     // ---- dma-buf ----
 

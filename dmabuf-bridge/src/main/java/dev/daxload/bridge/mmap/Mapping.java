@@ -3,22 +3,24 @@ package dev.daxload.bridge.mmap;
 import dev.daxload.bridge.linux.Errno;
 import dev.daxload.bridge.linux.LinuxConstants;
 import dev.daxload.bridge.linux.LinuxException;
-import dev.daxload.bridge.linux.LinuxNative;
 import dev.daxload.bridge.linux.NativeFd;
+import dev.daxload.image.Mmap;
+import dev.daxload.image.MmapException;
 
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A memory mapping of an fd ({@code mmap(2)}) seen as a {@link MemorySegment}.
+ * A memory mapping of an fd ({@code mmap(2)}) seen as a {@link MemorySegment}: the bridge's handle on
+ * a mapping the loader makes ({@link Mmap#mapDescriptor}: one place maps descriptors in daxload), with
+ * the bridge's errors.
  *
- * <p>The segment belongs to a shared arena of this mapping. {@link #close()} first closes the
- * arena, which makes every access through the segment (from any thread) throw
- * {@link IllegalStateException}, and only then calls {@code munmap}: so Java code can never touch
- * unmapped memory, which would crash the JVM. It does so exactly once.
+ * <p>The segment belongs to a shared arena of this mapping. {@link #close()} closes the arena, which
+ * makes every access through the segment (from any thread) throw {@link IllegalStateException} and
+ * then unmaps: Java code can never touch unmapped memory, which would crash the JVM. It does so
+ * exactly once.
  *
  * <p>The mapping keeps the pages alive on its own: closing the fd it came from does not unmap it.
  */
@@ -39,20 +41,15 @@ public final class Mapping implements AutoCloseable {
         POPULATE
     }
 
-    private final long address;
-    private final long length;
     private final Arena arena;
     private final MemorySegment segment;
     private final String what;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private Mapping(long address, long length, Access access, String what) {
-        this.address = address;
-        this.length = length;
+    private Mapping(Arena arena, MemorySegment segment, String what) {
+        this.arena = arena;
+        this.segment = segment;
         this.what = what;
-        this.arena = Arena.ofShared();
-        MemorySegment s = MemorySegment.ofAddress(address).reinterpret(length, arena, null);
-        this.segment = access == Access.READ ? s.asReadOnly() : s;
     }
 
     /**
@@ -68,29 +65,26 @@ public final class Mapping implements AutoCloseable {
      */
     public static Mapping map(NativeFd fd, long offset, long length, Access access, Option... options)
             throws LinuxException {
-        int prot = (int) (access == Access.READ ? LinuxConstants.PROT_READ
-                : LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE);
         Set<Option> opts = options.length == 0 ? Set.of() : Set.of(options);
-        long flags = opts.contains(Option.PRIVATE) ? LinuxConstants.MAP_PRIVATE : LinuxConstants.MAP_SHARED;
-        if (opts.contains(Option.POPULATE)) {
-            flags |= LinuxConstants.MAP_POPULATE;
-        }
+        Mmap.Access how = access == Access.READ ? Mmap.Access.READ
+                : opts.contains(Option.PRIVATE) ? Mmap.Access.COPY_ON_WRITE : Mmap.Access.READ_WRITE;
         String call = "mmap(" + fd.what() + ", offset " + offset + ", length " + length + ", " + access + ", " + opts + ")";
-        long addr = LinuxException.check(LinuxNative.mmap(length, prot, (int) flags, fd.fd(), offset), call,
-                err -> switch (err) {
-                    case Errno.EINVAL -> "the length must be more than 0 and the offset a multiple of the page size ("
-                            + LinuxConstants.PAGE_SIZE + ")";
-                    case Errno.EACCES -> "the fd's open mode does not allow this access (a read-only fd cannot be mapped shared for writing)";
-                    case Errno.ENODEV -> "this kind of fd cannot be mapped";
-                    case Errno.ENOMEM -> "no room in the address space for " + length + " bytes, or the length overflows";
-                    default -> null;
-                });
+        Arena arena = Arena.ofShared();
         try {
-            return new Mapping(addr, length, access, fd.what());
+            return new Mapping(arena, Mmap.mapDescriptor(fd.fd(), offset, length, how, opts.contains(Option.POPULATE), arena), fd.what());
+        } catch (MmapException e) {
+            arena.close();
+            int err = e.errno();
+            throw new LinuxException(call, err, switch (err) {
+                case Errno.EINVAL -> "the length must be more than 0 and the offset a multiple of the page size ("
+                        + LinuxConstants.PAGE_SIZE + ")";
+                case Errno.EACCES -> "the fd's open mode does not allow this access (a read-only fd cannot be mapped shared for writing)";
+                case Errno.ENODEV -> "this kind of fd cannot be mapped";
+                case Errno.ENOMEM -> "no room in the address space for " + length + " bytes, or the length overflows";
+                default -> null;
+            });
         } catch (RuntimeException | Error e) {
-            // Arena or segment creation failed (for example native access is not enabled):
-            // unmap, so that the error path leaves nothing behind.
-            LinuxNative.munmap(addr, length);
+            arena.close();
             throw e;
         }
     }
@@ -102,12 +96,12 @@ public final class Mapping implements AutoCloseable {
 
     /** @return the start address */
     public long address() {
-        return address;
+        return segment.address();
     }
 
     /** @return the length in bytes */
     public long length() {
-        return length;
+        return segment.byteSize();
     }
 
     /** @return whether it is still mapped */
@@ -115,11 +109,7 @@ public final class Mapping implements AutoCloseable {
         return !closed.get();
     }
 
-    /**
-     * Invalidates the segment, then unmaps; later calls do nothing.
-     *
-     * @throws UncheckedIOException wrapping a {@link LinuxException} if {@code munmap} fails
-     */
+    /** Invalidates the segment, then unmaps; later calls do nothing. */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -133,14 +123,11 @@ public final class Mapping implements AutoCloseable {
             closed.set(false);
             throw busy;
         }
-        int rc = LinuxNative.munmap(address, length);
-        if (rc < 0) {
-            throw new UncheckedIOException(new LinuxException("munmap(" + what + ", " + length + ")", -rc, null));
-        }
     }
 
     @Override
     public String toString() {
-        return "Mapping[" + what + ", 0x" + Long.toHexString(address) + ", " + length + (closed.get() ? ", closed]" : "]");
+        return "Mapping[" + what + ", 0x" + Long.toHexString(segment.address()) + ", " + segment.byteSize()
+                + (closed.get() ? ", closed]" : "]");
     }
 }
