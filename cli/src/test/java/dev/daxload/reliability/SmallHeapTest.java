@@ -133,4 +133,29 @@ class SmallHeapTest {
         assertRefusedInSmallHeap("table.json", "verify", img.toString());
         assertRefusedInSmallHeap("table.json", "lookup", img.toString(), "m", "vocab");
     }
+
+    /** A sound image whose manifest is 100 MB (its tensors' entries padded with spaces): refused by the budget. */
+    @Test
+    void aHundredMegabyteManifest() throws Exception {
+        Path tree = Files.createDirectories(tmp.resolve("tree/m"));
+        Files.createDirectories(tree.resolve("tensors"));
+        Files.write(tree.resolve("tensors/t"), new byte[16]);
+        Path manifest = tree.resolve("manifest.json");
+        try (OutputStream o = Files.newOutputStream(manifest)) {
+            o.write("{\"format\": \"daxload-model/1\", \"name\": \"m\",".getBytes(StandardCharsets.UTF_8));
+            byte[] pad = new byte[1 << 20];
+            java.util.Arrays.fill(pad, (byte) ' ');
+            for (int i = 0; i < 100; i++) {
+                o.write(pad);
+            }
+            o.write("\"tensors\": []}".getBytes(StandardCharsets.UTF_8));
+        }
+        Path image = tmp.resolve("image.daxfs");
+        ChildJvm.Result packed = ChildJvm.daxload(tmp, Duration.ofSeconds(60), "pack", "-q", tmp.resolve("tree").toString(), "-o", image.toString());
+        assertEquals(0, packed.code(), packed.err());
+        ChildJvm.Result r = ChildJvm.daxload(tmp, Duration.ofSeconds(15), "tensors", image.toString(), "m");
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertFalse(r.crashedOrLeaked(), r.err());
+        assertTrue(r.err().contains("manifest.json") && r.err().contains("raise -Xmx"), r.err());
+    }
 }

@@ -44,10 +44,16 @@ final class SideFiles {
         LIVE.add(dir);
         try {
             for (String file : manifest.files()) {
-                if (!file.startsWith("files/") || file.contains("/../") || file.endsWith("/..")) {
-                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "' outside files/");
+                if (!file.startsWith("files/") || !plainRelative(file.substring("files/".length()))) {
+                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file
+                            + "': a side file is a plain path under files/ (no empty, '.' or '..' parts)");
                 }
-                DaxInode inode = image.resolve(model + "/" + file);
+                DaxInode inode;
+                try {
+                    inode = image.resolve(model + "/" + file);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "': " + e.getMessage(), e);
+                }
                 Path out = dir.resolve(file.substring("files/".length())).normalize();
                 if (!out.startsWith(dir) || out.equals(dir)) {
                     throw new IOException(image.source() + ": side file '" + file + "' would land outside " + dir);
@@ -60,6 +66,19 @@ final class SideFiles {
             throw e;
         }
         return dir;
+    }
+
+    /** Whether {@code path} names something below a directory: no empty, {@code .} or {@code ..} components. */
+    static boolean plainRelative(String path) {
+        if (path.isEmpty() || path.startsWith("/")) {
+            return false;
+        }
+        for (String part : path.split("/", -1)) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Removes a directory this class wrote, and everything in it. */

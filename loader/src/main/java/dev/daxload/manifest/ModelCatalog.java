@@ -50,6 +50,14 @@ public final class ModelCatalog {
         if (inode.size() > ModelManifest.MAX_BYTES) {
             throw new ManifestException(where + ": manifest is " + inode.size() + " bytes, more than the " + ModelManifest.MAX_BYTES + " allowed");
         }
+        // The bytes, their text and the entries take a few times the file's size: refuse before reading
+        // what this JVM cannot hold, rather than end in an OutOfMemoryError.
+        long budget = Runtime.getRuntime().maxMemory() / 4;
+        if (inode.size() > budget / ModelManifest.HEAP_PER_BYTE) {
+            throw new ManifestException(where + ": manifest is " + inode.size() + " bytes; reading it takes about "
+                    + ModelManifest.HEAP_PER_BYTE + " bytes of heap per byte, over this JVM's budget of " + budget
+                    + " bytes (a quarter of the maximum heap): raise -Xmx");
+        }
         MemorySegment bytes = image.content(inode);
         ModelManifest manifest = ModelManifest.parse(bytes.toArray(ValueLayout.JAVA_BYTE), where);
         if (!manifest.name().equals(model)) {

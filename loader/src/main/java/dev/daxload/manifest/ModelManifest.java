@@ -42,6 +42,8 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
      * larger manifests are refused before parsing (a million tensors fit in far less).
      */
     public static final long MAX_BYTES = 256L << 20;
+    /** Heap a manifest takes while it is read, per byte of its file (bytes, names, entries), for the heap budget. */
+    public static final int HEAP_PER_BYTE = 4;
     /** At most this many tensors per model; the parser stops at the first one more. */
     public static final int MAX_TENSORS = 1 << 20;
     /** At most this many dimensions per tensor. */
