@@ -19,7 +19,7 @@ BEFORE=${BEFORE:-$(git merge-base HEAD main 2>/dev/null || git rev-parse HEAD~1)
 bench_files $MODELS
 
 # Jars only: an AOT cache refuses directories on the class path.
-AFTER_CP="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v tests | head -1):$REPO/samples/target/lib/*"
+AFTER_CP="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 before_dir="$BENCH/before-$(git rev-parse --short "$BEFORE")"
 if [ ! -f "$before_dir/loader.jar" ]; then
   echo "building the loader of $BEFORE into $before_dir/loader.jar" >&2

@@ -14,7 +14,7 @@ source "$(dirname "$0")/common.sh"
 ROUNDS=${1:-5}
 MODELS=${MODELS:-minilm bge}
 bench_files $MODELS
-CP_JARS="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v tests | head -1):$REPO/samples/target/lib/*"
+CP_JARS="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 cat "$BENCH"/*.daxfs samples/target/models/*/* samples/target/lib/*.jar > /dev/null
 machine
 args_of() { # mode model -> the server's arguments
