@@ -43,7 +43,7 @@ for n in $COUNTS; do
     for p in "${pids[@]}"; do
       pss=$(( pss + $(kb "$p" Pss) )); priv=$(( priv + $(kb "$p" Private_Clean) + $(kb "$p" Private_Dirty) ))
     done
-    kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null; rm -f "${logs[@]}"
+    kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true; rm -f "${logs[@]}"
     printf '%-6s %3d %14d %14d %18d\n' "$mode" "$n" $(( pss / 1024 )) $(( priv / 1024 )) $(( pss / 1024 / n ))
   done
 done
