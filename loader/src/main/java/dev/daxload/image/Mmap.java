@@ -204,33 +204,24 @@ public final class Mmap {
         if (size <= 0) {
             throw new IOException(what + ": is empty; an image has at least 8192 bytes");
         }
-        try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment state = tmp.allocate(Native.STATE);
+        MemorySegment mapping;
+        try {
             boolean priv = options.sharing() == MapOptions.Sharing.COPY_ON_WRITE;
-            MemorySegment addr = (MemorySegment) MmapCall.H.invokeExact(state, MemorySegment.NULL, size,
-                    priv ? PROT_READ | PROT_WRITE : PROT_READ, priv ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED, fd, offset);
-            boolean readOnly = !priv;
-            if (addr.address() == -1L && priv) {
+            try {
+                mapping = mapDescriptor(fd, offset, size, priv ? Access.COPY_ON_WRITE : Access.READ, false, arena);
+            } catch (MmapException e) {
+                if (!priv) {
+                    throw e;
+                }
                 // Device DAX and some dma-buf exporters map only shared: fall back to read-only.
-                addr = (MemorySegment) MmapCall.H.invokeExact(state, MemorySegment.NULL, size, PROT_READ, MAP_SHARED, fd, offset);
-                readOnly = true;
+                mapping = mapDescriptor(fd, offset, size, Access.READ, false, arena);
             }
-            if (addr.address() == -1L) {
-                int errno = Native.errno(state);
-                throw new IOException(what + ": mmap of " + size + " bytes failed: " + errnoName(errno)
-                        + (errno == 19 ? " (this file or device cannot be mapped)" : ""));
-            }
-            long address = addr.address();
-            MemorySegment mapping = MemorySegment.ofAddress(address).reinterpret(size, arena, s -> unmap(address, size));
-            advise(mapping, options);
-            // A PROT_READ mapping is marked read-only, so a write through it (or through any slice of it)
-            // is an UnsupportedOperationException in Java rather than a SIGSEGV that kills the JVM.
-            return readOnly ? mapping.asReadOnly() : mapping;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IOException(what + ": " + t, t);
+        } catch (MmapException e) {
+            throw new IOException(what + ": mmap of " + size + " bytes failed: " + errnoName(e.errno())
+                    + (e.errno() == 19 ? " (this file or device cannot be mapped)" : ""), e);
         }
+        advise(mapping, options);
+        return mapping;
     }
 
     /** How {@link #mapDescriptor} maps: shared (writes reach the file) or a private copy. */
@@ -261,7 +252,8 @@ public final class Mmap {
     public static MemorySegment mapDescriptor(int fd, long offset, long length, Access access, boolean populate, Arena arena)
             throws MmapException {
         int prot = access == Access.READ ? PROT_READ : PROT_READ | PROT_WRITE;
-        int flags = (access == Access.COPY_ON_WRITE ? MAP_PRIVATE : MAP_SHARED) | (populate ? MAP_POPULATE : 0);
+        // A private copy reserves no swap up front: only the pages written through it are ever copied.
+        int flags = (access == Access.COPY_ON_WRITE ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED) | (populate ? MAP_POPULATE : 0);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment state = tmp.allocate(Native.STATE);
             MemorySegment addr = (MemorySegment) MmapCall.H.invokeExact(state, MemorySegment.NULL, length, prot, flags, fd, offset);
