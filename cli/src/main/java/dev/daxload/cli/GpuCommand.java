@@ -126,10 +126,8 @@ final class GpuCommand implements Runnable {
             }
             DeviceImage.UploadMethod method = registered ? new DeviceImage.Registered(true)
                     : new DeviceImage.Staged(chunk, threads != null ? threads : DeviceImage.Staged.defaultThreads());
-            // Validate first: a holder serves what others will trust without checking again.
-            try (DaxImage img = DaxImage.open(image)) {
-                img.segment(); // opened and validated; the upload maps the file read-only on its own
-            }
+            // Validate first (open checks every rule): a holder serves what others will trust without checking again.
+            DaxImage.open(image).close();
             try (CudaDriver cu = openDriver(device)) {
                 out.println("device " + device + ": " + cu.info().name() + " (" + cu.backend() + ")");
                 CudaDriver.MemoryInfo before = cu.memoryInfo();
@@ -307,9 +305,7 @@ final class GpuCommand implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            try (DaxImage img = DaxImage.open(image)) {
-                img.segment(); // a sound image, not any file
-            }
+            DaxImage.open(image).close(); // a sound image, not any file: open checks every rule
             if (fills.stream().anyMatch(f -> !f.equals("read") && !f.equals("map"))) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--fill takes read and map, not " + fills);
             }

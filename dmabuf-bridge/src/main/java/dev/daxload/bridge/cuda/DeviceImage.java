@@ -207,18 +207,28 @@ public final class DeviceImage implements AutoCloseable {
      */
     public static DeviceImage upload(CudaDriver cu, Path file, UploadMethod method) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            DeviceImage d = allocate(cu, ch.size(), file.toString());
+            return filled(allocate(cu, ch.size(), file.toString()), d -> d.copyFrom(ch, method));
+        }
+    }
+
+    /** What fills a new device image. */
+    @FunctionalInterface
+    private interface Fill<E extends IOException> {
+        void into(DeviceImage d) throws E;
+    }
+
+    /** Fills {@code d}; on failure releases it, so an upload that fails leaves nothing allocated. */
+    private static <E extends IOException> DeviceImage filled(DeviceImage d, Fill<E> fill) throws E {
+        try {
+            fill.into(d);
+            return d;
+        } catch (IOException | RuntimeException | Error e) {
             try {
-                d.copyFrom(ch, method);
-                return d;
-            } catch (IOException | RuntimeException | Error e) {
-                try {
-                    d.close();
-                } catch (RuntimeException c) {
-                    e.addSuppressed(c);
-                }
-                throw e;
+                d.close();
+            } catch (RuntimeException c) {
+                e.addSuppressed(c);
             }
+            throw e;
         }
     }
 
@@ -249,18 +259,7 @@ public final class DeviceImage implements AutoCloseable {
      * @throws CudaException if an allocation or copy fails (nothing is left allocated)
      */
     public static DeviceImage upload(CudaDriver cu, MemorySegment image, String source, UploadMethod method) throws CudaException {
-        DeviceImage d = allocate(cu, image.byteSize(), source);
-        try {
-            d.copyFrom(image, method);
-            return d;
-        } catch (CudaException | RuntimeException | Error e) {
-            try {
-                d.close();
-            } catch (RuntimeException c) {
-                e.addSuppressed(c);
-            }
-            throw e;
-        }
+        return DeviceImage.<CudaException>filled(allocate(cu, image.byteSize(), source), d -> d.copyFrom(image, method));
     }
 
     /**
@@ -297,10 +296,7 @@ public final class DeviceImage implements AutoCloseable {
      * @throws CudaException if a copy fails; the device content is then undefined
      */
     public UploadStats copyFrom(MemorySegment image, UploadMethod method) throws CudaException {
-        ensureOpen();
-        if (imported) {
-            throw new IllegalStateException("device image " + source + " is attached from another process: it is read, not written");
-        }
+        ensureWritable();
         if (image.byteSize() != imageSize) {
             throw new IllegalArgumentException("the bytes given are not this image's size (" + image.byteSize() + " != " + imageSize + ")");
         }
@@ -392,10 +388,7 @@ public final class DeviceImage implements AutoCloseable {
      * @throws IOException if reading fails or the file is shorter than the image; a {@link CudaException} if a copy fails
      */
     public UploadStats copyFrom(FileChannel file, UploadMethod method) throws IOException {
-        ensureOpen();
-        if (imported) {
-            throw new IllegalStateException("device image " + source + " is attached from another process: it is read, not written");
-        }
+        ensureWritable();
         if (file.size() < imageSize) {
             throw new IOException(source + ": the file holds " + file.size() + " bytes, the image " + imageSize);
         }
@@ -650,20 +643,41 @@ public final class DeviceImage implements AutoCloseable {
         if (image.byteSize() != imageSize) {
             throw new IllegalArgumentException("the bytes given are not this image's (" + image.byteSize() + " != " + imageSize + ")");
         }
-        cu.makeCurrent();
-        CuApi api = cu.api();
-        long[] out = new long[1];
-        CudaDriver.check(api, api.hostAlloc(out, imageSize), "cuMemHostAlloc(" + imageSize + ")",
-                "cannot pin " + imageSize + " bytes of host memory for the reference copy");
-        long pinned = out[0];
+        long pinned = pinnedCopyOf(cu, image);
         try {
-            MemorySegment.copy(image, 0, MemorySegment.ofAddress(pinned).reinterpret(imageSize), 0, imageSize);
-            long t0 = System.nanoTime();
-            CudaDriver.check(api, api.memcpyHtoD(base, pinned, imageSize), "cuMemcpyHtoD(" + imageSize + ")");
-            return new UploadStats(imageSize, System.nanoTime() - t0, 1, imageSize, "plain cuMemcpyHtoD from pinned memory", 0);
+            return timePlainCopy(pinned);
         } finally {
-            api.freeHost(pinned);
+            cu.api().freeHost(pinned);
         }
+    }
+
+    /**
+     * A page-locked copy of {@code bytes}, the plain copy's source: pinned and filled here, not timed.
+     *
+     * @return the pinned buffer, the caller's to free with {@code cuMemFreeHost}
+     */
+    static long pinnedCopyOf(CudaDriver cu, MemorySegment bytes) throws CudaException {
+        cu.makeCurrent();
+        long size = bytes.byteSize();
+        long[] out = new long[1];
+        CudaDriver.check(cu.api(), cu.api().hostAlloc(out, size), "cuMemHostAlloc(" + size + ")",
+                "cannot pin " + size + " bytes of host memory for the reference copy");
+        try {
+            MemorySegment.copy(bytes, 0, MemorySegment.ofAddress(out[0]).reinterpret(size), 0, size);
+        } catch (RuntimeException | Error e) {
+            cu.api().freeHost(out[0]);
+            throw e;
+        }
+        return out[0];
+    }
+
+    /** Times one {@code cuMemcpyHtoD} of this image's size from {@code pinned} into this memory. */
+    UploadStats timePlainCopy(long pinned) throws CudaException {
+        ensureOpen();
+        cu.makeCurrent();
+        long t0 = System.nanoTime();
+        CudaDriver.check(cu.api(), cu.api().memcpyHtoD(base, pinned, imageSize), "cuMemcpyHtoD(" + imageSize + ")");
+        return new UploadStats(imageSize, System.nanoTime() - t0, 1, imageSize, "plain cuMemcpyHtoD from pinned memory", 0);
     }
 
     /**
@@ -789,6 +803,14 @@ public final class DeviceImage implements AutoCloseable {
     /** @return the upload's stats, or null for an attached image */
     public UploadStats uploadStats() {
         return stats;
+    }
+
+    /** A copy into device memory needs an open image of this process's own, not one attached from another. */
+    private void ensureWritable() {
+        ensureOpen();
+        if (imported) {
+            throw new IllegalStateException("device image " + source + " is attached from another process: it is read, not written");
+        }
     }
 
     private void ensureOpen() {

@@ -121,10 +121,10 @@ public final class UploadBenchmark {
                 for (int m = 0; m <= methods.size(); m++) {
                     byMethod.add(new ArrayList<>());
                 }
-                long pinned = pinnedCopy(cu, bytes, size);
+                long pinned = pinnedCopy(cu, bytes);
                 try {
                     for (int r = 1; r <= rounds; r++) {
-                        Result ref = new Result(source, "reference", r, plainCopy(cu, dev, pinned, size));
+                        Result ref = new Result(source, "reference", r, dev.timePlainCopy(pinned));
                         byMethod.get(0).add(ref);
                         each.accept(ref);
                         for (int m = 0; m < methods.size(); m++) {
@@ -164,25 +164,10 @@ public final class UploadBenchmark {
     }
 
     /** A page-locked copy of the image: the reference's source, filled once and not timed. */
-    private static long pinnedCopy(CudaDriver cu, SourceBytes bytes, long size) throws IOException {
-        cu.makeCurrent();
-        long[] out = new long[1];
-        CudaDriver.check(cu.api(), cu.api().hostAlloc(out, size), "cuMemHostAlloc(" + size + ")",
-                "cannot pin " + size + " bytes of host memory for the reference copy");
+    private static long pinnedCopy(CudaDriver cu, SourceBytes bytes) throws IOException {
         try (MappedSource src = bytes.map()) {
-            MemorySegment.copy(src.segment(), 0, MemorySegment.ofAddress(out[0]).reinterpret(size), 0, size);
-        } catch (IOException | RuntimeException e) {
-            cu.api().freeHost(out[0]);
-            throw e;
+            return DeviceImage.pinnedCopyOf(cu, src.segment());
         }
-        return out[0];
-    }
-
-    private static DeviceImage.UploadStats plainCopy(CudaDriver cu, DeviceImage dev, long pinned, long size) throws CudaException {
-        cu.makeCurrent();
-        long t0 = System.nanoTime();
-        CudaDriver.check(cu.api(), cu.api().memcpyHtoD(dev.base(), pinned, size), "cuMemcpyHtoD(" + size + ")");
-        return new DeviceImage.UploadStats(size, System.nanoTime() - t0, 1, size, "reference", 0);
     }
 
     /** Compares 64 KiB at 64 places (the first and last bytes included) of the device with the source. */
