@@ -184,11 +184,18 @@ final class DaxfsRepository extends AbstractRepository {
         return locate(mrl).getArtifacts().get(0);
     }
 
-    /** A fresh directory of the model's side files for each load; the load's model removes it when it closes. */
+    /**
+     * A fresh directory of the model's side files for each load, which the load's model removes when it
+     * closes; or, when the URL names a daxfs mount directory, the model's {@code files/} on the mount.
+     */
     @Override
     public Path getResourceDirectory(Artifact artifact) throws IOException {
         DaxfsArtifact a = (DaxfsArtifact) artifact;
         try {
+            java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).manifest());
+            if (onMount.isPresent()) {
+                return onMount.get(); // served by the mount itself: nothing written, nothing to remove
+            }
             return a.binder().sideFiles(SideFiles.write(pending.image(target), a.model(), resolved(a.model()).manifest()));
         } catch (IOException | RuntimeException e) {
             pending.release(); // this load ends here: keep nothing mapped for it

@@ -68,13 +68,17 @@ public final class DaxImage implements AutoCloseable {
 
     /**
      * Maps an image (a regular file, a file on tmpfs or hugetlbfs, a file on a mounted DAXFS, or a DAX
-     * device such as {@code /dev/dax0.0}) as {@code options} say, checks it and indexes it. One mapping
-     * per image; it lives until {@link #close()}.
+     * device such as {@code /dev/dax0.0}) as {@code options} say, checks it and indexes it; or, for a
+     * directory of a mounted DAXFS, the mounted memory itself ({@link MountedImage}). One mapping per
+     * image; it lives until {@link #close()}.
      *
      * @throws DaxFormatException if the image breaks a rule that makes reading it unsafe
      * @throws IOException if the file cannot be opened or mapped
      */
     public static DaxImage open(Path file, MapOptions options) throws IOException {
+        if (java.nio.file.Files.isDirectory(file)) {
+            return MountedImage.open(file, options);
+        }
         Arena arena = Arena.ofShared();
         try {
             DaxImage image = checked(file.toString(), Mmap.map(file, options, arena), arena);
