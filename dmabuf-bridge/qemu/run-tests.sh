@@ -11,7 +11,18 @@
 #              DAXLOAD_QEMU_TIMEOUT (seconds, default 1800), DAXLOAD_QEMU_NO_BUILD=1 (reuse classes),
 #              JAVA_HOME_25 (default /usr/lib/jvm/temurin-25-jdk-amd64),
 #              DAXLOAD_DAXFS_SRC (the daxfs module's source, default <repo>/../shared/daxfs-module),
-#              DAXLOAD_QEMU_NO_DAXFS=1 (boot without the module).
+#              DAXLOAD_QEMU_NO_DAXFS=1 (boot without the module),
+#              DAXLOAD_QEMU_ONLY=bridge|models (only the bridge's tests, or only the model-from-a-mount
+#              test; default both), DAXLOAD_QEMU_KERNEL_PACKAGE (the apt name pattern of the kernel,
+#              default ^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$).
+#
+# Model loading from a mount (samples' MountedModelTest, needs the module): all-MiniLM-L6-v2 is packed
+# on the host, placed by QEMU's -device loader at PHYS_ADDR in guest memory set aside with memmap=, and
+# mounted in the guest from the system heap, a udmabuf and that physical range; DJL's engines run from
+# the host's DJL cache (~/.djl.ai, filled by the samples' tests on the host: the guest has no network).
+#
+# The guest's console goes to $WORK/console.log and the tests' output to $WORK/out/tests.log, never
+# to the caller's terminal: this prints the tests' summary, and on failure the tail of both logs.
 #
 # The DAXFS module (../shared/daxfs-module, upstream + its 6.12 patch) is built on the host against
 # Debian's headers for the same kernel (linux-headers-KVER, its -common and linux-kbuild, unpacked
@@ -29,6 +40,12 @@ JDK=${JAVA_HOME_25:-/usr/lib/jvm/temurin-25-jdk-amd64}
 # as modules; udmabuf and the system DMA heap are built in: CONFIG_UDMABUF=y,
 # CONFIG_DMABUF_HEAPS_SYSTEM=y, checked below against the kernel's config).
 NINEP_MODULES=(netfs 9pnet 9pnet_virtio 9p)
+ONLY=${DAXLOAD_QEMU_ONLY:-}
+KERNEL_PACKAGE=${DAXLOAD_QEMU_KERNEL_PACKAGE:-'^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$'}
+# Guest RAM set aside (memmap=) for the image that the model test mounts by phys=, and where QEMU puts it.
+PHYS_ADDR=0x90000000
+PHYS_SIZE_MB=256
+GUEST_MB=3072
 
 say() { printf '[qemu-tests] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 3; }
@@ -57,12 +74,12 @@ file -L /bin/busybox | grep -q 'statically linked' || die "/bin/busybox is not s
 # ---- 2. kernel ------------------------------------------------------------------------------
 KDIR=$WORK/kernel
 if ! ls "$KDIR"/boot/vmlinuz-* >/dev/null 2>&1; then
-    pkg=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' | awk '{print $1}' | sort -V | tail -1)
+    pkg=$(apt-cache search --names-only "$KERNEL_PACKAGE" | awk '{print $1}' | sort -V | tail -1)
     if [ -z "$pkg" ]; then
         apt-get update -qq
-        pkg=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' | awk '{print $1}' | sort -V | tail -1)
+        pkg=$(apt-cache search --names-only "$KERNEL_PACKAGE" | awk '{print $1}' | sort -V | tail -1)
     fi
-    [ -n "$pkg" ] || die "no linux-image-6.12.*+deb12-amd64 in the apt sources (bookworm-security needed)"
+    [ -n "$pkg" ] || die "no package matching $KERNEL_PACKAGE in the apt sources (bookworm-security needed)"
     say "downloading $pkg"
     rm -rf "$WORK/dl" "$KDIR"
     mkdir -p "$WORK/dl"
@@ -141,47 +158,99 @@ if [ ! -f "$INITRD" ] || [ "$HERE/guest-init.sh" -nt "$INITRD" ]; then
 fi
 
 # ---- 4. build the module and its test classes on the host -----------------------------------
+# The model test needs the module, so it runs only when the module is built.
+MODELS_TEST=
+if [ -n "$DAXFS_KO" ] && [ "$ONLY" != bridge ] && [ $# -eq 0 ]; then
+    MODELS_TEST=dev.daxload.samples.MountedModelTest
+fi
+[ "$ONLY" != models ] || [ -n "$MODELS_TEST" ] || die "DAXLOAD_QEMU_ONLY=models needs the daxfs module (and no JUnit options)"
 if [ "${DAXLOAD_QEMU_NO_BUILD:-}" != 1 ]; then
-    say "building loader + dmabuf-bridge test classes"
-    (cd "$ROOT" && mvn -q -pl loader,dmabuf-bridge test-compile dependency:build-classpath \
-        -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt)
+    if [ -n "$MODELS_TEST" ]; then
+        say "building loader, dmabuf-bridge and samples test classes"
+        (cd "$ROOT" && mvn -q -B -ntp -pl loader,dmabuf-bridge,samples -am test-compile dependency:build-classpath \
+            -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt) || die "the test classes did not build"
+    else
+        say "building loader + dmabuf-bridge test classes"
+        (cd "$ROOT" && mvn -q -B -ntp -pl loader,dmabuf-bridge test-compile dependency:build-classpath \
+            -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt) || die "the test classes did not build"
+    fi
 fi
 CPFILE=$MODULE/target/test-classpath.txt
 [ -f "$CPFILE" ] || die "no $CPFILE: run without DAXLOAD_QEMU_NO_BUILD"
 JUNIT_VERSION=$(sed -n 's:.*<junit.version>5\.\([0-9.]*\)</junit.version>.*:1.\1:p' "$ROOT/pom.xml")
 CONSOLE=$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$JUNIT_VERSION/junit-platform-console-standalone-$JUNIT_VERSION.jar
 if [ ! -f "$CONSOLE" ]; then
-    mvn -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:"$JUNIT_VERSION" -Dtransitive=false
+    mvn -q -B -ntp dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:"$JUNIT_VERSION" -Dtransitive=false \
+        || die "cannot fetch junit-platform-console-standalone $JUNIT_VERSION"
 fi
 CP=$MODULE/target/test-classes:$MODULE/target/classes:$(cat "$CPFILE"):$CONSOLE
+
+# ---- 4b. the model the guest mounts: packed here, placed in guest memory by QEMU ----------------
+QEMU_IMAGE=()
+MODELS_PROPS=()
+if [ -n "$MODELS_TEST" ]; then
+    SAMPLES=$ROOT/samples
+    [ -f "$SAMPLES/target/test-classpath.txt" ] || die "no $SAMPLES/target/test-classpath.txt: run without DAXLOAD_QEMU_NO_BUILD"
+    SCP=$SAMPLES/target/test-classes:$SAMPLES/target/classes:$(cat "$SAMPLES/target/test-classpath.txt"):$CONSOLE
+    MINILM=$SAMPLES/target/models/all-minilm-l6-v2
+    IMG=$WORK/minilm.daxfs
+    if [ ! -f "$IMG" ] || [ "$MINILM/all-minilm-l6-v2.onnx" -nt "$IMG" ]; then
+        say "packing all-MiniLM-L6-v2 into $IMG"
+        "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -cp "$SCP" dev.daxload.cli.Daxload pack-model --name minilm \
+            "$MINILM/all-minilm-l6-v2.onnx" --file tokenizer.json="$MINILM/all-minilm-l6-v2-tokenizer.json" -o "$IMG" >&2 \
+            || die "cannot pack $MINILM into $IMG"
+    fi
+    [ "$(stat -c %s "$IMG")" -le $(( PHYS_SIZE_MB << 20 )) ] || die "$IMG is larger than the ${PHYS_SIZE_MB} MiB set aside for it"
+    # DJL's engines load their native libraries from its cache; the guest cannot download or unpack them.
+    DJL_CACHE=${DJL_CACHE_DIR:-$HOME/.djl.ai}
+    ls "$DJL_CACHE"/pytorch/*cpu*/libtorch_cpu.so >/dev/null 2>&1 \
+        || say "warning: no CPU libtorch in $DJL_CACHE/pytorch (run the samples' tests on this host once): the PyTorch part will fail"
+    QEMU_IMAGE=(-device "loader,file=$IMG,addr=$PHYS_ADDR,force-raw=on")
+    MODELS_PROPS=(-Dai.djl.offline=true -DPYTORCH_FLAVOR=cpu -DDJL_CACHE_DIR="$DJL_CACHE"
+        -Ddaxload.testModels="$SAMPLES/target/models" -Ddaxload.mountImage="$IMG" -Ddaxload.physImage="$PHYS_ADDR")
+fi
 
 # ---- 5. the job the guest runs (in the chroot, as root) ------------------------------------
 OUT=$WORK/out
 rm -rf "$OUT"
 mkdir -p "$OUT"
+TESTLOG=$OUT/tests.log
 {
     echo '#!/bin/bash'
     echo 'set -u'
     echo 'cd /tmp'
+    echo "exec >> $(printf %q "$TESTLOG") 2>&1"
     if [ -n "$DAXFS_KO" ]; then
         echo "/bin/busybox insmod $(printf %q "$DAXFS_KO") || { echo '[guest] insmod daxfs.ko failed'; echo 3 > $(printf %q "$OUT/status"); exit 0; }"
         echo 'echo "[guest] daxfs module loaded: $(grep -w daxfs /proc/filesystems | tr -s "\t" " ")"'
     fi
     echo 'echo "[guest] kernel $(uname -r); $(ls /dev/dma_heap/ 2>/dev/null | sed "s:^:/dev/dma_heap/:" | tr "\n" " ")$(ls /dev/udmabuf 2>/dev/null)"'
     launcher() {
+        local cp=$1 reports=$2
+        shift 2
         printf '%q ' "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -Xmx768m -XX:TieredStopAtLevel=1 \
-            -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp -Djava.io.tmpdir=/tmp \
-            -cp "$CP" org.junit.platform.console.ConsoleLauncher execute \
-            --disable-banner --details=tree --fail-if-no-tests --reports-dir="$1"
+            -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp -Djava.io.tmpdir=/tmp "$@" \
+            -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+            --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests --reports-dir="$reports"
     }
-    launcher "$OUT/reports"
-    if [ $# -gt 0 ]; then printf '%q ' "$@"; else printf '%q ' --select-package dev.daxload.bridge; fi
-    echo
-    echo 'rc=$?'
-    if [ -n "$DAXFS_KO" ] && [ $# -eq 0 ]; then
+    echo 'rc=0'
+    if [ "$ONLY" != models ]; then
+        launcher "$CP" "$OUT/reports"
+        if [ $# -gt 0 ]; then printf '%q ' "$@"; else printf '%q ' --select-package dev.daxload.bridge; fi
+        echo
+        echo 'rc=$?'
+    fi
+    if [ -n "$MODELS_TEST" ]; then
+        # Before the module goes: these mount images.
+        launcher "$SCP" "$OUT/reports-models" "${MODELS_PROPS[@]}"
+        printf '%q ' --select-class "$MODELS_TEST"
+        echo
+        echo 'rc3=$?; [ "$rc" = 0 ] && rc=$rc3'
+    fi
+    if [ -n "$DAXFS_KO" ] && [ $# -eq 0 ] && [ "$ONLY" != models ]; then
         # The tests that need a kernel without daxfs (what a user without the module is told).
         echo '/bin/busybox rmmod daxfs && echo "[guest] daxfs unloaded for the tests that need it absent"'
-        launcher "$OUT/reports-without-daxfs"
+        launcher "$CP" "$OUT/reports-without-daxfs"
         printf '%q ' --select-class dev.daxload.bridge.mount.MountApiTest
         echo
         echo 'rc2=$?; [ "$rc" = 0 ] && rc=$rc2'
@@ -191,25 +260,55 @@ mkdir -p "$OUT"
 chmod +x "$OUT/job.sh"
 
 # ---- 6. boot ------------------------------------------------------------------------------
-say "booting $KVER under TCG (timeout ${TIMEOUT}s); console log: $WORK/console.log"
+# The console goes to a file, never to the terminal (QEMU's stdio would put it in raw mode and
+# write the guest's control sequences into CI logs); stdin is closed for the same reason.
+CONSOLE_LOG=$WORK/console.log
+say "booting $KVER under TCG (timeout ${TIMEOUT}s); console: $CONSOLE_LOG, tests' output: $TESTLOG"
 start=$(date +%s)
 set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max -smp "$(nproc)" -m 2G \
-    -nographic -no-reboot -nic none \
+timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+    -accel tcg,thread=multi -cpu max -smp "$(nproc)" -m "$GUEST_MB" \
+    -display none -monitor none -serial "file:$CONSOLE_LOG" -no-reboot -nic none \
     -kernel "$VMLINUZ" -initrd "$INITRD" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=4 daxload.job=$OUT/job.sh daxload.out=$OUT daxload.repo=$ROOT" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 memmap=${PHYS_SIZE_MB}M\$$PHYS_ADDR udmabuf.size_limit_mb=$PHYS_SIZE_MB daxload.job=$OUT/job.sh daxload.out=$OUT daxload.repo=$ROOT" \
+    "${QEMU_IMAGE[@]}" \
     -virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap \
     -virtfs local,path="$OUT",mount_tag=out,security_model=passthrough,multidevs=remap \
-    2>&1 | tee "$WORK/console.log"
-qrc=${PIPESTATUS[0]}
+    < /dev/null > "$WORK/qemu.log" 2>&1
+qrc=$?
 set -e
 say "guest ran $(( $(date +%s) - start ))s (qemu exit $qrc)"
+
+# Logs as plain text: no escape sequences or carriage returns reach the caller.
+plain() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\r//g' -e 's/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]//g' "$@"; }
+summary() {
+    [ -f "$TESTLOG" ] || { say "the guest wrote no test output"; return; }
+    # The guest's notes, the tests' own measurements, every failed test and each run's counts.
+    plain "$TESTLOG" | grep -E '^\[(guest|mount)|\[X\]|^Test run finished|tests (found|successful|skipped|failed|aborted)' >&2 || true
+}
+failure_tail() {
+    say "last lines of the tests' output ($TESTLOG):"
+    [ -f "$TESTLOG" ] && plain "$TESTLOG" | tail -n 60 >&2
+    say "last lines of the guest console ($CONSOLE_LOG):"
+    [ -f "$CONSOLE_LOG" ] && plain "$CONSOLE_LOG" | tail -n 30 >&2
+    [ -s "$WORK/qemu.log" ] && { say "QEMU said:"; plain "$WORK/qemu.log" | tail -n 10 >&2; }
+    return 0
+}
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+    summary
+    failure_tail
     say "timed out after ${TIMEOUT}s"
     exit 124
 fi
-[ -f "$OUT/status" ] || die "the guest wrote no status (see $WORK/console.log)"
+if [ ! -f "$OUT/status" ]; then
+    summary
+    failure_tail
+    die "the guest wrote no status (it did not boot, or its job died)"
+fi
 status=$(cat "$OUT/status")
-say "tests exit status $status; reports in $OUT/reports"
+summary
+if [ "$status" != 0 ]; then
+    failure_tail
+fi
+say "tests exit status $status; reports in $OUT/reports*"
 exit "$status"
