@@ -49,6 +49,9 @@ GUEST_MB=3072
 
 say() { printf '[qemu-tests] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 3; }
+# Logs as plain text: no escape sequences or carriage returns reach the caller (Maven 3.8 writes
+# colour resets even with -B; the guest's console writes what a terminal would interpret).
+plain() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\r//g' -e 's/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]//g' "$@"; }
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
@@ -168,11 +171,13 @@ if [ "${DAXLOAD_QEMU_NO_BUILD:-}" != 1 ]; then
     if [ -n "$MODELS_TEST" ]; then
         say "building loader, dmabuf-bridge and samples test classes"
         (cd "$ROOT" && mvn -q -B -ntp -pl loader,dmabuf-bridge,samples -am test-compile dependency:build-classpath \
-            -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt) || die "the test classes did not build"
+            -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt) > "$WORK/build.log" 2>&1 \
+            || { plain "$WORK/build.log" | tail -30 >&2; die "the test classes did not build (log: $WORK/build.log)"; }
     else
         say "building loader + dmabuf-bridge test classes"
         (cd "$ROOT" && mvn -q -B -ntp -pl loader,dmabuf-bridge test-compile dependency:build-classpath \
-            -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt) || die "the test classes did not build"
+            -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt) > "$WORK/build.log" 2>&1 \
+            || { plain "$WORK/build.log" | tail -30 >&2; die "the test classes did not build (log: $WORK/build.log)"; }
     fi
 fi
 CPFILE=$MODULE/target/test-classpath.txt
@@ -181,7 +186,7 @@ JUNIT_VERSION=$(sed -n 's:.*<junit.version>5\.\([0-9.]*\)</junit.version>.*:1.\1
 CONSOLE=$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$JUNIT_VERSION/junit-platform-console-standalone-$JUNIT_VERSION.jar
 if [ ! -f "$CONSOLE" ]; then
     mvn -q -B -ntp dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:"$JUNIT_VERSION" -Dtransitive=false \
-        || die "cannot fetch junit-platform-console-standalone $JUNIT_VERSION"
+        > "$WORK/build.log" 2>&1 || { plain "$WORK/build.log" | tail -30 >&2; die "cannot fetch junit-platform-console-standalone $JUNIT_VERSION"; }
 fi
 CP=$MODULE/target/test-classes:$MODULE/target/classes:$(cat "$CPFILE"):$CONSOLE
 
@@ -197,7 +202,7 @@ if [ -n "$MODELS_TEST" ]; then
     if [ ! -f "$IMG" ] || [ "$MINILM/all-minilm-l6-v2.onnx" -nt "$IMG" ]; then
         say "packing all-MiniLM-L6-v2 into $IMG"
         "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -cp "$SCP" dev.daxload.cli.Daxload pack-model --name minilm \
-            "$MINILM/all-minilm-l6-v2.onnx" --file tokenizer.json="$MINILM/all-minilm-l6-v2-tokenizer.json" -o "$IMG" >&2 \
+            "$MINILM/all-minilm-l6-v2.onnx" --file tokenizer.json="$MINILM/all-minilm-l6-v2-tokenizer.json" -o "$IMG" 2>&1 | plain >&2 \
             || die "cannot pack $MINILM into $IMG"
     fi
     [ "$(stat -c %s "$IMG")" -le $(( PHYS_SIZE_MB << 20 )) ] || die "$IMG is larger than the ${PHYS_SIZE_MB} MiB set aside for it"
@@ -208,6 +213,17 @@ if [ -n "$MODELS_TEST" ]; then
     QEMU_IMAGE=(-device "loader,file=$IMG,addr=$PHYS_ADDR,force-raw=on")
     MODELS_PROPS=(-Dai.djl.offline=true -DPYTORCH_FLAVOR=cpu -DDJL_CACHE_DIR="$DJL_CACHE"
         -Ddaxload.testModels="$SAMPLES/target/models" -Ddaxload.mountImage="$IMG" -Ddaxload.physImage="$PHYS_ADDR")
+fi
+
+# Other scripts (two-guests.sh) boot guests of their own from what was made above.
+if [ "${DAXLOAD_QEMU_SETUP_ONLY:-}" = 1 ]; then
+    [ -n "$MODELS_TEST" ] || die "DAXLOAD_QEMU_SETUP_ONLY=1 needs the daxfs module"
+    {
+        printf 'VMLINUZ=%q\nINITRD=%q\nKVER=%q\nDAXFS_KO=%q\nIMG=%q\nSCP=%q\nDJL_CACHE=%q\nJDK=%q\nROOT=%q\n' \
+            "$VMLINUZ" "$INITRD" "$KVER" "$DAXFS_KO" "$IMG" "$SCP" "$DJL_CACHE" "$JDK" "$ROOT"
+    } > "$WORK/setup.env"
+    say "set up: $WORK/setup.env"
+    exit 0
 fi
 
 # ---- 5. the job the guest runs (in the chroot, as root) ------------------------------------
@@ -279,8 +295,6 @@ qrc=$?
 set -e
 say "guest ran $(( $(date +%s) - start ))s (qemu exit $qrc)"
 
-# Logs as plain text: no escape sequences or carriage returns reach the caller.
-plain() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\r//g' -e 's/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]//g' "$@"; }
 summary() {
     [ -f "$TESTLOG" ] || { say "the guest wrote no test output"; return; }
     # The guest's notes, the tests' own measurements, every failed test and each run's counts.

@@ -25,6 +25,10 @@ import java.util.OptionalLong;
  * no dma-buf to give). Nothing is copied: every tensor view of the image points into the mounted
  * memory, so every process and the mount share one copy.
  *
+ * <p>A dma-buf maps only shared (exporters refuse {@code MAP_PRIVATE}) and the module hands it out
+ * read-only, so a copy-on-write request gives a read-only mapping there (PyTorch views refuse it; ONNX
+ * Runtime's initializers and every read work); the physical range maps copy-on-write as asked.
+ *
  * <p>Why not map the files of the mount: on Linux 6.12 {@code mmap} of a file of a static DAXFS
  * mount hands out copies of its pages, not the image's memory.
  */
