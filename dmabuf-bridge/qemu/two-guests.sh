@@ -57,6 +57,7 @@ set -u
 exec >> $(printf %q "$out/guest.log") 2>&1
 fail() { echo "[guest $n] \$*"; echo 1 > $(printf %q "$out/status"); exit 0; }
 cd /tmp
+/bin/busybox ip link set lo up || fail "no loopback"   # the server answers on 127.0.0.1; nothing else is up
 /bin/busybox insmod $(printf %q "$DAXFS_KO") || fail "insmod daxfs.ko failed"
 bar=
 for d in /sys/bus/pci/devices/*; do
