@@ -3,7 +3,7 @@
 # are given the same host memory (a memory-backend-file with share=on on /dev/shm, shown to each guest
 # as the BAR of an ivshmem-plain PCI device). The host writes the packed all-MiniLM-L6-v2 image into
 # that memory once; each guest loads the daxfs module, mounts the image straight from the BAR
-# (`daxload mount IMG DIR --via phys=BAR`) and serves the model from the mount with the sample
+# (`mount -t daxfs -o phys=BAR,size=...`) and serves the model from the mount with the sample
 # embedding server (`EmbeddingServer --image DIR`: every weight a view of the shared memory, through
 # /dev/mem). While both serve, the host measures the backing file and each QEMU process (RSS and PSS,
 # whole process and the shared mapping) and checks that both guests' answers are identical.
@@ -68,7 +68,10 @@ done
 [ -n "\$bar" ] || fail "no ivshmem device"
 echo "[guest $n] shared memory (ivshmem BAR2) at \$bar"
 mkdir -p /tmp/mnt
-$(printf '%q ' "$JDK/bin/java" "${java_opts[@]}" -cp "$SCP" dev.daxload.cli.Daxload mount "$IMG" /tmp/mnt) --via "phys=\$bar,size=${SHM_MB}M" || fail "daxload mount failed"
+# The kernel's own mount of the shared memory: \`daxload mount IMG\` would first read the image file
+# (over 9p, into this guest's page cache: a second copy in guest RAM); the server checks the mounted
+# image before it serves it.
+/bin/busybox mount -t daxfs -o ro,phys=\$bar,size=$(( SHM_MB << 20 )) none /tmp/mnt || fail "mount -t daxfs failed"
 grep ' /tmp/mnt ' /proc/self/mountinfo
 $(printf '%q ' "$JDK/bin/java" "${java_opts[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=info -cp "$SCP" \
     dev.daxload.samples.server.EmbeddingServer --image /tmp/mnt --model minilm --port 8080) &
@@ -81,6 +84,7 @@ for i in \$(seq 1 900); do
 done
 [ -s $(printf %q "$out/embedding.json") ] || fail "no answer from the server"
 grep -E 'RssAnon|RssFile|RssShmem' /proc/\$server/status
+grep -E '^(MemTotal|MemFree|Cached):' /proc/meminfo | tr -s ' ' | tr '\n' ' '; echo
 echo "[guest $n] serving; mapping of the image:"
 grep -i '/dev/mem' /proc/\$server/maps | head -3
 touch $(printf %q "$out/ready")
@@ -140,7 +144,7 @@ say "both guests serve the model after $(( $(date +%s) - start ))s"
             "$(shared_kb "$q" Rss)" "$(shared_kb "$q" Pss)" "$(( $(shared_kb "$q" Private_Clean) + $(shared_kb "$q" Private_Dirty) ))"
     done
     for n in 1 2; do
-        echo "guest $n: $(grep -E '^\[guest|phys=' "$DIR/guest$n/guest.log" | tr '\n' ' ')"
+        echo "guest $n: $(grep -E '^\[guest|phys=|/dev/mem|^Rss|^MemTotal' "$DIR/guest$n/guest.log" | tr -s ' \t' ' ' | tr '\n' ' ')"
     done
     if cmp -s "$DIR/guest1/embedding.json" "$DIR/guest2/embedding.json"; then
         echo "embeddings: identical in both guests ($(head -c 80 "$DIR/guest1/embedding.json")...)"
