@@ -298,7 +298,8 @@ say "guest ran $(( $(date +%s) - start ))s (qemu exit $qrc)"
 summary() {
     [ -f "$TESTLOG" ] || { say "the guest wrote no test output"; return; }
     # The guest's notes, the tests' own measurements, every failed test and each run's counts.
-    plain "$TESTLOG" | grep -E '^\[(guest|mount)|\[X\]|^Test run finished|tests (found|successful|skipped|failed|aborted)' >&2 || true
+    # (an aborted test is one whose assumption failed: it says what it needs)
+    plain "$TESTLOG" | grep -E '^\[(guest|mount)|\[X\]|✘|Assumption failed|^Test run finished|tests (found|successful|skipped|failed|aborted)' >&2 || true
 }
 failure_tail() {
     say "last lines of the tests' output ($TESTLOG):"

@@ -105,7 +105,7 @@ public final class MountedImage {
         int buf = getDmaBuf(dir, real);
         if (buf >= 0) {
             try {
-                long size = mount.size() > 0 ? mount.size() : -1;
+                long size = mount.size();
                 if (size <= 0) {
                     throw new IOException(dir + ": /proc/self/mountinfo gives no size= for the daxfs mount at " + mount.mountPoint());
                 }
@@ -131,6 +131,8 @@ public final class MountedImage {
         }
         try {
             return DaxImage.openPhysical(phys.getAsLong(), mount.size(), options);
+        } catch (DaxFormatException e) {
+            throw e; // mapped, but not a readable image: that message says where and why
         } catch (IOException e) {
             throw new IOException(dir + ": the daxfs mount at " + mount.mountPoint() + " lies at physical address 0x"
                     + Long.toHexString(phys.getAsLong()) + ", which /dev/mem cannot map here (needs root, and memory the kernel"
@@ -143,6 +145,17 @@ public final class MountedImage {
      * it (the last such line when mounts are stacked), if that mount is daxfs.
      */
     static Optional<Mount> find(String realDir, List<String> mountinfo) {
+        String[] m = covering(realDir, mountinfo);
+        return m != null && "daxfs".equals(m[1]) ? Optional.of(new Mount(m[0], m[2])) : Optional.empty();
+    }
+
+    private static String fsTypeOf(String realDir, List<String> mountinfo) {
+        String[] m = covering(realDir, mountinfo);
+        return m == null ? "an unknown filesystem" : m[1] + " mounted at " + m[0];
+    }
+
+    /** {mount point, type, super options} of the mount that {@code realDir} lies on, or null. */
+    private static String[] covering(String realDir, List<String> mountinfo) {
         String[] best = null;
         int bestLen = -1;
         for (String line : mountinfo) {
@@ -159,25 +172,7 @@ public final class MountedImage {
                 best = new String[] {mp, f[dash + 1], dash + 3 < f.length ? f[dash + 3] : ""};
             }
         }
-        return best != null && "daxfs".equals(best[1]) ? Optional.of(new Mount(best[0], best[2])) : Optional.empty();
-    }
-
-    private static String fsTypeOf(String realDir, List<String> mountinfo) {
-        String type = "an unknown filesystem";
-        int bestLen = -1;
-        for (String line : mountinfo) {
-            String[] f = line.split(" ");
-            int dash = List.of(f).indexOf("-");
-            if (f.length < 5 || dash < 5 || dash + 1 >= f.length) {
-                continue;
-            }
-            String mp = unescape(f[4]);
-            if ((realDir.equals(mp) || mp.equals("/") || realDir.startsWith(mp + "/")) && mp.length() >= bestLen) {
-                bestLen = mp.length();
-                type = f[dash + 1] + " mounted at " + mp;
-            }
-        }
-        return type;
+        return best;
     }
 
     /** mountinfo writes space, tab, newline and backslash as octal escapes ({@code \040}). */
