@@ -20,8 +20,10 @@ import org.slf4j.LoggerFactory;
  * {@code OrtSymbolBlock.forward} making a sub-manager of the model's {@code NDManager}, which attaches
  * itself to that manager's resource table. The guard is that table: a {@link ConcurrentHashMap} (the
  * type {@link BaseNDManager} declares for it, a protected field) that asks the weights before it takes
- * a new entry. Closing, detaching and freeing go on as before, so a refused model still closes
- * cleanly. Checked against DJL 0.36.0 by {@code ChecksumVerificationTest}; if a DJL release renames
+ * a new sub-manager (forward passes, new predictors). Other resources (the mapping's lease, the
+ * initializers, a translator's tokenizer) still attach, so a load never half-fails on it: DJL does not
+ * close a model whose load threw, and the model's mapping would stay. Closing, detaching and freeing go
+ * on as before, so a refused model still closes cleanly. Checked against DJL 0.36.0 by {@code ChecksumVerificationTest}; if a DJL release renames
  * the field, the guard says so in the log at load.
  */
 final class CorruptWeightsGuard extends ConcurrentHashMap<String, AutoCloseable> {
@@ -36,7 +38,7 @@ final class CorruptWeightsGuard extends ConcurrentHashMap<String, AutoCloseable>
 
     /**
      * Guards {@code model}'s manager with {@code weights}: from the moment a check of the weights fails,
-     * anything that attaches to it (every forward pass) throws the weights' exception.
+     * every new sub-manager of it (every forward pass, every new predictor) throws the weights' exception.
      */
     static void install(Model model, ModelWeights weights) {
         NDManager manager = model.getNDManager();
@@ -64,13 +66,17 @@ final class CorruptWeightsGuard extends ConcurrentHashMap<String, AutoCloseable>
 
     @Override
     public AutoCloseable put(String key, AutoCloseable value) {
-        weights.ensureUsable();
+        if (value instanceof NDManager) {
+            weights.ensureUsable();
+        }
         return super.put(key, value);
     }
 
     @Override
     public AutoCloseable putIfAbsent(String key, AutoCloseable value) {
-        weights.ensureUsable();
+        if (value instanceof NDManager) {
+            weights.ensureUsable();
+        }
         return super.putIfAbsent(key, value);
     }
 }
