@@ -28,6 +28,10 @@ public final class DaxNames {
         if (isAscii(name)) {
             return new String(name, StandardCharsets.ISO_8859_1);
         }
+        String plain = new String(name, StandardCharsets.UTF_8);
+        if (plain.indexOf('\uFFFD') < 0) {
+            return plain; // no replacement made: the bytes were valid UTF-8
+        }
         CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
