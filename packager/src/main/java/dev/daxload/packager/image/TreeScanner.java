@@ -47,6 +47,7 @@ public final class TreeScanner {
             throw new java.nio.file.NotDirectoryException(root.toString());
         }
         ImageTree tree = new ImageTree(attributes(Files.readAttributes(root, "unix:mode,uid,gid")));
+        root = root.toAbsolutePath(); // the paths counted against PATH_MAX are the ones opened and named
         Map<FileKey, ImageTree.Node> seen = new HashMap<>();
         // Depth-first with an explicit stack: deep trees must not overflow the Java stack.
         record Work(Path dir, Directory node, int pathBytes) {}
