@@ -36,7 +36,7 @@ import picocli.CommandLine;
  * <p>Plain JUnit on Linux with no host-only assumption, so a guest under QEMU can run it as is and
  * mount the image it packs.
  */
-class PackFidelityTest {
+public class PackFidelityTest {
     @TempDir Path tmp;
 
     record Run(int code, String out, String err) {}
@@ -65,9 +65,16 @@ class PackFidelityTest {
     /** A symlink target with bytes that are not UTF-8, a doubled and a trailing slash. */
     static final byte[] ODD_TARGET = bytes("2e2e2f2f" + "636166e9" + "2f");
 
-    /** The tree of the issue, and more of the same kind. */
     Path source() throws Exception {
-        Path src = Files.createDirectories(tmp.resolve("src"));
+        return writeTree(Files.createDirectories(tmp.resolve("src")));
+    }
+
+    /**
+     * Writes the tree of the issue, and more of the same kind, into {@code src} (an existing, empty
+     * directory): names that are not UTF-8, a symlink with two names, a target with odd bytes. A guest
+     * test can pack it, mount the image and compare {@link #snapshot} of the mount with the source's.
+     */
+    public static Path writeTree(Path src) throws Exception {
         Files.writeString(HostPaths.resolve(src, BAD), "bad name\n");
         Path latin = Files.createDirectory(HostPaths.resolve(src, LATIN1_DIR));
         Files.write(HostPaths.resolve(latin, LONE), new byte[] {1, 2, 3});
@@ -166,7 +173,7 @@ class PackFidelityTest {
      * bytes, through readlink(1)) and link count: two trees with equal snapshots hold the same names,
      * bytes and links.
      */
-    static List<String> snapshot(Path root) throws Exception {
+    public static List<String> snapshot(Path root) throws Exception {
         List<String> lines = new ArrayList<>();
         walk(root, root, lines);
         lines.sort(null);
