@@ -164,6 +164,37 @@ public class PackFidelityTest {
         assertEquals(2, (Integer) Files.getAttribute(out.resolve("sym"), "unix:nlink", LinkOption.NOFOLLOW_LINKS));
     }
 
+    /**
+     * The same round trip with the command line in the C locale, where the JVM's file name encoding is
+     * ASCII and a {@code Path}'s string mangles every name that is not (a guest system often has no
+     * locale at all): names still come through as their bytes, UTF-8 ones included.
+     */
+    @Test
+    void theRoundTripHoldsInTheCLocaleToo() throws Exception {
+        Path src = source();
+        Files.writeString(HostPaths.resolve(src, "café-😀".getBytes(StandardCharsets.UTF_8)), "a UTF-8 name\n");
+        Path image = tmp.resolve("c-locale.daxfs");
+        Path out = tmp.resolve("c-out");
+        String[][] runs = {{"pack", src.toString(), "-o", image.toString(), "-q"}, {"verify", image.toString()},
+            {"extract", image.toString(), out.toString(), "-q"}};
+        for (String[] args : runs) {
+            List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                    "-XshowSettings:properties", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    "dev.daxload.cli.Daxload"));
+            cmd.addAll(List.of(args));
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            pb.environment().keySet().removeIf(k -> k.startsWith("LC_") || k.equals("LANG") || k.equals("LANGUAGE"));
+            pb.environment().put("LC_ALL", "C");
+            Process p = pb.start();
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "daxload " + args[0] + " hung");
+            assertEquals(0, p.exitValue(), args[0] + ": " + output);
+            assertTrue(output.contains("sun.jnu.encoding = ANSI_X3.4-1968"), "the child runs in the C locale: "
+                    + output.lines().filter(l -> l.contains("jnu")).toList());
+        }
+        assertEquals(snapshot(src), snapshot(out), "extract in the C locale gives back the source byte for byte");
+    }
+
     private static String bad(byte[] name) {
         return dev.daxload.image.DaxNames.decode(name);
     }
