@@ -15,8 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 9, side files: DJL's own {@link TextEmbeddingTranslatorFactory} (ai.djl.huggingface
  * tokenizers, the version the project pins) finds {@code tokenizer.json} in an image packed with
- * {@code daxload pack-model --file tokenizer.json=SRC}, through a {@code daxfs:} URL, and answers what
- * the plain {@code .onnx} load answers.
+ * {@code daxload pack-model --file tokenizer.json=SRC} (and in one packed from a HuggingFace-style
+ * model directory), through a {@code daxfs:} URL, and answers what the plain {@code .onnx} load answers.
  */
 class TextEmbeddingFactoryTest {
     static final Path MODEL_DIR = Path.of(System.getProperty("daxload.testModels", "target/models")).resolve("all-minilm-l6-v2");
@@ -42,16 +42,21 @@ class TextEmbeddingFactoryTest {
         Files.createSymbolicLink(plain.resolve("model.onnx"), onnx.toAbsolutePath());
         Files.createSymbolicLink(plain.resolve("tokenizer.json"), tok.toAbsolutePath());
 
-        // prepacking=true: ONNX Runtime's default, which the plain load has; the answers are then bit-equal.
-        try (ZooModel<String, float[]> fromImage = embeddings().optModelUrls("daxfs://" + image.toAbsolutePath() + "?model=minilm&prepacking=true").build().loadModel();
-             ZooModel<String, float[]> fromFile = embeddings().optModelPath(plain).build().loadModel();
-             Predictor<String, float[]> a = fromImage.newPredictor();
-             Predictor<String, float[]> b = fromFile.newPredictor()) {
-            assertFalse(Files.exists(image.resolveSibling("tokenizer.json")), "nothing is read beside the image");
-            for (String s : MiniLmDemo.SENTENCES) {
-                float[] e = a.predict(s);
-                assertEquals(384, e.length);
-                assertArrayEquals(b.predict(s), e, "embedding of '" + s + "'");
+        // The same directory packed as a HuggingFace model directory: tokenizer.json comes along by itself.
+        Path fromDir = tmp.resolve("minilm-dir.daxfs");
+        assertEquals(0, Daxload.run("pack-model", "--name", "minilm", plain.toString(), "-o", fromDir.toString(), "-q"));
+
+        for (Path img : new Path[] {image, fromDir}) {
+            // prepacking=true: ONNX Runtime's default, which the plain load has; the answers are then bit-equal.
+            try (ZooModel<String, float[]> fromImage = embeddings().optModelUrls("daxfs://" + img.toAbsolutePath() + "?model=minilm&prepacking=true").build().loadModel();
+                 ZooModel<String, float[]> fromFile = embeddings().optModelPath(plain).build().loadModel();
+                 Predictor<String, float[]> a = fromImage.newPredictor();
+                 Predictor<String, float[]> b = fromFile.newPredictor()) {
+                for (String s : MiniLmDemo.SENTENCES) {
+                    float[] e = a.predict(s);
+                    assertEquals(384, e.length);
+                    assertArrayEquals(b.predict(s), e, img.getFileName() + ": embedding of '" + s + "'");
+                }
             }
         }
     }
