@@ -3,6 +3,7 @@ package dev.daxload.cli;
 import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
+import dev.daxload.image.DaxNames;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,7 +13,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "ls", mixinStandardHelpOptions = true, description = "List a directory of an image, like ls.")
+@Command(name = "ls", mixinStandardHelpOptions = true, description = {"List a directory of an image, like ls.",
+    "Names are shown as ls -b shows them: bytes that are not printable UTF-8 as \\ and three octal digits, a backslash as \\\\."})
 final class LsCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -64,11 +66,11 @@ final class LsCommand implements Callable<Integer> {
                 if (!first) {
                     out.println();
                 }
-                out.println("/" + (first ? path.replaceAll("^/+|/+$", "") : image.pathOf(d)) + ":"); // the top as the user spelt it
+                out.println("/" + (first ? path.replaceAll("^/+|/+$", "") : DaxNames.escape(image.pathOf(d))) + ":"); // the top as the user spelt it
             }
             first = false;
             for (DaxEntry e : entries) {
-                out.println(longFormat ? longLine(image, e) : e.name());
+                out.println(longFormat ? longLine(image, e) : e.displayName());
             }
             if (recursive) {
                 for (int i = entries.size() - 1; i >= 0; i--) {
@@ -83,7 +85,7 @@ final class LsCommand implements Callable<Integer> {
     private static String longLine(DaxImage image, DaxEntry e) {
         DaxInode n = e.inode();
         long size = n.isDirectory() ? n.entryCount() * dev.daxload.image.DaxfsLayout.DIRENT_SIZE_UNIT : n.size();
-        String line = String.format("%s %3d %5d %5d %12d %s", n.modeString(), n.nlink(), n.uid(), n.gid(), size, e.name());
-        return n.isSymlink() ? line + " -> " + image.readSymlink(n) : line;
+        String line = String.format("%s %3d %5d %5d %12d %s", n.modeString(), n.nlink(), n.uid(), n.gid(), size, e.displayName());
+        return n.isSymlink() ? line + " -> " + DaxNames.escape(image.readSymlinkBytes(n)) : line;
     }
 }

@@ -168,6 +168,9 @@ final class ModelBinder implements BlockFactory {
             }
             Block block = switch (engine) {
                 case "OnnxRuntime" -> {
+                    if (weights != null && target.verify() == DaxfsUri.Verify.BACKGROUND) {
+                        CorruptWeightsGuard.install(djlModel, weights); // a failed check then refuses predictions
+                    }
                     SessionOptions options = pending.get();
                     pending.remove();
                     if (options == null) {

@@ -7,7 +7,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -306,7 +305,7 @@ public final class DaxImage implements AutoCloseable {
         for (long k = 0; k < count; k++) {
             long at = index.base() + dir.dataOffset() + k * DIRENT_STRIDE;
             int len = Short.toUnsignedInt(segment.get(U16, at + DIRENT_NAME_LEN));
-            String name = new String(segment.asSlice(at + DIRENT_NAME, len).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            String name = DaxNames.decode(segment.asSlice(at + DIRENT_NAME, len).toArray(ValueLayout.JAVA_BYTE));
             action.accept(DaxEntry.in(dirPath, name, inode(Integer.toUnsignedLong(segment.get(U32, at + DIRENT_INO)))));
         }
     }
@@ -362,14 +361,18 @@ public final class DaxImage implements AutoCloseable {
         return content(inode);
     }
 
-    /** The target of a symlink, as stored. */
+    /** The target of a symlink, as {@link DaxNames#decode} gives it (bytes that are not UTF-8 escaped). */
     public String readSymlink(DaxInode link) {
+        return DaxNames.decode(readSymlinkBytes(link));
+    }
+
+    /** The target of a symlink, as stored. */
+    public byte[] readSymlinkBytes(DaxInode link) {
         ensureOpen();
         if (!link.isSymlink()) {
             throw new IllegalArgumentException("inode " + link.ino() + " is not a symlink");
         }
-        byte[] bytes = segment.asSlice(index.base() + link.dataOffset(), link.size()).toArray(ValueLayout.JAVA_BYTE);
-        return new String(bytes, StandardCharsets.UTF_8);
+        return segment.asSlice(index.base() + link.dataOffset(), link.size()).toArray(ValueLayout.JAVA_BYTE);
     }
 
     /**

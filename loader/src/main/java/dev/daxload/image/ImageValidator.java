@@ -518,7 +518,7 @@ public final class ImageValidator {
                 }
                 refs[(int) child]++;
                 if (children.putIfAbsent(new Child(dir.ino, name), child) != null) {
-                    error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "path '" + pathOf(dir.ino, name) + "' appears twice once decoded as UTF-8");
+                    error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "path '" + pathOf(dir.ino, name) + "' appears twice");
                 }
             }
         }
@@ -595,8 +595,8 @@ public final class ImageValidator {
         try {
             return utf8.decode(java.nio.ByteBuffer.wrap(raw)).toString();
         } catch (CharacterCodingException e) {
-            warn(dirIno, at + DIRENT_NAME, "dirent.utf8", "entry " + k + " has a name that is not valid UTF-8; shown with replacement characters");
-            return new String(raw, StandardCharsets.UTF_8);
+            // Legal, as on any Linux file system: the name is kept byte for byte (DaxNames).
+            return DaxNames.decode(raw);
         }
     }
 }

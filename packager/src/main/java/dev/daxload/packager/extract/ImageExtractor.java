@@ -3,6 +3,8 @@ package dev.daxload.packager.extract;
 import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
+import dev.daxload.image.DaxNames;
+import dev.daxload.packager.image.HostPaths;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
@@ -25,6 +27,10 @@ import java.util.Map;
  * nothing is created through a symlink (files are created with {@code CREATE_NEW} and
  * {@code NOFOLLOW_LINKS}, existing directories must be real directories), and symlinks are created
  * as links, never followed. Existing files are not overwritten.
+ *
+ * <p>Names and symlink targets are written as the bytes the image holds, UTF-8 or not, and a file
+ * or symlink with several names stays one inode with several links. An output path longer than Linux
+ * opens is refused naming it and the limit.
  */
 public final class ImageExtractor {
     private final boolean restoreOwners;
@@ -49,22 +55,30 @@ public final class ImageExtractor {
         if (!top.isDirectory()) {
             throw new java.nio.file.NotDirectoryException(image.source() + ":/" + imagePath.replaceAll("^/+", ""));
         }
-        Files.createDirectories(root);
-        requireRealDirectory(root);
         String prefix = image.pathOf(top);
         List<DaxEntry> entries = new ArrayList<>();
         image.walk(top, entries::add);
+        checkPathLengths(image, prefix, entries, root); // before anything is written
+        Files.createDirectories(root);
+        requireRealDirectory(root);
         Map<Long, Path> firstPath = new HashMap<>();
         List<Runnable> directoryModes = new ArrayList<>();
         long bytes = 0;
         for (DaxEntry e : entries) {
             String rel = prefix.isEmpty() ? e.path() : e.path().substring(prefix.length() + 1);
-            Path out = root.resolve(rel).normalize();
+            Path out = HostPaths.resolve(root, rel).normalize();
             if (!out.startsWith(root) || out.equals(root)) {
-                throw new IOException(image.source() + ":/" + e.path() + ": would be written outside " + root);
+                throw new IOException(image.source() + ":/" + DaxNames.escape(e.path()) + ": would be written outside " + root);
             }
             requireRealDirectory(out.getParent());
             DaxInode n = e.inode();
+            if (!n.isDirectory()) {
+                Path earlier = firstPath.putIfAbsent(n.ino(), out);
+                if (earlier != null) {
+                    Files.createLink(out, earlier); // link(2) names the inode itself, a symlink too
+                    continue;
+                }
+            }
             if (n.isDirectory()) {
                 if (!Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
                     Files.createDirectory(out);
@@ -74,15 +88,10 @@ public final class ImageExtractor {
                 continue;
             }
             if (n.isSymlink()) {
-                Files.createSymbolicLink(out, Path.of(image.readSymlink(n)));
+                PosixCalls.symlink(image.readSymlinkBytes(n), out);
                 if (restoreOwners) {
                     PosixCalls.lchown(out, n.uid(), n.gid());
                 }
-                continue;
-            }
-            Path earlier = firstPath.putIfAbsent(n.ino(), out);
-            if (earlier != null) {
-                Files.createLink(out, earlier);
                 continue;
             }
             bytes += writeFile(image.content(n), out);
@@ -97,11 +106,24 @@ public final class ImageExtractor {
         return bytes;
     }
 
+    private static void checkPathLengths(DaxImage image, String prefix, List<DaxEntry> entries, Path root) throws IOException {
+        int rootBytes = HostPaths.absoluteBytes(root).length;
+        for (DaxEntry e : entries) {
+            String rel = prefix.isEmpty() ? e.path() : e.path().substring(prefix.length() + 1);
+            int pathBytes = rootBytes + 1 + DaxNames.encode(rel).length;
+            if (pathBytes > HostPaths.PATH_MAX) {
+                throw new IOException(image.source() + ":/" + DaxNames.escape(e.path()) + ": would be written at a path of " + pathBytes
+                        + " bytes under " + HostPaths.display(root) + "; Linux opens paths of at most " + HostPaths.PATH_MAX
+                        + " bytes (PATH_MAX 4096 with the NUL): extract into a shorter directory, or --path a directory nearer to it");
+            }
+        }
+    }
+
     private static long writeFile(MemorySegment data, Path out) throws IOException {
         try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
             writeAll(data, ch);
         } catch (FileAlreadyExistsException e) {
-            throw new FileAlreadyExistsException(out.toString(), null, "already exists; extract does not overwrite");
+            throw new FileAlreadyExistsException(HostPaths.display(out), null, "already exists; extract does not overwrite");
         }
         return data.byteSize();
     }

@@ -50,6 +50,8 @@ final class FileCalls {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     private static final MethodHandle MUNMAP = handle("munmap",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle READLINK = handle("readlink",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(LINKER.defaultLookup().find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
 
@@ -88,6 +90,32 @@ final class FileCalls {
                 throw new Errno(path, "open", (int) ERRNO.get(state, 0L));
             }
             return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(t);
+        }
+    }
+
+    /**
+     * The target of the symlink at {@code link}, byte for byte: {@code Files.readSymbolicLink} gives a
+     * {@code Path}, which drops a trailing or doubled slash and, as a string, bytes that are not UTF-8.
+     */
+    static byte[] readlink(Path link) throws IOException {
+        byte[] path = HostPaths.absoluteBytes(link);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(STATE);
+            MemorySegment cpath = arena.allocate(path.length + 1L);
+            MemorySegment.copy(path, 0, cpath, ValueLayout.JAVA_BYTE, 0, path.length);
+            MemorySegment buf = arena.allocate(HostPaths.PATH_MAX + 2L);
+            long n = (long) READLINK.invokeExact(state, cpath, buf, buf.byteSize());
+            if (n < 0) {
+                throw new Errno(link, "readlink", (int) ERRNO.get(state, 0L));
+            }
+            if (n == buf.byteSize()) {
+                throw new FileSystemException(link.toString(), null, "readlink: target longer than " + HostPaths.PATH_MAX + " bytes");
+            }
+            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

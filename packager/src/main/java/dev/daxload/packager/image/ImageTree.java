@@ -1,7 +1,7 @@
 package dev.daxload.packager.image;
 
+import dev.daxload.image.DaxNames;
 import dev.daxload.image.DaxfsLayout;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
@@ -15,12 +15,14 @@ import java.util.function.Function;
  * and owners. Built by {@link TreeScanner} from a directory, or by hand by the model packager, then
  * written by {@link ImageWriter}.
  *
- * <p>Entries are kept sorted by the bytes of their UTF-8 names, so the same tree gives the same image.
+ * <p>Entries are kept sorted by the bytes of their names, so the same tree gives the same image. Names
+ * and symlink targets are bytes, as on Linux: a string here is what {@link DaxNames#decode} makes of
+ * them, so a name that is not UTF-8 is stored exactly as the source file system held it.
  */
 public final class ImageTree {
-    /** Byte order of UTF-8 names, like {@code LC_ALL=C ls}. */
+    /** Byte order of names, like {@code LC_ALL=C ls}. */
     static final Comparator<String> NAME_ORDER = Comparator.comparing(
-            (Function<String, byte[]>) s -> s.getBytes(StandardCharsets.UTF_8), Arrays::compareUnsigned);
+            (Function<String, byte[]>) DaxNames::encode, Arrays::compareUnsigned);
 
     private final Directory root;
 
@@ -84,7 +86,7 @@ public final class ImageTree {
         }
     }
 
-    /** A node of the tree. One node under several names is a hard link (regular files only). */
+    /** A node of the tree. One node under several names is a hard link (regular files and symlinks). */
     public sealed interface Node permits Directory, RegularFile, Symlink {
         Attributes attributes();
 
@@ -146,6 +148,11 @@ public final class ImageTree {
             return put(name, file);
         }
 
+        /** Gives {@code symlink}, already in the tree, one more name: one inode with several links. */
+        public Symlink link(String name, Symlink symlink) {
+            return put(name, symlink);
+        }
+
         private <T extends Node> T put(String name, T node) {
             checkName(name);
             if (entries.putIfAbsent(name, node) != null) {
@@ -180,13 +187,13 @@ public final class ImageTree {
         }
     }
 
-    /** A symbolic link; its target is stored as given and resolved by the reader. */
+    /** A symbolic link; its target is stored as given (bytes, see {@link DaxNames}) and resolved by the reader. */
     public static final class Symlink implements Node {
         private final byte[] target;
         private final Attributes attributes;
 
         Symlink(String target, Attributes attributes) {
-            this.target = target.getBytes(StandardCharsets.UTF_8);
+            this.target = DaxNames.encode(target);
             if (this.target.length == 0 || this.target.length > DaxfsLayout.SYMLINK_MAX) {
                 throw new IllegalArgumentException("symlink target of " + this.target.length + " bytes; expected 1.." + DaxfsLayout.SYMLINK_MAX);
             }
@@ -202,8 +209,9 @@ public final class ImageTree {
             return target;
         }
 
+        /** The target as {@link DaxNames#decode} gives it. */
         public String target() {
-            return new String(target, StandardCharsets.UTF_8);
+            return DaxNames.decode(target);
         }
 
         @Override
@@ -219,9 +227,9 @@ public final class ImageTree {
 
     /** Rejects names the format cannot hold, naming the rule. */
     public static void checkName(String name) {
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = DaxNames.encode(name);
         if (bytes.length == 0 || bytes.length > DaxfsLayout.NAME_MAX) {
-            throw new IllegalArgumentException("name '" + name + "' is " + bytes.length + " bytes; a DAXFS name is 1.." + DaxfsLayout.NAME_MAX);
+            throw new IllegalArgumentException("name '" + DaxNames.escape(name) + "' is " + bytes.length + " bytes; a DAXFS name is 1.." + DaxfsLayout.NAME_MAX);
         }
         if (name.equals(".") || name.equals("..")) {
             throw new IllegalArgumentException("'" + name + "' cannot be an entry name");

@@ -11,7 +11,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -290,7 +289,7 @@ public final class ImageWriter {
         fileWritten.written(f, at, f.content().size(), crc);
     }
 
-    /** Numbers nodes breadth first, entries in name order; a hard-linked file keeps its first number. */
+    /** Numbers nodes breadth first, entries in name order; a hard-linked file or symlink keeps its first number. */
     private static List<Placed> number(ImageTree tree) {
         Map<Node, Integer> index = new IdentityHashMap<>();
         List<Node> order = new ArrayList<>();
@@ -305,8 +304,8 @@ public final class ImageWriter {
                 Node child = e.getValue();
                 links.merge(child, 1L, Long::sum);
                 if (index.containsKey(child)) {
-                    if (!(child instanceof RegularFile)) {
-                        throw new IllegalArgumentException("'" + e.getKey() + "': only regular files may have several names");
+                    if (child instanceof Directory) {
+                        throw new IllegalArgumentException("'" + e.getKey() + "': a directory may not have several names");
                     }
                     continue;
                 }
@@ -343,7 +342,7 @@ public final class ImageWriter {
         int k = 0;
         for (var e : d.entries()) {
             int base = k++ * DIRENT_STRIDE;
-            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
+            byte[] name = dev.daxload.image.DaxNames.encode(e.getKey());
             buf.putInt(base + DIRENT_INO, (int) (long) inoOf.get(e.getValue()));
             buf.putInt(base + DIRENT_MODE, mode(e.getValue()));
             buf.putShort(base + DIRENT_NAME_LEN, (short) name.length);

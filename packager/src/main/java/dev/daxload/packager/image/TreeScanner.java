@@ -1,5 +1,6 @@
 package dev.daxload.packager.image;
 
+import dev.daxload.image.DaxNames;
 import dev.daxload.packager.image.ImageTree.Attributes;
 import dev.daxload.packager.image.ImageTree.Directory;
 import java.io.IOException;
@@ -15,8 +16,13 @@ import java.util.function.Consumer;
 
 /**
  * Reads a directory tree into an {@link ImageTree}: types, permission bits, owners, symlink targets
- * and hard links (files that share a device and inode become one node). File contents are not read:
- * they are copied when the image is written.
+ * and hard links (files, and symlinks, that share a device and inode become one node). Names and
+ * symlink targets are taken as the bytes the file system holds ({@link HostPaths}), UTF-8 or not. File
+ * contents are not read: they are copied when the image is written.
+ *
+ * <p>A path longer than Linux opens ({@link HostPaths#PATH_MAX}) is refused before anything is
+ * written, naming the path: the packer reads sources by path, and the loader refuses such paths in an
+ * image too.
  *
  * <p>Sockets, FIFOs and device nodes have no place in a DAXFS image; they are skipped and reported
  * through the warning callback.
@@ -41,11 +47,12 @@ public final class TreeScanner {
             throw new java.nio.file.NotDirectoryException(root.toString());
         }
         ImageTree tree = new ImageTree(attributes(Files.readAttributes(root, "unix:mode,uid,gid")));
-        Map<FileKey, ImageTree.RegularFile> seen = new HashMap<>();
+        root = root.toAbsolutePath(); // the paths counted against PATH_MAX are the ones opened and named
+        Map<FileKey, ImageTree.Node> seen = new HashMap<>();
         // Depth-first with an explicit stack: deep trees must not overflow the Java stack.
-        record Work(Path dir, Directory node) {}
+        record Work(Path dir, Directory node, int pathBytes) {}
         List<Work> stack = new ArrayList<>();
-        stack.add(new Work(root, tree.root()));
+        stack.add(new Work(root, tree.root(), HostPaths.absoluteBytes(root).length));
         while (!stack.isEmpty()) {
             Work w = stack.removeLast();
             List<Path> children = new ArrayList<>();
@@ -53,29 +60,44 @@ public final class TreeScanner {
                 ds.forEach(children::add);
             }
             for (Path child : children) {
-                String name = child.getFileName().toString();
+                byte[] nameBytes = HostPaths.nameBytes(child);
+                String name = DaxNames.decode(nameBytes);
                 try {
                     ImageTree.checkName(name);
                 } catch (IllegalArgumentException e) {
-                    throw new IOException(child + ": " + e.getMessage());
+                    throw new IOException(HostPaths.display(child) + ": " + e.getMessage());
+                }
+                int pathBytes = w.pathBytes + 1 + nameBytes.length;
+                if (pathBytes > HostPaths.PATH_MAX) {
+                    throw new IOException(HostPaths.display(child) + ": a path of " + pathBytes + " bytes; Linux opens paths of at most "
+                            + HostPaths.PATH_MAX + " bytes (PATH_MAX 4096 with the NUL), and daxload reads sources and images by path:"
+                            + " pack a directory nearer to it, or shorten the names");
                 }
                 Map<String, Object> a = Files.readAttributes(child, "unix:mode,uid,gid,ino,dev,nlink,size", LinkOption.NOFOLLOW_LINKS);
                 int mode = (Integer) a.get("mode");
                 Attributes attrs = attributes(a);
+                // Files and symlinks with several names share one node, so the image keeps one inode.
+                FileKey key = (Integer) a.get("nlink") > 1 ? new FileKey(a.get("dev"), a.get("ino")) : null;
+                ImageTree.Node existing = key == null ? null : seen.get(key);
                 switch (mode & dev.daxload.image.DaxfsLayout.S_IFMT) {
-                    case dev.daxload.image.DaxfsLayout.S_IFDIR -> stack.add(new Work(child, w.node.directory(name, attrs)));
+                    case dev.daxload.image.DaxfsLayout.S_IFDIR -> stack.add(new Work(child, w.node.directory(name, attrs), pathBytes));
                     case dev.daxload.image.DaxfsLayout.S_IFLNK -> {
+                        if (existing instanceof ImageTree.Symlink s) {
+                            w.node.link(name, s);
+                            continue;
+                        }
                         try {
-                            w.node.symlink(name, Files.readSymbolicLink(child).toString(), attrs);
+                            var s = w.node.symlink(name, DaxNames.decode(FileCalls.readlink(child)), attrs);
+                            if (key != null) {
+                                seen.put(key, s);
+                            }
                         } catch (IllegalArgumentException e) {
-                            throw new IOException(child + ": " + e.getMessage());
+                            throw new IOException(HostPaths.display(child) + ": " + e.getMessage());
                         }
                     }
                     case dev.daxload.image.DaxfsLayout.S_IFREG -> {
-                        FileKey key = (Integer) a.get("nlink") > 1 ? new FileKey(a.get("dev"), a.get("ino")) : null;
-                        ImageTree.RegularFile existing = key == null ? null : seen.get(key);
-                        if (existing != null) {
-                            w.node.link(name, existing);
+                        if (existing instanceof ImageTree.RegularFile f) {
+                            w.node.link(name, f);
                         } else {
                             var f = w.node.file(name, FileContent.of(child, (Long) a.get("size")), attrs);
                             if (key != null) {
@@ -83,7 +105,7 @@ public final class TreeScanner {
                             }
                         }
                     }
-                    default -> warnings.accept(child + ": skipped: sockets, FIFOs and device nodes have no place in a DAXFS image");
+                    default -> warnings.accept(HostPaths.display(child) + ": skipped: sockets, FIFOs and device nodes have no place in a DAXFS image");
                 }
             }
         }
