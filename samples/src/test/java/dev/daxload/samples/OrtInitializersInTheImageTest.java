@@ -47,14 +47,20 @@ class OrtInitializersInTheImageTest {
     /** Every F32 tensor's byte range in the image file. */
     static final Map<String, long[]> ranges = new LinkedHashMap<>();
 
-    @BeforeAll
-    static void pack() throws Exception {
-        image = tmp.resolve("minilm.daxfs");
+    /** all-MiniLM-L6-v2 packed as model "minilm" into {@code dir}/minilm.daxfs. */
+    static Path packMiniLm(Path dir) throws Exception {
+        Path out = dir.resolve("minilm.daxfs");
         Path tok = modelDir.resolve("all-minilm-l6-v2-tokenizer.json");
         ModelPackager p = new ModelPackager();
         p.model("minilm").add(new OnnxReader().read(modelDir.resolve("all-minilm-l6-v2.onnx")))
                 .sideFile("tokenizer.json", FileContent.of(tok, Files.size(tok)));
-        p.write(new ImageWriter(), image);
+        p.write(new ImageWriter(), out);
+        return out;
+    }
+
+    @BeforeAll
+    static void pack() throws Exception {
+        image = packMiniLm(tmp);
         // Where each tensor lies in the file: its view's address less the image's base address.
         try (ModelWeights w = ModelWeights.open(image, "minilm")) {
             long base = w.image().segment().address();
@@ -160,9 +166,14 @@ class OrtInitializersInTheImageTest {
     }
 
     static ZooModel<String, float[]> load(HuggingFaceTokenizer tokenizer, String options) throws Exception {
+        return load(image, tokenizer, options);
+    }
+
+    /** Model "minilm" of {@code image} through a daxfs: URL with {@code options} (a query string, or ""). */
+    static ZooModel<String, float[]> load(Path image, HuggingFaceTokenizer tokenizer, String options) throws Exception {
         return Criteria.builder()
                 .setTypes(String.class, float[].class)
-                .optModelUrls("daxfs://" + image.toAbsolutePath() + "?model=minilm&" + options)
+                .optModelUrls("daxfs://" + image.toAbsolutePath() + "?model=minilm" + (options.isEmpty() ? "" : "&" + options))
                 .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true))
                 .build().loadModel();
     }
