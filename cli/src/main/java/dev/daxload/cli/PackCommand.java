@@ -22,7 +22,7 @@ final class PackCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "IMAGE", description = "the image to write: a file (replaced only when complete; symlinks followed), a block or character device (written in place), or - for standard output")
     Path output;
 
-    @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4096",
+    @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.AlignmentConverter.class, defaultValue = "4096",
             description = "align files at least SIZE long to SIZE, e.g. 2M for huge-page mappings (default: ${DEFAULT-VALUE})")
     long align;
 

@@ -27,7 +27,7 @@ final class PrepackCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "NAME", description = "prepack only this model (repeatable; default: every ONNX model)")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.Converter.class, defaultValue = "4096",
+    @Option(names = "--align", paramLabel = "SIZE", converter = Sizes.AlignmentConverter.class, defaultValue = "4096",
             description = "align files at least SIZE long to SIZE in the new image (default: ${DEFAULT-VALUE})")
     long align;
 

@@ -44,4 +44,19 @@ final class Sizes {
             }
         }
     }
+
+    /**
+     * Parses an {@code --align} size and refuses, as bad usage (exit 2), one the image writer cannot
+     * use: not a power of two, or under the 4 KiB block.
+     */
+    static final class AlignmentConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            long bytes = new Converter().convert(value);
+            if (bytes < 4096 || Long.bitCount(bytes) != 1) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not an alignment: expected a power of two of at least 4096 (examples: 4096, 64K, 2M)");
+            }
+            return bytes;
+        }
+    }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -124,10 +125,17 @@ class DaxloadCliTest {
     @Test
     void catWritesBytesToStdout() throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
+        Path err = tmp.resolve("cat.err");
+        // stderr to a file, so a chatty child never blocks on a full pipe; a bounded wait, so a hang fails
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Daxload.class.getName(), "cat", image.toString(), "d/to-a").start();
+                Daxload.class.getName(), "cat", image.toString(), "d/to-a")
+                .redirectError(err.toFile()).start();
         byte[] out = p.getInputStream().readAllBytes();
-        assertEquals(0, p.waitFor(), new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail("daxload cat did not exit within 60 s");
+        }
+        assertEquals(0, p.exitValue(), Files.readString(err));
         assertEquals("alpha\n", new String(out, StandardCharsets.UTF_8));
     }
 
@@ -136,9 +144,14 @@ class DaxloadCliTest {
         assertEquals(2, run("pack").code);
         assertEquals(2, run("ls").code);
         assertEquals(2, run("frobnicate").code);
-        assertEquals(2, run("pack", src.toString(), "-o", "x", "--align", "3K").code == 1 ? 2 : run("pack", src.toString(), "-o", "x", "--align", "zz").code);
+        assertEquals(2, run("tensors", "--sort", "colour", image.toString()).code);
+        for (String align : List.of("3K", "zz", "1024", "0")) {
+            Run r = run("pack", src.toString(), "-o", tmp.resolve("x").toString(), "--align", align);
+            assertEquals(2, r.code, "--align " + align + ": " + r.err);
+            assertTrue(r.err.contains("'" + align + "'"), r.err);
+            assertFalse(Files.exists(tmp.resolve("x")), "bad usage writes nothing");
+        }
     }
-
     @Test
     void missingFilesAreNamed() {
         Run r = run("cat", image.toString(), "nope");
@@ -148,13 +161,33 @@ class DaxloadCliTest {
 
     @Test
     void everyCommandHasHelp() {
+        // Every subcommand the command line has, nested ones included (gpu probe, ...), so a new
+        // command without --help fails here without anyone adding it to a list.
         List<String> failures = new ArrayList<>();
-        for (String c : List.of("pack", "ls", "cat", "extract", "inspect", "verify")) {
-            Run r = run(c, "--help");
-            if (r.code != 0 || !r.out.contains("Usage: daxload " + c)) {
-                failures.add(c);
-            }
-        }
+        List<String> seen = new ArrayList<>();
+        checkHelp(Daxload.commandLine(), List.of(), failures, seen);
+        assertTrue(seen.size() >= 17, "only " + seen + " found: the walk over subcommands is broken");
+        assertTrue(seen.containsAll(List.of("pack", "ls", "cat", "extract", "inspect", "verify", "pack-model", "prepack",
+                "tensors", "lookup", "mount", "umount", "gpu", "gpu probe", "gpu load", "gpu attach", "gpu bench", "gpu views")), seen.toString());
         assertEquals(List.of(), failures);
+    }
+
+    private static void checkHelp(CommandLine parent, List<String> path, List<String> failures, List<String> seen) {
+        for (var e : parent.getSubcommands().entrySet()) {
+            if (e.getValue().getCommandSpec().userObject() instanceof CommandLine.HelpCommand) {
+                continue;
+            }
+            List<String> here = new ArrayList<>(path);
+            here.add(e.getKey());
+            String name = String.join(" ", here);
+            seen.add(name);
+            List<String> args = new ArrayList<>(here);
+            args.add("--help");
+            Run r = run(args.toArray(String[]::new));
+            if (r.code != 0 || !r.out.contains("Usage: daxload " + name) || !r.err.isEmpty()) {
+                failures.add(name + " (exit " + r.code + ")");
+            }
+            checkHelp(e.getValue(), here, failures, seen);
+        }
     }
 }

@@ -21,14 +21,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicContainer;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every fixture that {@code ../shared/testdata/expected.json} and the packager's own
+ * Every fixture that the repository's {@code testdata/expected.json} and the packager's own
  * {@code src/test/fixtures/expected.json} list, packed by {@code daxload pack-model}
  * into its own image, then read back from the image (not from the source): each tensor's dtype, shape,
  * length and SHA-256 must be what the format's reference reader reported, the data 4 KiB aligned, its
@@ -49,7 +48,7 @@ class FixtureImageTest {
         for (Path dir : List.of(TESTDATA, OWN, OWN.resolve("torch"))) {
             if (!Files.isRegularFile(dir.resolve("expected.json"))) {
                 sets.add(DynamicContainer.dynamicContainer(dir.toString(), List.of(DynamicTest.dynamicTest("missing",
-                        () -> Assumptions.abort("no " + dir.resolve("expected.json") + " (../shared beside the checkout?)")))));
+                        () -> fail("no " + dir.resolve("expected.json") + ": the repository's fixtures are missing (a broken checkout)")))));
                 continue;
             }
             sets.add(DynamicContainer.dynamicContainer(dir.toString(), fixtures(dir)));

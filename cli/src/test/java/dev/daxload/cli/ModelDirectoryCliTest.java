@@ -10,7 +10,6 @@ import dev.daxload.packager.source.Fixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,7 +57,6 @@ class ModelDirectoryCliTest {
 
     @Test
     void aSafetensorsDirectoryPacksWithEverySideFileAndLeavesOtherFormatsOut() throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(TESTDATA), "no ../shared/testdata");
         Path dir = hfSideFiles(Files.createDirectories(tmp.resolve("hf")));
         Files.copy(TESTDATA.resolve("silero-vad.safetensors"), dir.resolve("model.safetensors"));
         Files.write(dir.resolve("tf_model.h5"), new byte[] {(byte) 0x89, 'H', 'D', 'F'});
@@ -74,7 +72,6 @@ class ModelDirectoryCliTest {
 
     @Test
     void aShardedSafetensorsDirectoryKeepsItsConfigAndTokenizer() throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(TESTDATA), "no ../shared/testdata");
         Path dir = hfSideFiles(Files.createDirectories(tmp.resolve("sharded")));
         try (var s = Files.list(TESTDATA.resolve("sharded"))) {
             for (Path p : s.toList()) {
@@ -90,7 +87,6 @@ class ModelDirectoryCliTest {
 
     @Test
     void anOnnxDirectoryKeepsTheGraphAndTheTokenizer() throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(TESTDATA), "no ../shared/testdata");
         Path dir = hfSideFiles(Files.createDirectories(tmp.resolve("onnx-model")));
         Files.copy(TESTDATA.resolve("silero_vad_op18_ifless.onnx"), dir.resolve("model.onnx"));
         Run r = pack(dir.toString());

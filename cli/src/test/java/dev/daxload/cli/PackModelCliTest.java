@@ -19,20 +19,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** pack-model, tensors and verify --checksums on the reference writers' fixtures. */
 class PackModelCliTest {
-    static final Path TESTDATA = Path.of(System.getProperty("daxload.shared", "../../shared")).resolve("testdata");
+    static final Path TESTDATA = dev.daxload.packager.source.Fixtures.repositoryTestdata();
     @TempDir Path tmp;
     Path image;
 
     @BeforeEach
     void pack() throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(TESTDATA), "no ../shared/testdata beside the checkout");
         Path vocab = tmp.resolve("vocab.csv");
         Files.writeString(vocab, "token,id\nhello,1\n\"wor,ld\",2\n");
         Path tree = Files.createDirectories(tmp.resolve("etc"));

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
  * mutant index.
  *
  * <p>Knobs (system properties): {@code daxload.fuzz.mutants} (count; the root pom passes 100000),
- * {@code daxload.fuzz.seed}, {@code daxload.fuzz.only} (replay one mutant index, printing its
- * mutations).
+ * {@code tests.seed} (new each run and printed; the older {@code daxload.fuzz.seed} still works),
+ * {@code daxload.fuzz.only} (replay one mutant index, printing its mutations).
  *
  * <p>Every mutant is a function of (seed, index) alone, so any one can be replayed without running
  * the ones before it. Mutants are made in place in one byte array per seed image and undone after
@@ -102,7 +102,7 @@ class ImageFuzzTest {
 
     @Test
     void mutantsNeverCrashTheReader() throws Exception {
-        long seed = Long.getLong("daxload.fuzz.seed", 0xDA7F_5EEDL);
+        long seed = dev.daxload.testsupport.TestSeed.of("image fuzz", "daxload.fuzz.seed");
         int count = Integer.getInteger("daxload.fuzz.mutants", 20_000);
         Long only = Long.getLong("daxload.fuzz.only");
         List<SeedImage> seeds = seedImages();
@@ -149,7 +149,7 @@ class ImageFuzzTest {
             worker.join(200);
             long i = current.get();
             if (worker.isAlive() && i >= 0 && i != Long.MAX_VALUE && System.nanoTime() - startedAt.get() > BUDGET_NANOS) {
-                fail("mutant " + i + " (seed " + seed + ") ran past " + BUDGET_NANOS / 1_000_000 + " ms: a hang? replay with -Ddaxload.fuzz.seed="
+                fail("mutant " + i + " (seed " + seed + ") ran past " + BUDGET_NANOS / 1_000_000 + " ms: a hang? replay with -Dtests.seed="
                         + seed + " -Ddaxload.fuzz.only=" + i + "\n" + fuzzer.describe(i));
             }
         }
@@ -157,7 +157,7 @@ class ImageFuzzTest {
         System.out.printf("image fuzz: %d mutants of %d seed images in %d ms (seed %d); %d opened as readable; slowest: mutant %d, %.1f ms%n",
                 ran[0], seeds.size(), ms, seed, readable[0], slowest[0], slowest[1] / 1e6);
         synchronized (failures) {
-            assertTrue(failures.isEmpty(), () -> failures.size() + " failing mutants (seed " + seed + "; replay one with -Ddaxload.fuzz.seed="
+            assertTrue(failures.isEmpty(), () -> failures.size() + " failing mutants (seed " + seed + "; replay one with -Dtests.seed="
                     + seed + " -Ddaxload.fuzz.only=INDEX):\n" + String.join("\n\n", failures));
         }
         // The mutations must not be so destructive that the reader is never exercised.

@@ -34,6 +34,31 @@ class TableLayoutTest {
         assertEquals(TableLayout.mix(-5L), TableLayout.hashKey(-5L));
     }
 
+    /**
+     * The index hash of keys as images store it. The values were computed outside this code base
+     * (a few lines of Python following the class Javadoc: FNV-1a 64 of the UTF-8 bytes, then the
+     * splitmix64 finalizer), so a change to either half, to the byte order or to the widening of
+     * integer keys fails here even if writer and reader change together.
+     */
+    @Test
+    void hashKeyIsPinnedByLiteralVectors() {
+        assertEquals(0xf52a15e9a9b5e89bL, TableLayout.hashKey(""));
+        assertEquals(0x02c0bdbf481420f8L, TableLayout.hashKey("a"));
+        assertEquals(0xba8e799dceb3bcb1L, TableLayout.hashKey("apple"));
+        assertEquals(0x95f04555fa3bf374L, TableLayout.hashKey("ключ"));
+        assertEquals(0x4e30ce8f3e500c7fL, TableLayout.hashKey("🙂 with spaces"));
+        byte[] apple = "..apple..".getBytes(StandardCharsets.UTF_8);
+        assertEquals(0xba8e799dceb3bcb1L, TableLayout.hashKey(MemorySegment.ofArray(apple), 2, 5));
+
+        assertEquals(0x0000000000000000L, TableLayout.hashKey(0L));
+        assertEquals(0x5692161d100b05e5L, TableLayout.hashKey(1L));
+        assertEquals(0xb4d055fcf2cbbd7bL, TableLayout.hashKey(-1L));
+        assertEquals(0x47f541c0f2a7a74eL, TableLayout.hashKey(-5L));
+        assertEquals(0xa759ea27d4727622L, TableLayout.hashKey(42L));
+        assertEquals(0x7b313d2783d96d8cL, TableLayout.hashKey(Integer.MAX_VALUE)); // an I32 key, widened
+        assertEquals(0x25c26ea579cea98aL, TableLayout.hashKey(Long.MIN_VALUE));
+    }
+
     @Test
     void capacityIsThePowerOfTwoAtLeastTwiceTheRows() {
         assertEquals(2, TableLayout.capacityFor(0));

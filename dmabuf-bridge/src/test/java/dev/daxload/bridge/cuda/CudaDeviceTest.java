@@ -92,11 +92,12 @@ class CudaDeviceTest {
              DeviceImage dev = DeviceImage.upload(cu, image(a, 4L << 20), "test", 1 << 20)) {
             DeviceImage.MountAttempt m = dev.tryMountDaxfs(dir);
             System.out.println("GPU dma-buf mount: " + m.report());
-            assertFalse(m.report().isBlank());
-            if (!m.mounted()) {
-                assertTrue(m.report().contains("EINVAL") || m.report().contains("ENODEV") || m.report().contains("CUDA_ERROR")
-                        || m.report().contains("no dma-buf"), m.report());
-            }
+            // NVIDIA's dma-bufs have no kernel vmap (design.md): a mount that succeeds contradicts
+            // what the project documents and must be looked at, not passed.
+            assertFalse(m.mounted(), m.report());
+            assumeTrue(!m.report().contains("EPERM") && !m.report().contains("EACCES"), "not permitted to mount here: " + m.report());
+            assertTrue(m.report().contains("EINVAL") || m.report().contains("ENODEV") || m.report().contains("CUDA_ERROR")
+                    || m.report().contains("no dma-buf"), m.report());
         }
     }
 

@@ -24,9 +24,7 @@ class MountApiTest {
         assumeFalse(Files.readString(Path.of("/proc/filesystems")).contains("\tdaxfs\n"),
                 "this kernel has daxfs loaded; the missing-module message cannot be seen here");
         LinuxException e = assertThrows(LinuxException.class, () -> FsContext.open("daxfs"));
-        if (e.errno() == Errno.EPERM) {
-            assumeTrue(false, "fsopen needs CAP_SYS_ADMIN, which this process lacks: " + e.getMessage());
-        }
+        skipIfNotPermitted(e, "fsopen needs CAP_SYS_ADMIN, which this process lacks");
         assertEquals(Errno.ENODEV, e.errno());
         assertEquals("ENODEV", e.errnoName());
         assertEquals("fsopen(\"daxfs\")", e.call());
@@ -39,7 +37,7 @@ class MountApiTest {
         assumeFalse(Files.readString(Path.of("/proc/filesystems")).contains("\tdaxfs\n"), "daxfs is loaded here");
         try (Memfd m = Memfd.create("daxload-not-mounted", 4096)) {
             LinuxException e = assertThrows(LinuxException.class, () -> DaxfsMount.mountDmaBuf(m.fd(), dir, false));
-            assumeTrue(e.errno() != Errno.EPERM, "not permitted to mount here: " + e.getMessage());
+            skipIfNotPermitted(e, "not permitted to mount here");
             assertTrue(e.getMessage().contains("load the module"), e.getMessage());
             assertTrue(m.fd().isOpen(), "the caller still owns its fd");
         }
@@ -47,20 +45,13 @@ class MountApiTest {
 
     @Test
     void theMountApiMountsTmpfsAndUnmountsIt(@TempDir Path dir) throws Exception {
-        FsContext fc;
-        try {
-            fc = FsContext.open("tmpfs");
-        } catch (LinuxException e) {
-            assumeTrue(false, "the mount API is not permitted here: " + e.getMessage());
-            return;
-        }
-        try (fc) {
+        try (FsContext fc = openOrSkip("tmpfs")) {
             fc.setString("size", "1M").setString("mode", "0700");
             fc.create();
             try {
                 fc.mountAt(dir, false);
             } catch (LinuxException e) {
-                assumeTrue(e.errno() != Errno.EPERM, "move_mount is not permitted here: " + e.getMessage());
+                skipIfNotPermitted(e, "move_mount is not permitted here");
                 throw e;
             }
         }
@@ -131,9 +122,17 @@ class MountApiTest {
         try {
             return FsContext.open(type);
         } catch (LinuxException e) {
-            assumeTrue(e.errno() != Errno.EPERM, "the mount API is not permitted here: " + e.getMessage());
+            skipIfNotPermitted(e, "the mount API is not permitted here");
             throw e;
         }
+    }
+
+    /**
+     * Skips the calling test when {@code e} says only that this process may not do it (EPERM,
+     * EACCES); any other errno is a real failure and comes back to the caller to be asserted on.
+     */
+    static void skipIfNotPermitted(LinuxException e, String what) {
+        assumeTrue(e.errno() != Errno.EPERM && e.errno() != Errno.EACCES, () -> what + ": " + e.getMessage());
     }
 
     static boolean mountedAt(Path dir) throws Exception {

@@ -44,6 +44,11 @@ final class DataCopier implements AutoCloseable {
     private final Thread writer;
     private final WriteSize writeSize = new WriteSize();
     private volatile IOException failure;
+    /**
+     * Runs on the copying thread right after each chunk is queued: a seam where a test lets the writer
+     * get ahead deterministically (the race fixed in 4ccfac0 lived exactly here); a no-op otherwise.
+     */
+    Runnable afterQueued = () -> {};
     private boolean ended;
     private Path openPath;
     private FileChannel openSource;
@@ -135,6 +140,7 @@ final class DataCopier implements AutoCloseable {
             }
             // Once queued the buffer is the writer's, which moves its limit while it writes in pieces.
             put(new Chunk(buf, position + done));
+            afterQueued.run();
             done += n;
         }
         return checksum ? (int) crc.getValue() : 0;

@@ -164,7 +164,16 @@ final class OnnxFileScanner {
                 throw fail("initializer #" + index + " has raw_data (field 9) twice; expected it once");
             }
             int length = length("initializer #" + index + " raw_data");
-            raw.add(new RawData(in.getTotalBytesRead(), length));
+            int start = in.getTotalBytesRead();
+            // Checked here, so the error names where the weights start, not where the input ran out.
+            long inFile = file.limit() - (long) start;
+            long inMessage = in.getBytesUntilLimit() >= 0 ? in.getBytesUntilLimit() : Long.MAX_VALUE;
+            if (length > Math.min(inFile, inMessage)) {
+                throw new SourceFormatException(path, start, "initializer #" + index + " raw_data: " + length
+                        + " bytes run past the end of " + (inFile <= inMessage ? "the file" : "their initializer")
+                        + " (" + Math.min(inFile, inMessage) + " bytes left); the file is truncated or a length is wrong");
+            }
+            raw.add(new RawData(start, length));
             in.skipRawBytes(length);
         });
         rawData.add(raw.isEmpty() ? null : raw.getFirst());

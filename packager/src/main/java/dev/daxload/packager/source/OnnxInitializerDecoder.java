@@ -270,7 +270,10 @@ final class OnnxInitializerDecoder {
             }
         }
         Path file = modelDir.resolve(rel).normalize();
-        if (!file.startsWith(modelDir) || file.equals(modelDir)) {
+        if (file.equals(modelDir)) {
+            throw fail(-1, what + ": external_data location '" + location + "' is the model's directory itself; expected a file inside it");
+        }
+        if (!file.startsWith(modelDir)) {
             throw fail(-1, what + ": external_data location '" + location + "' leaves the model's directory");
         }
         return file;

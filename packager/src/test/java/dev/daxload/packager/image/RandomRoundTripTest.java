@@ -29,11 +29,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Random trees on disk, packed with {@link TreeScanner} + {@link ImageWriter} and checked against the
  * source as {@code stat} sees it: every path's type, mode, owner, size, bytes, symlink target, hard
- * link identity and link count. Seeded: a failure names its seed; rerun one with
- * {@code -Ddaxload.roundtrip.seed=N}.
+ * link identity and link count. Seeded anew each run (printed): a failure names its seed; rerun one
+ * with {@code -Dtests.seed=N}.
  */
 class RandomRoundTripTest {
-    private static final long BASE_SEED = Long.getLong("daxload.roundtrip.seed", 20261124L);
+    private static final long BASE_SEED = dev.daxload.testsupport.TestSeed.of("random round trips", "daxload.roundtrip.seed");
     private static final boolean ROOT = "root".equals(System.getProperty("user.name"));
 
     @TempDir Path tmp;
@@ -283,7 +283,7 @@ class RandomRoundTripTest {
         try {
             body.run();
         } catch (Throwable t) {
-            throw new AssertionError("failed for seed " + seed + " (rerun with -Ddaxload.roundtrip.seed=" + seed + "): " + t.getMessage(), t);
+            throw new AssertionError("failed for seed " + seed + " (rerun all with -Dtests.seed=" + BASE_SEED + "): " + t.getMessage(), t);
         }
     }
 

@@ -2,7 +2,7 @@ package dev.daxload.packager.source;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -36,19 +36,26 @@ public final class Fixtures {
     private Fixtures() {
     }
 
-    /** The shared test data folder ({@code daxload.shared}/testdata), if it is there. */
-    public static Optional<Path> sharedTestdata() {
-        String shared = System.getProperty("daxload.shared");
-        Path dir = shared == null ? null : Path.of(shared, "testdata");
-        return dir != null && Files.isRegularFile(dir.resolve("expected.json")) ? Optional.of(dir) : Optional.empty();
+    /**
+     * The repository's reference-writer fixtures ({@code testdata/} at the root, made by its
+     * {@code make.sh}): {@code daxload.testdata}, which the build sets, else {@code ../testdata} from a
+     * module. They are part of the repository, so their absence is a failure, never a skip.
+     */
+    public static Path repositoryTestdata() {
+        Path dir = Path.of(System.getProperty("daxload.testdata", "../testdata"));
+        assertTrue(Files.isRegularFile(dir.resolve("expected.json")), "the repository's testdata/ is not at " + dir.toAbsolutePath()
+                + " (system property daxload.testdata): a broken checkout");
+        return dir;
     }
 
-    /** The shared test data folder; skips the calling test when it is not there. */
+    /** Kept for callers that tolerate its absence; it is always there in a checkout. */
+    public static Optional<Path> sharedTestdata() {
+        return Optional.of(repositoryTestdata());
+    }
+
+    /** The repository's fixture folder. */
     static Path testdata() {
-        Optional<Path> dir = sharedTestdata();
-        assumeTrue(dir.isPresent(), "shared test data not found (system property daxload.shared="
-                + System.getProperty("daxload.shared") + "); skipping fixture tests");
-        return dir.get();
+        return repositoryTestdata();
     }
 
     static JsonObject expected() throws IOException {

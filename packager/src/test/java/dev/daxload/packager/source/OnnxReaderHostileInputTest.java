@@ -89,9 +89,7 @@ class OnnxReaderHostileInputTest {
 
     @Test
     void cutsOfSileroVadAreRefused() throws IOException {
-        String shared = System.getProperty("daxload.shared");
-        Path fixture = shared == null ? null : Path.of(shared, "testdata", "silero_vad_op18_ifless.onnx");
-        org.junit.jupiter.api.Assumptions.assumeTrue(fixture != null && Files.isRegularFile(fixture), "shared/testdata is not here: skipped");
+        Path fixture = Fixtures.repositoryTestdata().resolve("silero_vad_op18_ifless.onnx");
         byte[] whole = Files.readAllBytes(fixture);
         ModelProto m = ModelProto.parseFrom(whole);
         // A cut between the trailing top-level fields leaves a valid, smaller message; cuts before them must all fail.

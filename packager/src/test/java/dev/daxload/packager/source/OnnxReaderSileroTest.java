@@ -21,7 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The silero-vad model from shared/testdata against expected.json, which ONNX's own reader produced. */
+/** The silero-vad model from the repository's testdata/ against expected.json, which ONNX's own reader produced. */
 class OnnxReaderSileroTest {
     private static final String FIXTURE = "silero_vad_op18_ifless.onnx";
     private static Path model;
@@ -32,10 +32,7 @@ class OnnxReaderSileroTest {
 
     @BeforeAll
     static void fixture() throws IOException {
-        String shared = System.getProperty("daxload.shared");
-        Path dir = shared == null ? null : Path.of(shared, "testdata");
-        assumeTrue(dir != null && Files.isRegularFile(dir.resolve(FIXTURE)) && Files.isRegularFile(dir.resolve("expected.json")),
-                "shared/testdata with " + FIXTURE + " is not here (daxload.shared=" + shared + "): skipped");
+        Path dir = Fixtures.repositoryTestdata();
         model = dir.resolve(FIXTURE);
         expected = JsonParser.parseString(Files.readString(dir.resolve("expected.json")))
                 .getAsJsonObject().getAsJsonObject("files").getAsJsonObject(FIXTURE);

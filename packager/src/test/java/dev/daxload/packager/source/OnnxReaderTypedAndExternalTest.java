@@ -174,7 +174,8 @@ class OnnxReaderTypedAndExternalTest {
         refusedAt(file, model(external(tensor("up", FLOAT, 4), "../x", null, null)), "'up'", "leaves the model's directory");
         refusedAt(file, model(external(tensor("up2", FLOAT, 4), "sub/../../x", null, null)), "'up2'", "leaves the model's directory");
         refusedAt(file, model(external(tensor("abs", FLOAT, 4), dir.resolve("x").toString(), null, null)), "'abs'", "absolute");
-        refusedAt(file, model(external(tensor("self", FLOAT, 4), ".", null, null)), "'self'", "");
+        refusedAt(file, model(external(tensor("self", FLOAT, 4), ".", null, null)), "'self'", "location '.' is the model's directory itself");
+        refusedAt(file, model(external(tensor("self2", FLOAT, 4), "./", null, null)), "'self2'", "is the model's directory itself");
         refusedAt(file, model(external(tensor("missing", FLOAT, 4), "nope.bin", null, null)), "'missing'", "does not exist");
         refusedAt(file, model(external(tensor("past", FLOAT, 4), "w.bin", "56", "16")), "'past'", "runs past the end");
         refusedAt(file, model(external(tensor("far", FLOAT, 4), "w.bin", "9223372036854775807", null)), "'far'", "runs past the end");

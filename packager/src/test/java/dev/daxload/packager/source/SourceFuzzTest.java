@@ -29,6 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * build's {@code daxload.fuzz.mutants} knob (one per 200, at least 50 per file).
  */
 class SourceFuzzTest {
+    /** New each run and printed; replay a run with {@code -Dtests.seed=N}. */
+    private static final long SEED = dev.daxload.testsupport.TestSeed.of("source fuzz", null);
     @TempDir
     Path tmp;
 
@@ -148,7 +150,7 @@ class SourceFuzzTest {
         Path target = copy(data, fixture);
         Path toRead = fixture.getFileName().toString().endsWith(".index.json") ? target.getParent() : target;
         long size = Files.size(target);
-        Random rnd = new Random(fixture.getFileName().toString().hashCode());
+        Random rnd = new Random(SEED ^ fixture.getFileName().toString().hashCode());
         try (FileChannel ch = FileChannel.open(target, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             for (int m = 0; m < count; m++) {
                 int flips = 1 + rnd.nextInt(4);
@@ -182,7 +184,7 @@ class SourceFuzzTest {
                 } catch (SourceFormatException e) {
                     assertTrue(e.getMessage().contains(e.file().getFileName().toString()), e.getMessage());
                 } catch (Throwable t) {
-                    fail("mutant " + m + " of " + fixture.getFileName() + ": " + t, t);
+                    fail("mutant " + m + " of " + fixture.getFileName() + " (replay with -Dtests.seed=" + SEED + "): " + t, t);
                 }
                 for (int i = flips - 1; i >= 0; i--) {
                     ch.write(ByteBuffer.wrap(new byte[] {old[i]}), at[i]);
