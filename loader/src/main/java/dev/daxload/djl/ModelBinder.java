@@ -99,14 +99,20 @@ final class ModelBinder implements BlockFactory {
             stale.close(); // an earlier load on this thread failed before reaching newBlock
             pendingOrt.remove();
         }
-        OrtLoadPlan plan;
+        OrtLoadPlan plan = repository == null ? null : repository.takePreparedOrtPlan(model);
         SharedImages.Lease lease = null;
         try {
-            lease = SharedImages.acquire(target.image(), target.mapOptions());
-            // The plan holds the mapping until newBlock has joined it: one mapping of the image per load.
-            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+            if (plan != null) {
+                plan.confirm(); // prepared beside ORT's engine start (LoadPrefetch); only ORT's version was left to compare
+            } else {
+                lease = SharedImages.acquire(target.image(), target.mapOptions());
+                // The plan holds the mapping until newBlock has joined it: one mapping of the image per load.
+                plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+            }
         } catch (IOException | RuntimeException e) {
-            if (lease != null) {
+            if (plan != null) {
+                plan.close();
+            } else if (lease != null) {
                 lease.close();
             }
             throw e instanceof IOException io

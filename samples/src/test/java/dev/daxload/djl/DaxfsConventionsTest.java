@@ -76,8 +76,9 @@ class DaxfsConventionsTest {
 
     @Test
     void oneMappingPerLoad() throws Exception {
-        Criteria<NDList, NDList> c = criteria(url("?model=a")).build();
+        // Counted from build(): the repository starts mapping the image then, ahead of the load (LoadPrefetch).
         long before = SharedImages.mappingsMade();
+        Criteria<NDList, NDList> c = criteria(url("?model=a")).build();
         try (ZooModel<NDList, NDList> m = c.loadModel()) {
             assertEquals(1, SharedImages.mappingsMade() - before, "resolving and binding share one mapping");
         }

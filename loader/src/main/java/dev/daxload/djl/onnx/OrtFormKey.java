@@ -51,8 +51,16 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
         return new OrtFormKey(runningOrtVersion(), System.getProperty("os.arch"), cpuFeatures(Path.of("/proc/cpuinfo")), optimization);
     }
 
-    /** ONNX Runtime's version as its native library reports it. */
-    static String runningOrtVersion() {
+    /**
+     * This processor's part of the key, for comparing with {@link #processorMismatch} before ONNX
+     * Runtime is loaded: its version is left {@code "?"}.
+     */
+    public static OrtFormKey thisProcessor(String optimization) throws IOException {
+        return new OrtFormKey("?", System.getProperty("os.arch"), cpuFeatures(Path.of("/proc/cpuinfo")), optimization);
+    }
+
+    /** ONNX Runtime's version as its native library reports it (its environment must exist). */
+    public static String runningOrtVersion() {
         return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
     }
 
@@ -82,6 +90,11 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
         if (!ortVersion.equals(stored.ortVersion)) {
             return Optional.of("made by ONNX Runtime " + stored.ortVersion + ", running " + ortVersion);
         }
+        return processorMismatch(stored);
+    }
+
+    /** Why a form made under {@code stored} does not fit this processor and optimization level (the ORT version aside), or empty. */
+    public Optional<String> processorMismatch(OrtFormKey stored) {
         if (!arch.equals(stored.arch)) {
             return Optional.of("made on " + stored.arch + ", running on " + arch);
         }
