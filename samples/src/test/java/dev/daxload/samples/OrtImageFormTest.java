@@ -174,12 +174,68 @@ class OrtImageFormTest {
         assertEquals(0, SharedImages.openCount(), "closing the models unmaps the image");
     }
 
+    /**
+     * Weights once on disk: every initializer of the form whose name is a tensor of the model points at
+     * that tensor's own bytes in the image, and the form's data file holds only the prepacked blobs and
+     * what ORT made anew. Returns the bytes read from the tensors.
+     */
+    static long assertWeightsStoredOnce(Path img) throws Exception {
+        try (DaxImage di = DaxImage.open(img)) {
+            OrtImageForm form = OrtImageForm.list(di, "minilm").get(0);
+            var tensors = dev.daxload.manifest.ModelCatalog.load(di, "minilm").tensorsByName();
+            ModelProto m = ModelProto.parseFrom(form.graph(di));
+            long shared = 0;
+            long own = 0;
+            long blobs = prepackedBlobs(img).stream().mapToLong(b -> b[1]).sum();
+            int sharedCount = 0;
+            for (TensorProto t : m.getGraph().getInitializerList()) {
+                if (t.getDataLocation() != 1) { // EXTERNAL
+                    continue;
+                }
+                long offset = -1;
+                long length = -1;
+                for (StringStringEntryProto e : t.getExternalDataList()) {
+                    switch (e.getKey()) {
+                        case "offset" -> offset = Long.parseLong(e.getValue());
+                        case "length" -> length = Long.parseLong(e.getValue());
+                        default -> {}
+                    }
+                }
+                var entry = tensors.get(t.getName());
+                if (entry != null && entry.offset() == offset) {
+                    assertEquals(entry.length(), length, "initializer '" + t.getName() + "' reads its tensor's bytes, all of them");
+                    shared += length;
+                    sharedCount++;
+                } else {
+                    long dataStart = di.absoluteOffset(form.data().dataOffset());
+                    assertTrue(offset >= dataStart && offset + length <= dataStart + form.data().size(),
+                            "initializer '" + t.getName() + "' points neither at its tensor nor into the form's data file");
+                    own += length;
+                }
+            }
+            long weights = tensors.values().stream().mapToLong(e -> e.length()).sum();
+            System.out.printf("%s: %d initializers (%d kB) read from the model's tensors (%d kB), %d kB of ORT's own, blobs %d kB, data file %d kB%n",
+                    img.getFileName(), sharedCount, shared / 1024, weights / 1024, own / 1024, blobs / 1024, form.data().size() / 1024);
+            assertTrue(shared > weights * 9 / 10, "only " + shared + " of " + weights + " bytes of weights are read from the tensors");
+            // The data file: the blobs and ORT's own initializers, each kept at its offset within a page.
+            long pages = 4096L * (m.getGraph().getInitializerCount() + prepackedBlobs(img).size());
+            assertTrue(form.data().size() <= blobs + own + pages, "data file " + form.data().size() + " bytes for " + (blobs + own) + " bytes kept");
+            return shared;
+        }
+    }
+
+    @Test
+    void weightsAreStoredOnceInTheImage() throws Exception {
+        assertWeightsStoredOnce(image);
+    }
+
     @Test
     void anImagePrepackedAfterPackingAnswersLikeTheOnnxFile() throws Exception {
         Path plain = tmp.resolve("minilm-plain.daxfs");
         Path prepacked = tmp.resolve("minilm-prepacked.daxfs");
         daxload("pack-model", "-q", "--name", "minilm", modelDir.resolve("all-minilm-l6-v2.onnx").toString(), "-o", plain.toString());
         daxload("prepack", "-q", plain.toString(), "-o", prepacked.toString());
+        assertWeightsStoredOnce(prepacked);
         List<long[]> blobs = prepackedBlobs(prepacked);
         ZooModel<String, float[]> fromImage = load(prepacked, "");
         ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
