@@ -224,6 +224,54 @@ class OrtImageFormTest {
         }
     }
 
+    /**
+     * An image that is not a file but a memfd (say, one a supervisor filled and passed on), named by
+     * {@code /proc/self/fd/N}: ORT maps the form's blobs from the memfd itself, and answers equal the file's.
+     */
+    @Test
+    void anImageInAMemfdServesTheFormThroughProcSelfFd() throws Throwable {
+        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        var memfdCreate = linker.downcallHandle(linker.defaultLookup().find("memfd_create").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        var close = linker.downcallHandle(linker.defaultLookup().find("close").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        int fd;
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            fd = (int) memfdCreate.invokeExact(a.allocateFrom("daxload-ort-test"), 0);
+        }
+        assertTrue(fd >= 0, "memfd_create");
+        Path proc = Path.of("/proc/self/fd/" + fd);
+        try {
+            try (var in = java.nio.channels.FileChannel.open(image);
+                 var out = java.nio.channels.FileChannel.open(proc, java.nio.file.StandardOpenOption.WRITE)) {
+                assertEquals(in.size(), in.transferTo(0, in.size(), out));
+            }
+            List<long[]> blobs = prepackedBlobs(image); // the same bytes, the same offsets
+            ZooModel<String, float[]> fromMemfd = load(proc, "");
+            ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+            try (fromMemfd; fromFile;
+                 Predictor<String, float[]> p1 = fromMemfd.newPredictor();
+                 Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+                List<long[]> maps = new ArrayList<>();
+                for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                    Matcher m = MAPS.matcher(line);
+                    if (m.matches() && m.group(4).startsWith("/memfd:daxload-ort-test")) {
+                        long off = Long.parseUnsignedLong(m.group(3), 16);
+                        maps.add(new long[] {off, off + Long.parseUnsignedLong(m.group(2), 16) - Long.parseUnsignedLong(m.group(1), 16)});
+                    }
+                }
+                for (long[] b : blobs) {
+                    assertTrue(maps.stream().anyMatch(m -> m[0] <= b[0] && b[0] + b[1] <= m[1]), "blob at " + b[0] + " not mapped from the memfd");
+                }
+                for (String s : MiniLmDemo.SENTENCES) {
+                    assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "' from the memfd");
+                }
+            }
+        } finally {
+            int ignored = (int) close.invokeExact(fd);
+        }
+    }
+
     @Test
     void weightsAreStoredOnceInTheImage() throws Exception {
         assertWeightsStoredOnce(image);

@@ -95,7 +95,7 @@ public final class OrtLoadPlan implements AutoCloseable {
                     model, imageFile, fallback);
             return new OrtLoadPlan(null, fallbackPrepacking, model, imageFile);
         }
-        if ("hugetlbfs".equals(Files.getFileStore(imageFile).type())) {
+        if (onHugetlbfs(imageFile)) {
             // mmap of a hugetlbfs file needs huge-page-aligned offsets; ORT maps each tensor at a 4 KiB-rounded one.
             LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used: ORT cannot map a hugetlbfs file at 4 KiB offsets; using {}",
                     model, imageFile, fallback);
@@ -156,6 +156,18 @@ public final class OrtLoadPlan implements AutoCloseable {
                 String.join("; ", fit.stream().map(f -> f.dir() + ": made by ONNX Runtime " + f.key().ortVersion() + ", running " + running)
                         .toList()), fallback(prepacking));
         return this;
+    }
+
+    /**
+     * Whether the image file lies on hugetlbfs. A memfd named through {@code /proc/self/fd/N} has no mount
+     * the JDK can name: taken as not (a memfd made with {@code MFD_HUGETLB} would then fail in ORT's session).
+     */
+    private static boolean onHugetlbfs(Path imageFile) {
+        try {
+            return "hugetlbfs".equals(Files.getFileStore(imageFile).type());
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static String fallback(boolean prepacking) {
