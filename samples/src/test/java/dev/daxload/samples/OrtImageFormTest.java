@@ -328,4 +328,50 @@ class OrtImageFormTest {
             }
         }
     }
+    /**
+     * A form made by another ORT version: the CPU part of the key matches (so the plan is prepared ahead,
+     * graph written), and the version, compared once ORT's engine is up, refuses it with one log line.
+     */
+    @Test
+    void aFormFromAnotherOrtVersionIsRefusedOnceTheEngineIsUp() throws Exception {
+        Path other = tmp.resolve("minilm-other-ort.daxfs");
+        Files.copy(image, other);
+        String running;
+        try (DaxImage di = DaxImage.open(other)) {
+            OrtImageForm form = OrtImageForm.list(di, "minilm").get(0);
+            running = form.key().ortVersion();
+            var inode = di.resolve(form.dir() + "/" + OrtImageForm.KEY_FILE);
+            String json = new String(di.content(inode).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            String fake = "9".repeat(running.length());
+            String patched = json.replace("\"ort\":\"" + running + "\"", "\"ort\":\"" + fake + "\"");
+            assertNotEquals(json, patched);
+            try (var ch = java.nio.channels.FileChannel.open(other, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(patched.getBytes(StandardCharsets.UTF_8)), di.absoluteOffset(inode.dataOffset()));
+            }
+        }
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        ZooModel<String, float[]> fromImage;
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            fromImage = load(other, "&prepacking=true"); // prepacked like the .onnx file's session: equal answers, bit for bit
+        } finally {
+            System.setErr(err);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        err.print(log);
+        List<String> lines = log.lines().filter(l -> l.contains("ONNX Runtime's form")).toList();
+        assertEquals(1, lines.size(), "one log line about the refused form: " + log);
+        assertTrue(lines.get(0).contains("made by ONNX Runtime " + "9".repeat(running.length()) + ", running " + running)
+                && lines.get(0).contains("prepacked at load"), lines.get(0));
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (fromImage; fromFile;
+             Predictor<String, float[]> p1 = fromImage.newPredictor();
+             Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+            assertTrue(mappingsOf(other).stream().allMatch(m -> m[0] == 0), "ORT mapped the refused form");
+            for (String s : MiniLmDemo.SENTENCES) {
+                assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "'");
+            }
+        }
+    }
 }
