@@ -75,10 +75,14 @@ class PrepackCliTest {
             List<OrtImageForm> forms = OrtImageForm.list(b, "minilm");
             assertEquals(1, forms.size());
             assertEquals(running, forms.get(0).key());
-            // The graph's external data all lies inside the form's data file, named through the image link.
+            // The graph's external data, named through the image link, is a tensor of the model (an initializer
+            // ORT left as it was: weights once on disk) or lies inside the form's data file.
             long start = b.absoluteOffset(forms.get(0).data().dataOffset());
             long end = start + forms.get(0).data().size();
+            Map<Long, TensorEntry> byOffset = new java.util.HashMap<>();
+            moved.forEach(t -> byOffset.put(t.offset(), t));
             int external = 0;
+            int shared = 0;
             for (TensorProto t : ModelProto.parseFrom(forms.get(0).graph(b)).getGraph().getInitializerList()) {
                 if (t.getDataLocation() != 1) {
                     continue;
@@ -90,9 +94,18 @@ class PrepackCliTest {
                 }
                 assertEquals(OrtImageForm.IMAGE_LINK, kv.get("location"), t.getName());
                 long off = Long.parseLong(kv.get("offset"));
-                assertTrue(off >= start && off + Long.parseLong(kv.get("length")) <= end, t.getName());
+                long len = Long.parseLong(kv.get("length"));
+                TensorEntry tensor = byOffset.get(off);
+                if (tensor != null) {
+                    assertEquals(tensor.name(), t.getName(), "an initializer reads the tensor of its own name");
+                    assertEquals(tensor.length(), len, t.getName());
+                    shared++;
+                } else {
+                    assertTrue(off >= start && off + len <= end, t.getName());
+                }
             }
             assertTrue(external > 50, external + " external initializers");
+            assertTrue(shared > 50, shared + " initializers read from the model's tensors");
         }
         // Again, in place: replaced atomically, the form for this key replaced rather than added twice.
         Run again = DaxloadCliTest.run("prepack", "-q", out.toString());

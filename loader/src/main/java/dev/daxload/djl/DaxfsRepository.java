@@ -1,5 +1,6 @@
 package dev.daxload.djl;
 
+import ai.djl.engine.Engine;
 import ai.djl.repository.AbstractRepository;
 import ai.djl.repository.Artifact;
 import ai.djl.repository.MRL;
@@ -8,7 +9,9 @@ import ai.djl.repository.zoo.DefaultModelZoo;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
+import dev.daxload.djl.onnx.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
+import dev.daxload.image.MapOptions;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
@@ -27,10 +30,13 @@ import org.slf4j.LoggerFactory;
  * model's side files (an ONNX graph without its weights, a tokenizer), written per load into a
  * temporary directory that the loaded model removes when it closes (see {@link SideFiles}).
  *
- * <p><b>One mapping per load.</b> Nothing is opened while DJL builds its model zoo unless the URL names
+ * <p><b>Mappings.</b> Nothing is opened while DJL builds its model zoo unless the URL names
  * no model (the image is then listed, so that {@code Criteria.optModelName} can choose one of several;
- * with neither, an image of several models is refused by name rather than one picked); the image mapped for resolving a load (or for that listing) is handed to the load's
- * {@link ModelBinder} instead of being mapped again, and released by the model. A mapping that no load
+ * with neither, an image of several models is refused by name rather than one picked); the image is mapped
+ * read-only for resolving a load (or for that listing, see {@link #metadataOptions}) and that mapping is handed to
+ * the load's {@link ModelBinder}: a load of ORT's form from the image uses it and maps nothing else; a load
+ * that hands the weights to an engine maps them as the URL asks ({@code mapping=}, copy-on-write by
+ * default) and releases the read-only one, unless they are the same ({@code mapping=shared}). A mapping that no load
  * took (a load that failed before binding, a {@code Criteria} never loaded) is released when the next
  * load takes it or when this repository is garbage.
  *
@@ -46,6 +52,7 @@ final class DaxfsRepository extends AbstractRepository {
     private final PendingLease pending = new PendingLease();
     private final Map<String, Resolved> resolved = new ConcurrentHashMap<>();
     private volatile List<String> listed; // the image's models when the URL named none
+    private final LoadPrefetch prefetch;
 
     /** What opening the image told us about one model, computed once. */
     private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact) {}
@@ -53,8 +60,53 @@ final class DaxfsRepository extends AbstractRepository {
     DaxfsRepository(String name, URI uri) {
         super(name, uri);
         this.target = DaxfsUri.parse(uri, arguments);
+        // DJL makes the repository in Criteria.build: the load's own work starts now, beside ORT's engine.
+        boolean ort = Engine.hasEngine("OnnxRuntime");
+        this.prefetch = Boolean.getBoolean("daxload.noPrefetch") ? LoadPrefetch.none() : LoadPrefetch.start(ort, () -> prepare(ort));
         PendingLease p = pending; // the cleaning action must not hold this repository
-        CLEANER.register(this, p::release);
+        LoadPrefetch f = prefetch;
+        CLEANER.register(this, () -> {
+            f.release();
+            p.release();
+        });
+    }
+
+    /**
+     * What {@link LoadPrefetch} does ahead of the load: maps the image, reads the model's manifest, writes
+     * its side files and, for an ONNX model, prepares ORT's plan; nothing when the model is still to be
+     * chosen among several.
+     */
+    private LoadPrefetch.Prepared prepare(boolean ort) throws IOException {
+        List<String> models = models();
+        if (models.size() != 1) {
+            return null;
+        }
+        String model = models.get(0);
+        Resolved r = resolved(model);
+        DaxImage image = pending.image(target);
+        Path side = SideFiles.write(image, model, r.manifest());
+        OrtLoadPlan plan = null;
+        try {
+            if (ort && "OnnxRuntime".equals(r.artifact().getArguments().get("engine"))) {
+                SharedImages.Lease lease = SharedImages.acquire(target.image(), metadataOptions(target));
+                try {
+                    // The plan holds the mapping until the load's newBlock has joined it.
+                    plan = OrtLoadPlan.prepare(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+                } catch (IOException | RuntimeException e) {
+                    lease.close();
+                    throw e;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            SideFiles.delete(side);
+            throw e;
+        }
+        return new LoadPrefetch.Prepared(model, side, plan);
+    }
+
+    /** The ORT plan prepared ahead for {@code model} (not yet confirmed), once; null when there is none. */
+    OrtLoadPlan takePreparedOrtPlan(String model) {
+        return prefetch.takeOrtPlan(model);
     }
 
     DaxfsUri target() {
@@ -69,13 +121,23 @@ final class DaxfsRepository extends AbstractRepository {
         return pending.take();
     }
 
+    /**
+     * How the image is mapped to resolve a load (manifest, side files, ORT's form): read-only and shared,
+     * which the JDK maps without FFM's native linker (its first downcall costs ~100 ms of CPU and ~4 MB
+     * of heap in a fresh JVM). A load that hands weights to an engine maps them as the URL asks when it
+     * binds ({@link ModelBinder}); a load of ORT's form from the image needs no other mapping.
+     */
+    static MapOptions metadataOptions(DaxfsUri target) {
+        return target.mapOptions().sharing() == MapOptions.Sharing.READ_ONLY ? target.mapOptions() : MapOptions.readOnly();
+    }
+
     /** Holds at most one lease between resolution and the binding that takes it. */
     private static final class PendingLease {
         private SharedImages.Lease lease; // guarded by this
 
         synchronized DaxImage image(DaxfsUri target) throws IOException {
             if (lease == null) {
-                lease = SharedImages.acquire(target.image(), target.mapOptions());
+                lease = SharedImages.acquire(target.image(), metadataOptions(target));
             }
             return lease.image();
         }
@@ -191,6 +253,10 @@ final class DaxfsRepository extends AbstractRepository {
     @Override
     public Path getResourceDirectory(Artifact artifact) throws IOException {
         DaxfsArtifact a = (DaxfsArtifact) artifact;
+        Path ahead = prefetch.takeSideFiles(a.model());
+        if (ahead != null) {
+            return a.binder().sideFiles(ahead);
+        }
         try {
             java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).manifest());
             if (onMount.isPresent()) {

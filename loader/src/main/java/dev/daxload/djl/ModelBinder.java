@@ -99,14 +99,20 @@ final class ModelBinder implements BlockFactory {
             stale.close(); // an earlier load on this thread failed before reaching newBlock
             pendingOrt.remove();
         }
-        OrtLoadPlan plan;
+        OrtLoadPlan plan = repository == null ? null : repository.takePreparedOrtPlan(model);
         SharedImages.Lease lease = null;
         try {
-            lease = SharedImages.acquire(target.image(), target.mapOptions());
-            // The plan holds the mapping until newBlock has joined it: one mapping of the image per load.
-            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+            if (plan != null) {
+                plan.confirm(); // prepared beside ORT's engine start (LoadPrefetch); only ORT's version was left to compare
+            } else {
+                lease = SharedImages.acquire(target.image(), DaxfsRepository.metadataOptions(target));
+                // The plan holds the mapping until newBlock has joined it.
+                plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+            }
         } catch (IOException | RuntimeException e) {
-            if (lease != null) {
+            if (plan != null) {
+                plan.close();
+            } else if (lease != null) {
                 lease.close();
             }
             throw e instanceof IOException io
@@ -149,22 +155,39 @@ final class ModelBinder implements BlockFactory {
             throw Sneaky.<RuntimeException>rethrow(new ModelNotFoundException("daxfs: " + target.image() + ": model '" + model
                     + "' is not the one asked for ('" + djlModel.getName() + "')"));
         }
-        // The mapping made while resolving this load, else a new one: one mapping per load.
+        // The read-only mapping made while resolving this load (DaxfsRepository.metadataOptions); the weights
+        // an engine gets are mapped as the URL asks, which ORT's form from the image does not need.
         SharedImages.Lease taken = repository == null ? null : repository.takePendingLease();
-        SharedImages.Lease lease = taken != null ? taken : SharedImages.acquire(target.image(), target.mapOptions());
+        String engine = djlModel.getNDManager().getEngine().getEngineName();
+        OrtLoadPlan ortPlan = "OnnxRuntime".equals(engine) ? pendingOrt.get() : null;
+        // ORT's form from the image needs no tensor views: none are made unless checksums are asked for.
+        boolean formOnly = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE;
+        SharedImages.Lease lease;
+        try {
+            lease = formOnly && taken != null ? taken
+                    : SharedImages.acquire(target.image(), formOnly ? DaxfsRepository.metadataOptions(target) : target.mapOptions());
+        } catch (IOException | RuntimeException e) {
+            if (taken != null) {
+                taken.close();
+            }
+            throw e;
+        }
+        if (taken != null && taken != lease) {
+            taken.close(); // the weights' mapping is made (or joined, when it is the same): the metadata one goes
+        }
         try {
             djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), lease);
-            String engine = djlModel.getNDManager().getEngine().getEngineName();
-            OrtLoadPlan ortPlan = "OnnxRuntime".equals(engine) ? pendingOrt.get() : null;
-            // ORT's form from the image needs no tensor views: skip making them unless checksums are asked for.
-            ModelWeights weights = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE
-                    ? null : ModelWeights.of(lease.image(), model);
+            ModelWeights weights = formOnly ? null : ModelWeights.of(lease.image(), model);
             if (weights != null) {
                 verify(weights);
                 DaxfsModels.register(djlModel, weights);
             } else {
-                SharedImages.Lease held = lease;
-                DaxfsModels.register(djlModel, () -> ModelWeights.of(held.image(), model));
+                // Asked for later (DaxfsModels.weights): views of a mapping made as the URL asks, released with the model.
+                DaxfsModels.register(djlModel, () -> {
+                    SharedImages.Lease w = SharedImages.acquire(target.image(), target.mapOptions());
+                    djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), w);
+                    return ModelWeights.of(w.image(), model);
+                });
             }
             Block block = switch (engine) {
                 case "OnnxRuntime" -> {
@@ -176,7 +199,7 @@ final class ModelBinder implements BlockFactory {
                     if (options == null) {
                         throw new IOException("daxfs: no SessionOptions reached the ONNX Runtime engine (load through Criteria with a daxfs: URL)");
                     }
-                    OrtLoadPlan plan = pendingOrt.get();
+                    OrtLoadPlan plan = ortPlan;
                     pendingOrt.remove();
                     if (plan != null && plan.usesImageForm()) {
                         if (djlModel.getName().equals(plan.graph().toString())) {
@@ -191,8 +214,13 @@ final class ModelBinder implements BlockFactory {
                     if (plan != null) {
                         plan.close(); // this load holds its own lease on the mapping now
                     }
-                    OrtInitializers init = OrtInitializers.supply(weights != null ? weights : ModelWeights.of(lease.image(), model),
-                            options, prepacking);
+                    ModelWeights tensors = weights;
+                    if (tensors == null) { // the form was planned but is not used: map the weights as the URL asks
+                        SharedImages.Lease w = SharedImages.acquire(target.image(), target.mapOptions());
+                        djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), w);
+                        tensors = ModelWeights.of(w.image(), model);
+                    }
+                    OrtInitializers init = OrtInitializers.supply(tensors, options, prepacking);
                     // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
                     djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
                     yield null;

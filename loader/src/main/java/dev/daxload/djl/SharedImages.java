@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class SharedImages {
     private static final Map<Key, Entry> OPEN = new HashMap<>();
     private static long mappingsMade; // guarded by OPEN
+    private static final Map<Path, Long> MADE_PER_IMAGE = new HashMap<>(); // guarded by OPEN
 
     private SharedImages() {}
 
@@ -54,16 +55,32 @@ public final class SharedImages {
 
     /** Maps {@code image} (or joins the mapping already open) and returns a lease on it. */
     public static Lease acquire(Path image, MapOptions options) throws IOException {
-        Key key = new Key(image.toRealPath(), options);
+        Key key = new Key(identity(image), options);
         synchronized (OPEN) {
             Entry e = OPEN.get(key);
             if (e == null) {
                 e = new Entry(DaxImage.open(key.path, options));
                 OPEN.put(key, e);
                 mappingsMade++;
+                MADE_PER_IMAGE.merge(key.path, 1L, Long::sum);
             }
             e.leases++;
             return new Lease(key, e.image);
+        }
+    }
+
+    /**
+     * The path that names {@code image} for sharing: its real path, or, for a descriptor's link such as
+     * {@code /proc/self/fd/N} of a memfd (whose target, {@code /memfd:name (deleted)}, is no path), the link itself.
+     */
+    static Path identity(Path image) throws IOException {
+        try {
+            return image.toRealPath();
+        } catch (java.nio.file.NoSuchFileException e) {
+            if (java.nio.file.Files.exists(image)) {
+                return image.toAbsolutePath().normalize();
+            }
+            throw e;
         }
     }
 
@@ -84,6 +101,17 @@ public final class SharedImages {
     public static long mappingsMade() {
         synchronized (OPEN) {
             return mappingsMade;
+        }
+    }
+
+    /**
+     * How many times {@code image} has been opened here since the JVM started (the count of
+     * {@link #mappingsMade()} for that one image, which loads of other images running meanwhile do not move).
+     */
+    public static long mappingsMade(Path image) throws IOException {
+        Path id = identity(image);
+        synchronized (OPEN) {
+            return MADE_PER_IMAGE.getOrDefault(id, 0L);
         }
     }
 

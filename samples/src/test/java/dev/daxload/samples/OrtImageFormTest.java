@@ -174,12 +174,116 @@ class OrtImageFormTest {
         assertEquals(0, SharedImages.openCount(), "closing the models unmaps the image");
     }
 
+    /**
+     * Weights once on disk: every initializer of the form whose name is a tensor of the model points at
+     * that tensor's own bytes in the image, and the form's data file holds only the prepacked blobs and
+     * what ORT made anew. Returns the bytes read from the tensors.
+     */
+    static long assertWeightsStoredOnce(Path img) throws Exception {
+        try (DaxImage di = DaxImage.open(img)) {
+            OrtImageForm form = OrtImageForm.list(di, "minilm").get(0);
+            var tensors = dev.daxload.manifest.ModelCatalog.load(di, "minilm").tensorsByName();
+            ModelProto m = ModelProto.parseFrom(form.graph(di));
+            long shared = 0;
+            long own = 0;
+            long blobs = prepackedBlobs(img).stream().mapToLong(b -> b[1]).sum();
+            int sharedCount = 0;
+            for (TensorProto t : m.getGraph().getInitializerList()) {
+                if (t.getDataLocation() != 1) { // EXTERNAL
+                    continue;
+                }
+                long offset = -1;
+                long length = -1;
+                for (StringStringEntryProto e : t.getExternalDataList()) {
+                    switch (e.getKey()) {
+                        case "offset" -> offset = Long.parseLong(e.getValue());
+                        case "length" -> length = Long.parseLong(e.getValue());
+                        default -> {}
+                    }
+                }
+                var entry = tensors.get(t.getName());
+                if (entry != null && entry.offset() == offset) {
+                    assertEquals(entry.length(), length, "initializer '" + t.getName() + "' reads its tensor's bytes, all of them");
+                    shared += length;
+                    sharedCount++;
+                } else {
+                    long dataStart = di.absoluteOffset(form.data().dataOffset());
+                    assertTrue(offset >= dataStart && offset + length <= dataStart + form.data().size(),
+                            "initializer '" + t.getName() + "' points neither at its tensor nor into the form's data file");
+                    own += length;
+                }
+            }
+            long weights = tensors.values().stream().mapToLong(e -> e.length()).sum();
+            System.out.printf("%s: %d initializers (%d kB) read from the model's tensors (%d kB), %d kB of ORT's own, blobs %d kB, data file %d kB%n",
+                    img.getFileName(), sharedCount, shared / 1024, weights / 1024, own / 1024, blobs / 1024, form.data().size() / 1024);
+            assertTrue(shared > weights * 9 / 10, "only " + shared + " of " + weights + " bytes of weights are read from the tensors");
+            // The data file: the blobs and ORT's own initializers, each kept at its offset within a page.
+            long pages = 4096L * (m.getGraph().getInitializerCount() + prepackedBlobs(img).size());
+            assertTrue(form.data().size() <= blobs + own + pages, "data file " + form.data().size() + " bytes for " + (blobs + own) + " bytes kept");
+            return shared;
+        }
+    }
+
+    /**
+     * An image that is not a file but a memfd (say, one a supervisor filled and passed on), named by
+     * {@code /proc/self/fd/N}: ORT maps the form's blobs from the memfd itself, and answers equal the file's.
+     */
+    @Test
+    void anImageInAMemfdServesTheFormThroughProcSelfFd() throws Throwable {
+        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        var memfdCreate = linker.downcallHandle(linker.defaultLookup().find("memfd_create").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        var close = linker.downcallHandle(linker.defaultLookup().find("close").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        int fd;
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            fd = (int) memfdCreate.invokeExact(a.allocateFrom("daxload-ort-test"), 0);
+        }
+        assertTrue(fd >= 0, "memfd_create");
+        Path proc = Path.of("/proc/self/fd/" + fd);
+        try {
+            try (var in = java.nio.channels.FileChannel.open(image);
+                 var out = java.nio.channels.FileChannel.open(proc, java.nio.file.StandardOpenOption.WRITE)) {
+                assertEquals(in.size(), in.transferTo(0, in.size(), out));
+            }
+            List<long[]> blobs = prepackedBlobs(image); // the same bytes, the same offsets
+            ZooModel<String, float[]> fromMemfd = load(proc, "");
+            ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+            try (fromMemfd; fromFile;
+                 Predictor<String, float[]> p1 = fromMemfd.newPredictor();
+                 Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+                List<long[]> maps = new ArrayList<>();
+                for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                    Matcher m = MAPS.matcher(line);
+                    if (m.matches() && m.group(4).startsWith("/memfd:daxload-ort-test")) {
+                        long off = Long.parseUnsignedLong(m.group(3), 16);
+                        maps.add(new long[] {off, off + Long.parseUnsignedLong(m.group(2), 16) - Long.parseUnsignedLong(m.group(1), 16)});
+                    }
+                }
+                for (long[] b : blobs) {
+                    assertTrue(maps.stream().anyMatch(m -> m[0] <= b[0] && b[0] + b[1] <= m[1]), "blob at " + b[0] + " not mapped from the memfd");
+                }
+                for (String s : MiniLmDemo.SENTENCES) {
+                    assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "' from the memfd");
+                }
+            }
+        } finally {
+            int ignored = (int) close.invokeExact(fd);
+        }
+    }
+
+    @Test
+    void weightsAreStoredOnceInTheImage() throws Exception {
+        assertWeightsStoredOnce(image);
+    }
+
     @Test
     void anImagePrepackedAfterPackingAnswersLikeTheOnnxFile() throws Exception {
         Path plain = tmp.resolve("minilm-plain.daxfs");
         Path prepacked = tmp.resolve("minilm-prepacked.daxfs");
         daxload("pack-model", "-q", "--name", "minilm", modelDir.resolve("all-minilm-l6-v2.onnx").toString(), "-o", plain.toString());
         daxload("prepack", "-q", plain.toString(), "-o", prepacked.toString());
+        assertWeightsStoredOnce(prepacked);
         List<long[]> blobs = prepackedBlobs(prepacked);
         ZooModel<String, float[]> fromImage = load(prepacked, "");
         ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
@@ -219,6 +323,52 @@ class OrtImageFormTest {
              Predictor<String, float[]> p2 = fromFile.newPredictor()) {
             // ORT maps nothing of the image itself: only daxload's one mapping from offset 0.
             assertTrue(mappingsOf(foreignImage).stream().allMatch(m -> m[0] == 0), "ORT mapped the refused form");
+            for (String s : MiniLmDemo.SENTENCES) {
+                assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "'");
+            }
+        }
+    }
+    /**
+     * A form made by another ORT version: the CPU part of the key matches (so the plan is prepared ahead,
+     * graph written), and the version, compared once ORT's engine is up, refuses it with one log line.
+     */
+    @Test
+    void aFormFromAnotherOrtVersionIsRefusedOnceTheEngineIsUp() throws Exception {
+        Path other = tmp.resolve("minilm-other-ort.daxfs");
+        Files.copy(image, other);
+        String running;
+        try (DaxImage di = DaxImage.open(other)) {
+            OrtImageForm form = OrtImageForm.list(di, "minilm").get(0);
+            running = form.key().ortVersion();
+            var inode = di.resolve(form.dir() + "/" + OrtImageForm.KEY_FILE);
+            String json = new String(di.content(inode).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            String fake = "9".repeat(running.length());
+            String patched = json.replace("\"ort\":\"" + running + "\"", "\"ort\":\"" + fake + "\"");
+            assertNotEquals(json, patched);
+            try (var ch = java.nio.channels.FileChannel.open(other, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(patched.getBytes(StandardCharsets.UTF_8)), di.absoluteOffset(inode.dataOffset()));
+            }
+        }
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        ZooModel<String, float[]> fromImage;
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            fromImage = load(other, "&prepacking=true"); // prepacked like the .onnx file's session: equal answers, bit for bit
+        } finally {
+            System.setErr(err);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        err.print(log);
+        List<String> lines = log.lines().filter(l -> l.contains("ONNX Runtime's form")).toList();
+        assertEquals(1, lines.size(), "one log line about the refused form: " + log);
+        assertTrue(lines.get(0).contains("made by ONNX Runtime " + "9".repeat(running.length()) + ", running " + running)
+                && lines.get(0).contains("prepacked at load"), lines.get(0));
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (fromImage; fromFile;
+             Predictor<String, float[]> p1 = fromImage.newPredictor();
+             Predictor<String, float[]> p2 = fromFile.newPredictor()) {
+            assertTrue(mappingsOf(other).stream().allMatch(m -> m[0] == 0), "ORT mapped the refused form");
             for (String s : MiniLmDemo.SENTENCES) {
                 assertArrayEquals(p2.predict(s), p1.predict(s), "embedding of '" + s + "'");
             }

@@ -2,17 +2,21 @@ package dev.daxload.djl.onnx;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
 import java.io.IOException;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -51,8 +55,16 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
         return new OrtFormKey(runningOrtVersion(), System.getProperty("os.arch"), cpuFeatures(Path.of("/proc/cpuinfo")), optimization);
     }
 
-    /** ONNX Runtime's version as its native library reports it. */
-    static String runningOrtVersion() {
+    /**
+     * This processor's part of the key, for comparing with {@link #processorMismatch} before ONNX
+     * Runtime is loaded: its version is left {@code "?"}.
+     */
+    public static OrtFormKey thisProcessor(String optimization) throws IOException {
+        return new OrtFormKey("?", System.getProperty("os.arch"), cpuFeatures(Path.of("/proc/cpuinfo")), optimization);
+    }
+
+    /** ONNX Runtime's version as its native library reports it (its environment must exist). */
+    public static String runningOrtVersion() {
         return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
     }
 
@@ -82,6 +94,11 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
         if (!ortVersion.equals(stored.ortVersion)) {
             return Optional.of("made by ONNX Runtime " + stored.ortVersion + ", running " + ortVersion);
         }
+        return processorMismatch(stored);
+    }
+
+    /** Why a form made under {@code stored} does not fit this processor and optimization level (the ORT version aside), or empty. */
+    public Optional<String> processorMismatch(OrtFormKey stored) {
         if (!arch.equals(stored.arch)) {
             return Optional.of("made on " + stored.arch + ", running on " + arch);
         }
@@ -121,25 +138,49 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
         return (o + "\n").getBytes(StandardCharsets.UTF_8);
     }
 
-    /** Parses {@code key.json}; {@code where} names it in errors. */
+    /**
+     * Parses {@code key.json}; {@code where} names it in errors. Read with Gson's streaming reader: its
+     * tree parser would load some fifty classes into every fresh JVM that loads a form.
+     */
     public static OrtFormKey parse(byte[] json, String where) throws IOException {
-        try {
-            JsonObject o = JsonParser.parseString(new String(json, StandardCharsets.UTF_8)).getAsJsonObject();
-            if (!o.has("format") || !FORMAT.equals(o.get("format").getAsString())) {
-                throw new IOException(where + ": field 'format' is " + o.get("format") + ", expected \"" + FORMAT + "\"");
+        Map<String, String> fields = new HashMap<>();
+        List<String> isa = null;
+        try (JsonReader r = new JsonReader(new StringReader(new String(json, StandardCharsets.UTF_8)))) {
+            r.beginObject();
+            while (r.hasNext()) {
+                String name = r.nextName();
+                if (name.equals("isa")) {
+                    isa = new ArrayList<>();
+                    r.beginArray();
+                    while (r.hasNext()) {
+                        isa.add(r.nextString());
+                    }
+                    r.endArray();
+                } else if (r.peek() == JsonToken.STRING) {
+                    fields.put(name, r.nextString());
+                } else {
+                    r.skipValue();
+                }
             }
-            List<String> isa = new ArrayList<>();
-            o.getAsJsonArray("isa").forEach(e -> isa.add(e.getAsString()));
-            return new OrtFormKey(field(o, "ort", where), field(o, "arch", where), isa, field(o, "optimization", where));
-        } catch (RuntimeException e) {
+            r.endObject();
+        } catch (IOException | IllegalStateException | NumberFormatException e) {
             throw new IOException(where + ": not a valid ORT form key (" + e.getMessage() + ")", e);
         }
+        if (!FORMAT.equals(fields.get("format"))) {
+            throw new IOException(where + ": field 'format' is " + (fields.containsKey("format") ? "\"" + fields.get("format") + "\"" : "missing")
+                    + ", expected \"" + FORMAT + "\"");
+        }
+        if (isa == null) {
+            throw new IOException(where + ": field 'isa' missing, expected an array of strings");
+        }
+        return new OrtFormKey(field(fields, "ort", where), field(fields, "arch", where), isa, field(fields, "optimization", where));
     }
 
-    private static String field(JsonObject o, String name, String where) throws IOException {
-        if (!o.has(name) || !o.get(name).isJsonPrimitive()) {
+    private static String field(Map<String, String> fields, String name, String where) throws IOException {
+        String v = fields.get(name);
+        if (v == null) {
             throw new IOException(where + ": field '" + name + "' missing, expected a string");
         }
-        return o.get(name).getAsString();
+        return v;
     }
 }

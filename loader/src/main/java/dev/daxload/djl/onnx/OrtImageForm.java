@@ -16,17 +16,18 @@ import java.util.List;
  * /&lt;model&gt;/ort/&lt;key id&gt;/key.json     what the form depends on ({@link OrtFormKey})
  * /&lt;model&gt;/ort/&lt;key id&gt;/model.onnx   the optimized graph; its external data entries name {@link #IMAGE_LINK}
  *                                       at offsets into the image itself
- * /&lt;model&gt;/ort/&lt;key id&gt;/model.data   ORT's data file: weights and serialized prepacked blobs
+ * /&lt;model&gt;/ort/&lt;key id&gt;/model.data   what ORT changed or made: serialized prepacked blobs, fused weights
  * </pre>
  *
  * <p>Because the graph's offsets are absolute within the image, a file named {@link #IMAGE_LINK} beside
  * the graph that leads to the image file is all ONNX Runtime needs: it maps each weight and prepacked
- * blob from the image's own pages.
+ * blob from the image's own pages. Initializers that ORT left as they were point at the model's own
+ * tensor files ({@code /<model>/tensors/...}), so the weights are stored once.
  *
  * @param model the model's name
  * @param dir the form's directory within the image, e.g. {@code bge/ort/0123456789abcdef}
  * @param key what the form was made for
- * @param data the data file's inode (its absolute offset and size bound every external reference)
+ * @param data the data file's inode
  */
 public record OrtImageForm(String model, String dir, OrtFormKey key, DaxInode data) {
     /** The directory under a model that holds its forms. */

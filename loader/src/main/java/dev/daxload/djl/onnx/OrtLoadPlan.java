@@ -32,13 +32,20 @@ public final class OrtLoadPlan implements AutoCloseable {
         NONE
     }
 
-    private final OrtSessionFiles files;
+    private OrtSessionFiles files;
     private final boolean prepacking;
+    private final String model;
+    private final Path imageFile;
+    /** Forms made for this processor, waiting for {@link #confirm()} to compare their ORT version; files hold the first one's. */
+    private List<OrtImageForm> candidates = List.of();
+    private DaxImage image;
     private AutoCloseable held;
 
-    private OrtLoadPlan(OrtSessionFiles files, boolean prepacking) {
+    private OrtLoadPlan(OrtSessionFiles files, boolean prepacking, String model, Path imageFile) {
         this.files = files;
         this.prepacking = prepacking;
+        this.model = model;
+        this.imageFile = imageFile;
     }
 
     /**
@@ -51,60 +58,130 @@ public final class OrtLoadPlan implements AutoCloseable {
     }
 
     /**
-     * Decides for {@code model} of {@code image} (mapped from {@code imageFile}).
+     * Decides for {@code model} of {@code image} (mapped from {@code imageFile}): {@link #prepare} and
+     * {@link #confirm} in one step. ONNX Runtime's environment must exist (it is asked its version).
      *
      * @param fallbackPrepacking whether ORT prepacks at load when the image's form is not used
      */
     public static OrtLoadPlan decide(DaxImage image, Path imageFile, String model, Source source, boolean fallbackPrepacking)
             throws IOException {
+        return prepare(image, imageFile, model, source, fallbackPrepacking).confirm();
+    }
+
+    /**
+     * Everything of the decision that does not ask ONNX Runtime, so that it can run while ORT's engine
+     * starts: the image's forms are read, those made for another processor or optimization level set
+     * aside, and the first one left gets its session files (graph and link). {@link #confirm()} then
+     * compares the forms' ORT version with the running one before the plan is used.
+     */
+    public static OrtLoadPlan prepare(DaxImage image, Path imageFile, String model, Source source, boolean fallbackPrepacking)
+            throws IOException {
         switch (source) {
             case LOAD -> {
-                return new OrtLoadPlan(null, true);
+                return new OrtLoadPlan(null, true, model, imageFile);
             }
             case NONE -> {
-                return new OrtLoadPlan(null, false);
+                return new OrtLoadPlan(null, false, model, imageFile);
             }
             case IMAGE -> {}
         }
         List<OrtImageForm> forms = OrtImageForm.list(image, model);
         if (forms.isEmpty()) {
-            return new OrtLoadPlan(null, fallbackPrepacking);
+            return new OrtLoadPlan(null, fallbackPrepacking, model, imageFile);
         }
-        String fallback = fallbackPrepacking ? "tensors prepacked at load" : "tensors in place, not prepacked";
+        String fallback = fallback(fallbackPrepacking);
         if (!Files.isRegularFile(imageFile)) {
             LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used: the image is not a regular file ORT can map; using {}",
                     model, imageFile, fallback);
-            return new OrtLoadPlan(null, fallbackPrepacking);
+            return new OrtLoadPlan(null, fallbackPrepacking, model, imageFile);
         }
-        if ("hugetlbfs".equals(Files.getFileStore(imageFile).type())) {
+        if (onHugetlbfs(imageFile)) {
             // mmap of a hugetlbfs file needs huge-page-aligned offsets; ORT maps each tensor at a 4 KiB-rounded one.
             LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used: ORT cannot map a hugetlbfs file at 4 KiB offsets; using {}",
                     model, imageFile, fallback);
-            return new OrtLoadPlan(null, fallbackPrepacking);
+            return new OrtLoadPlan(null, fallbackPrepacking, model, imageFile);
         }
-        OrtFormKey running = OrtFormKey.running(OPTIMIZATION);
+        OrtFormKey processor = OrtFormKey.thisProcessor(OPTIMIZATION);
+        List<OrtImageForm> fit = new ArrayList<>();
         List<String> reasons = new ArrayList<>();
         for (OrtImageForm form : forms) {
-            Optional<String> why = running.mismatch(form.key());
+            Optional<String> why = processor.processorMismatch(form.key());
             if (why.isEmpty()) {
-                LOG.debug("daxfs: model '{}': ONNX Runtime form {} from the image", model, form.dir());
-                return new OrtLoadPlan(OrtSessionFiles.create(image, imageFile, form), false);
+                fit.add(form);
+            } else {
+                reasons.add(form.dir() + ": " + why.get());
             }
-            reasons.add(form.dir() + ": " + why.get());
         }
-        LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used ({}); using {}",
-                model, imageFile, String.join("; ", reasons), fallback);
-        return new OrtLoadPlan(null, fallbackPrepacking);
+        if (fit.isEmpty()) {
+            LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used ({}); using {}",
+                    model, imageFile, String.join("; ", reasons), fallback);
+            return new OrtLoadPlan(null, fallbackPrepacking, model, imageFile);
+        }
+        OrtLoadPlan plan = new OrtLoadPlan(OrtSessionFiles.create(image, imageFile, fit.get(0)), fallbackPrepacking, model, imageFile);
+        plan.candidates = fit;
+        plan.image = image;
+        return plan;
+    }
+
+    /**
+     * Completes a {@link #prepare}d plan: keeps the form whose ONNX Runtime version is the running one,
+     * or, when none is, logs why and falls back. Asks ORT its version: its environment must exist.
+     *
+     * @return this plan
+     */
+    public OrtLoadPlan confirm() throws IOException {
+        if (candidates.isEmpty()) {
+            return this;
+        }
+        List<OrtImageForm> fit = candidates;
+        candidates = List.of();
+        String running = OrtFormKey.runningOrtVersion();
+        for (int i = 0; i < fit.size(); i++) {
+            OrtImageForm form = fit.get(i);
+            if (form.key().ortVersion().equals(running)) {
+                if (i > 0) {
+                    files.close();
+                    files = null;
+                    files = OrtSessionFiles.create(image, imageFile, form);
+                }
+                LOG.debug("daxfs: model '{}': ONNX Runtime form {} from the image", model, form.dir());
+                image = null;
+                return this;
+            }
+        }
+        files.close();
+        files = null;
+        image = null;
+        LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used ({}); using {}", model, imageFile,
+                String.join("; ", fit.stream().map(f -> f.dir() + ": made by ONNX Runtime " + f.key().ortVersion() + ", running " + running)
+                        .toList()), fallback(prepacking));
+        return this;
+    }
+
+    /**
+     * Whether the image file lies on hugetlbfs. A memfd named through {@code /proc/self/fd/N} has no mount
+     * the JDK can name: taken as not (a memfd made with {@code MFD_HUGETLB} would then fail in ORT's session).
+     */
+    private static boolean onHugetlbfs(Path imageFile) {
+        try {
+            return "hugetlbfs".equals(Files.getFileStore(imageFile).type());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static String fallback(boolean prepacking) {
+        return prepacking ? "tensors prepacked at load" : "tensors in place, not prepacked";
     }
 
     /** Whether ORT builds its session from the image's form ({@link #graph()}) rather than from initializers. */
     public boolean usesImageForm() {
-        return files != null;
+        return files != null && candidates.isEmpty();
     }
 
     /** The optimized graph to open, when {@link #usesImageForm()}. */
     public Path graph() {
-        if (files == null) {
+        if (!usesImageForm()) {
             throw new IllegalStateException("no ORT form in use");
         }
         return files.graph();
@@ -112,7 +189,7 @@ public final class OrtLoadPlan implements AutoCloseable {
 
     /** Whether ORT may prepack the initializers, when the image's form is not used. */
     public boolean prepacking() {
-        return prepacking;
+        return files == null && prepacking;
     }
 
     @Override

@@ -34,11 +34,26 @@ public final class OrtSessionFiles implements AutoCloseable {
             dir.toFile().deleteOnExit();
             Files.write(dir.resolve(OrtImageForm.GRAPH_FILE), form.graph(image));
             dir.resolve(OrtImageForm.GRAPH_FILE).toFile().deleteOnExit();
-            Files.createSymbolicLink(dir.resolve(OrtImageForm.IMAGE_LINK), imageFile.toRealPath());
+            Files.createSymbolicLink(dir.resolve(OrtImageForm.IMAGE_LINK), linkTarget(imageFile));
             dir.resolve(OrtImageForm.IMAGE_LINK).toFile().deleteOnExit();
             return new OrtSessionFiles(dir);
         } catch (IOException | RuntimeException e) {
             delete(dir);
+            throw e;
+        }
+    }
+
+    /**
+     * What the link names: the image's real path, or, for a descriptor's link such as {@code /proc/self/fd/N}
+     * of a memfd (whose target is no path), that link, which ORT then opens in this same process.
+     */
+    static Path linkTarget(Path imageFile) throws IOException {
+        try {
+            return imageFile.toRealPath();
+        } catch (java.nio.file.NoSuchFileException e) {
+            if (Files.isRegularFile(imageFile)) {
+                return imageFile.toAbsolutePath().normalize();
+            }
             throw e;
         }
     }

@@ -123,6 +123,11 @@ public final class ModelPackager {
             return this;
         }
 
+        /** The image file that will hold tensor {@code tensorName}, or null when the model has no such tensor. */
+        public RegularFile tensorFile(String tensorName) {
+            return tensorNodes.get(tensorName);
+        }
+
         /** Copies a file verbatim to {@code files/<relativePath>}. */
         public Model sideFile(String relativePath, FileContent content) {
             Directory d = dir.directory("files", DIR);

@@ -6,13 +6,17 @@ import dev.daxload.djl.onnx.OrtImageForm;
 import dev.daxload.djl.onnx.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
 import dev.daxload.manifest.ModelCatalog;
+import dev.daxload.packager.image.ImageTree;
 import dev.daxload.packager.image.ImageTree.Attributes;
 import dev.daxload.packager.image.ImageTree.Directory;
+import dev.daxload.packager.image.ImageTree.RegularFile;
 import dev.daxload.packager.image.ImageWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Adds ONNX Runtime's optimized form, made on this machine, to the ONNX models of an image made
@@ -69,7 +73,10 @@ public final class ImagePrepacker {
                     form = OrtOptimizer.optimize(onnx.graph(), options);
                 }
                 made.add(form);
-                forms.add(OrtFormPackager.addForm(copy.models().get(m).directory(OrtImageForm.DIR, DIR), m, form));
+                Directory modelDir = copy.models().get(m);
+                Map<String, String> files = new HashMap<>();
+                ModelCatalog.load(image, m).tensors().forEach(t -> files.put(t.name(), t.file()));
+                forms.add(OrtFormPackager.addForm(modelDir.directory(OrtImageForm.DIR, DIR), m, form, name -> tensorFile(modelDir, files.get(name))));
             }
             new ImageWriter().alignment(alignment).write(copy.tree(), output);
         } finally {
@@ -78,6 +85,21 @@ public final class ImagePrepacker {
             }
         }
         return new Result(forms, skipped);
+    }
+
+    /** The copied tree's file at {@code relative} (e.g. {@code tensors/x}) under a model directory, or null. */
+    private static RegularFile tensorFile(Directory modelDir, String relative) {
+        if (relative == null) {
+            return null;
+        }
+        ImageTree.Node n = modelDir;
+        for (String part : relative.split("/")) {
+            if (!(n instanceof Directory d)) {
+                return null;
+            }
+            n = d.get(part);
+        }
+        return n instanceof RegularFile f ? f : null;
     }
 
 }

@@ -14,22 +14,47 @@ import java.io.IOException;
 /**
  * Points an ONNX Runtime optimized graph's external data at the image: every external tensor's
  * {@code location} becomes {@link OrtImageForm#IMAGE_LINK} and its {@code offset}, and the offsets of its
- * prepacked blobs ({@code prepacked_N} entries, {@code key|offset;length;checksum|...}), move by where
- * the data file landed in the image. Each range is checked to lie inside the data file first, so a graph
- * that referred to anything else is refused rather than pointed at unrelated bytes.
+ * prepacked blobs ({@code prepacked_N} entries, {@code key|offset;length;checksum|...}), become where
+ * those bytes lie in the image ({@link Placement}: the data file moved as a whole, or the model's own
+ * tensor files for initializers ORT left unchanged). Each range is checked to lie inside ORT's data file
+ * first, so a graph that referred to anything else is refused rather than pointed at unrelated bytes.
  */
 final class OrtGraphRelocator {
     private final String dataName;
     private final long dataSize;
-    private final long base;
+    private final Placement placement;
     private final String where;
     private int tensors;
     private int blobs;
 
-    private OrtGraphRelocator(String dataName, long dataSize, long base, String where) {
+    /** Where bytes that ORT wrote into its data file lie in the image (absolute offsets). */
+    interface Placement {
+        /** Initializer {@code name}, which ORT wrote at [offset, +length) of its data file. */
+        long tensor(String name, long offset, long length) throws IOException;
+
+        /** A prepacked blob that ORT wrote at [offset, +length) of its data file. */
+        long blob(long offset, long length) throws IOException;
+
+        /** The whole data file at {@code base}. */
+        static Placement shifted(long base) {
+            return new Placement() {
+                @Override
+                public long tensor(String name, long offset, long length) {
+                    return base + offset;
+                }
+
+                @Override
+                public long blob(long offset, long length) {
+                    return base + offset;
+                }
+            };
+        }
+    }
+
+    private OrtGraphRelocator(String dataName, long dataSize, Placement placement, String where) {
         this.dataName = dataName;
         this.dataSize = dataSize;
-        this.base = base;
+        this.placement = placement;
         this.where = where;
     }
 
@@ -44,13 +69,24 @@ final class OrtGraphRelocator {
      * @param where names the graph in errors
      */
     static Result relocate(byte[] graph, String dataName, long dataSize, long base, String where) throws IOException {
+        return relocate(graph, dataName, dataSize, Placement.shifted(base), where);
+    }
+
+    /**
+     * @param graph the optimized graph as ORT wrote it
+     * @param dataName the data file name ORT's entries give as location
+     * @param dataSize the size of ORT's data file (the ranges the graph names are checked against it)
+     * @param placement where each range lies in the image
+     * @param where names the graph in errors
+     */
+    static Result relocate(byte[] graph, String dataName, long dataSize, Placement placement, String where) throws IOException {
         ModelProto model;
         try {
             model = ModelProto.parseFrom(graph);
         } catch (InvalidProtocolBufferException e) {
             throw new IOException(where + ": not an ONNX model: " + e.getMessage(), e);
         }
-        OrtGraphRelocator r = new OrtGraphRelocator(dataName, dataSize, base, where);
+        OrtGraphRelocator r = new OrtGraphRelocator(dataName, dataSize, placement, where);
         ModelProto.Builder b = model.toBuilder();
         if (model.hasGraph()) {
             b.setGraph(r.graph(model.getGraph()));
@@ -133,23 +169,24 @@ final class OrtGraphRelocator {
             throw new IOException(name + ": external data without a 'length'");
         }
         check(offset, length, name);
+        long at = placement.tensor(t.getName(), offset, length);
         TensorProto.Builder b = t.toBuilder().clearExternalData();
         for (StringStringEntryProto e : t.getExternalDataList()) {
             String value = switch (e.getKey()) {
                 case "location" -> OrtImageForm.IMAGE_LINK;
-                case "offset" -> Long.toString(base + offset);
+                case "offset" -> Long.toString(at);
                 default -> e.getKey().startsWith("prepacked") ? prepacked(e.getValue(), name + ", field '" + e.getKey() + "'") : e.getValue();
             };
             b.addExternalData(StringStringEntryProto.newBuilder().setKey(e.getKey()).setValue(value));
         }
         if (t.getExternalDataList().stream().noneMatch(e -> e.getKey().equals("offset"))) {
-            b.addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(base)));
+            b.addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(at)));
         }
         tensors++;
         return b.build();
     }
 
-    /** {@code key|offset;length;checksum[|offset;length;checksum]...} with each offset moved by {@link #base}. */
+    /** {@code key|offset;length;checksum[|offset;length;checksum]...} with each offset placed in the image. */
     private String prepacked(String value, String name) throws IOException {
         String[] parts = value.split("\\|", -1);
         if (parts.length < 2) {
@@ -164,7 +201,7 @@ final class OrtGraphRelocator {
             long offset = number(f[0], name + ", blob " + i + " offset");
             long length = number(f[1], name + ", blob " + i + " length");
             check(offset, length, name + ", blob " + i);
-            out.append('|').append(base + offset).append(';').append(length).append(';').append(f[2]);
+            out.append('|').append(placement.blob(offset, length)).append(';').append(length).append(';').append(f[2]);
             blobs++;
         }
         return out.toString();

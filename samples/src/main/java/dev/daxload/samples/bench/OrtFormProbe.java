@@ -137,7 +137,8 @@ public final class OrtFormProbe {
             }
             case "ort-best" -> b.optModelPath(ortBest(model).toAbsolutePath()).optModelName("model");
             case "daxfs" -> b.optModelUrls("daxfs://" + BenchFiles.DIR.resolve(model + ".daxfs").toAbsolutePath() + "?model=" + model);
-            case "daxfs-form" -> b.optModelUrls("daxfs://" + ortFormImage(model).toAbsolutePath() + "?model=" + model);
+            case "daxfs-form" -> b.optModelUrls("daxfs://" + ortFormImage(model).toAbsolutePath() + "?model=" + model
+                    + System.getProperty("daxload.bench.query", ""));
             default -> throw new IllegalArgumentException("unknown mode " + mode + "; expected onnx, ort-best, daxfs or daxfs-form");
         }
         return b.build();
