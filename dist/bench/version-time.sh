@@ -17,8 +17,13 @@ ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); ec
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "first run after unpacking: $(ms env -u JAVA_HOME "$bin" --version) ms"
 bin/daxload --version >/dev/null 2>&1 # builds the checkout's AOT cache if it has none
-a=$(for _ in $(seq "$runs"); do ms env -u JAVA_HOME "$bin" --version; done | median)
-b=$(for _ in $(seq "$runs"); do ms env -u JAVA_HOME DAXLOAD_JAVA_OPTS=-XX:AOTMode=off "$bin" --version; done | median)
-c=$(for _ in $(seq "$runs"); do ms bin/daxload --version; done | median)
-echo "median of $runs: archive ${a} ms; archive without AOT cache ${b} ms; checkout bin/daxload ${c} ms"
+# Interleaved, so that a change in the machine's load (other builds) falls on all three alike.
+: > "$tmp/a"; : > "$tmp/b"; : > "$tmp/c"
+for _ in $(seq "$runs"); do
+  ms env -u JAVA_HOME "$bin" --version >> "$tmp/a"
+  ms env -u JAVA_HOME DAXLOAD_JAVA_OPTS=-XX:AOTMode=off "$bin" --version >> "$tmp/b"
+  ms bin/daxload --version >> "$tmp/c"
+done
+a=$(median < "$tmp/a") b=$(median < "$tmp/b") c=$(median < "$tmp/c")
+echo "median of $runs (load average $(cut -d' ' -f1-3 /proc/loadavg)): archive ${a} ms; archive without AOT cache ${b} ms; checkout bin/daxload ${c} ms"
 awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN {printf "ratios: archive / archive without AOT cache = %.2f; archive / checkout = %.2f\n", a / b, a / c}'

@@ -48,8 +48,7 @@ final class BuildInfo {
     }
 
     String commit() {
-        String c = field("commit");
-        return c.equals(UNKNOWN) || !"true".equals(field("dirty")) ? c : c + " (with uncommitted changes)";
+        return field("commit");
     }
 
     String buildTime() {

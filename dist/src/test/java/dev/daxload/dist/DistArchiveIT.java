@@ -97,6 +97,24 @@ class DistArchiveIT {
     }
 
     @Test
+    void theDebHoldsTheSameFilesWhereTheMachineHasDpkgDeb() throws Exception {
+        Path dpkgDeb = Path.of("/usr/bin/dpkg-deb");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(dpkgDeb), "no dpkg-deb: no .deb is made");
+        Path deb;
+        try (Stream<Path> s = Files.list(ARCHIVE.getParent())) {
+            deb = s.filter(p -> p.getFileName().toString().matches("daxload_.*_amd64\\.deb")).findFirst().orElseThrow();
+        }
+        Process p = new ProcessBuilder(dpkgDeb.toString(), "--contents", deb.toString()).redirectErrorStream(true).start();
+        String listing = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), listing);
+        for (String f : List.of("./usr/bin/daxload -> /opt/daxload/bin/daxload", "./opt/daxload/runtime/bin/java",
+                "./opt/daxload/lib/daxload.aot", "./opt/daxload/LICENSE", "./opt/daxload/THIRD-PARTY.txt")) {
+            assertTrue(listing.contains(f), f + " in " + deb);
+        }
+        assertTrue(listing.lines().anyMatch(l -> l.startsWith("-rwxr-xr-x root/root") && l.endsWith("./opt/daxload/bin/daxload")), listing);
+    }
+
+    @Test
     void runsWithoutAJdkFromAnywhereThroughASymlink() throws Exception {
         assertFalse(Files.exists(pathDir.resolve("java")));
         Run v = daxload("--version");
