@@ -20,6 +20,10 @@ install -m 0755 "$launchers/daxload" "$stage/opt/daxload/bin/daxload"
 install -m 0644 "$license" "$stage/opt/daxload/LICENSE"
 ln -s /opt/daxload/bin/daxload "$stage/usr/bin/daxload"
 ln -s /opt/daxload/share/bash-completion/completions/daxload "$stage/usr/share/bash-completion/completions/daxload"
+mkdir -p "$stage/usr/share/man/man1"
+for page in "$dist"/share/man/man1/*.1; do
+  [ -e "$page" ] && ln -s "/opt/daxload/share/man/man1/$(basename "$page")" "$stage/usr/share/man/man1/$(basename "$page")"
+done
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: daxload
 Version: $deb_version

@@ -85,7 +85,7 @@ class DistArchiveIT {
     @Test
     void theArchiveHoldsWhatItShould() throws IOException {
         for (String f : List.of("bin/daxload", "runtime/bin/java", "lib/daxload.aot", "LICENSE", "THIRD-PARTY.txt",
-                "share/bash-completion/completions/daxload", "share/man/adoc/daxload.adoc", "share/man/adoc/daxload-pack-model.adoc")) {
+                "share/bash-completion/completions/daxload", "share/man/adoc/daxload.adoc", "share/man/man1/daxload.1", "share/man/man1/daxload-pack-model.1")) {
             assertTrue(Files.isRegularFile(unpacked.resolve(f)), f);
         }
         assertTrue(Files.isExecutable(unpacked.resolve("bin/daxload")));
@@ -94,6 +94,8 @@ class DistArchiveIT {
         String notices = Files.readString(unpacked.resolve("THIRD-PARTY.txt"));
         assertTrue(notices.contains("picocli") && notices.contains("onnxruntime"), notices);
         assertTrue(Files.readString(unpacked.resolve("share/bash-completion/completions/daxload")).contains("pack-model"));
+        String man = Files.readString(unpacked.resolve("share/man/man1/daxload-ls.1"));
+        assertTrue(man.contains(".TH \"DAXLOAD\\-LS\"") && man.contains("json"), "roff, made from picocli's AsciiDoc: " + man);
     }
 
     @Test
@@ -108,7 +110,8 @@ class DistArchiveIT {
         String listing = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), listing);
         for (String f : List.of("./usr/bin/daxload -> /opt/daxload/bin/daxload", "./opt/daxload/runtime/bin/java",
-                "./opt/daxload/lib/daxload.aot", "./opt/daxload/LICENSE", "./opt/daxload/THIRD-PARTY.txt")) {
+                "./opt/daxload/lib/daxload.aot", "./opt/daxload/LICENSE", "./opt/daxload/THIRD-PARTY.txt",
+                "./usr/share/man/man1/daxload.1 -> /opt/daxload/share/man/man1/daxload.1")) {
             assertTrue(listing.contains(f), f + " in " + deb);
         }
         assertTrue(listing.lines().anyMatch(l -> l.startsWith("-rwxr-xr-x root/root") && l.endsWith("./opt/daxload/bin/daxload")), listing);
