@@ -20,8 +20,6 @@ cli=$(printf '%s\n' "$dist"/lib/daxload-cli-*.jar)
 say "jdeps: the JDK modules the jars need"
 mods=$("$jdk/bin/jdeps" -q --print-module-deps --ignore-missing-deps --multi-release 25 --class-path "$cp" \
   "$dist"/lib/*.jar)
-# jdk.zipfs: ZIP file systems that a library may open by the provider, which jdeps cannot see.
-mods="$mods,jdk.zipfs"
 say "jlink --add-modules $mods"
 rm -rf "$dist/runtime"
 "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files \
