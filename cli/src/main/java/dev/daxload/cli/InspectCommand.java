@@ -6,7 +6,10 @@ import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxfsLayout;
 import dev.daxload.image.ImageProblem;
 import dev.daxload.image.Superblock;
+import dev.daxload.manifest.ModelCatalog;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -37,14 +40,38 @@ final class InspectCommand implements Callable<Integer> {
         try (DaxImage image = ImageArgument.open(imagePath)) {
             Superblock sb = image.superblock();
             Contents c = contents(image, sb);
-            List<ModelSummary> models = ModelSummary.of(image);
+            List<String> problems = new ArrayList<>();
+            List<ModelSummary> models = models(image, problems);
             if (json) {
-                JsonOutput.print(out, json(image, sb, c, models));
+                JsonOutput.print(out, json(image, sb, c, models, problems));
             } else {
-                text(out, image, sb, c, models);
+                text(out, image, sb, c, models, problems);
             }
         }
         return 0;
+    }
+
+    /**
+     * Every model that can be read; each one that cannot is named in {@code problems} instead, so that
+     * inspect still shows the rest of a damaged image (verify is the command that judges it).
+     */
+    private static List<ModelSummary> models(DaxImage image, List<String> problems) {
+        List<ModelSummary> models = new ArrayList<>();
+        List<String> names;
+        try {
+            names = ModelCatalog.models(image);
+        } catch (IOException | RuntimeException e) {
+            problems.add("models: " + e.getMessage());
+            return models;
+        }
+        for (String name : names) {
+            try {
+                models.add(ModelSummary.of(image, ModelCatalog.load(image, name)));
+            } catch (IOException | RuntimeException e) {
+                problems.add("model " + name + ": " + e.getMessage());
+            }
+        }
+        return models;
     }
 
     private static Contents contents(DaxImage image, Superblock sb) {
@@ -69,7 +96,7 @@ final class InspectCommand implements Callable<Integer> {
         return new Contents(counts[0] + 1, counts[1], counts[3], counts[2], bytes[0], metadata);
     }
 
-    private void text(PrintWriter out, DaxImage image, Superblock sb, Contents c, List<ModelSummary> models) {
+    private void text(PrintWriter out, DaxImage image, Superblock sb, Contents c, List<ModelSummary> models, List<String> problems) {
         out.printf("image          %s (%d bytes, %s)%n", imagePath, image.segment().byteSize(), Sizes.human(image.segment().byteSize()));
         out.printf("kind           %s%n", sb.isStatic() ? "static (read-only)" : "branching (" + sb.branchTableEntries() + " branch slots)");
         out.println("superblock");
@@ -94,16 +121,17 @@ final class InspectCommand implements Callable<Integer> {
         out.printf("  metadata     %d bytes (superblocks, inode table, directory entries)%n", c.metadataBytes());
         out.printf("models         %s%n", models.isEmpty() ? "none" : models.size());
         models.forEach(m -> m.print(out));
-        if (!image.warnings().isEmpty()) {
+        if (!image.warnings().isEmpty() || !problems.isEmpty()) {
             out.println("warnings");
             for (ImageProblem p : image.warnings()) {
                 out.println("  " + p);
             }
+            problems.forEach(p -> out.println("  " + p));
         }
         out.flush();
     }
 
-    private JsonObject json(DaxImage image, Superblock sb, Contents c, List<ModelSummary> models) {
+    private JsonObject json(DaxImage image, Superblock sb, Contents c, List<ModelSummary> models, List<String> problems) {
         JsonObject o = JsonOutput.document("inspect");
         o.addProperty("image", imagePath.toString());
         o.addProperty("size", image.segment().byteSize());
@@ -135,6 +163,7 @@ final class InspectCommand implements Callable<Integer> {
         o.add("models", ms);
         JsonArray w = new JsonArray();
         image.warnings().forEach(p -> w.add(p.toString()));
+        problems.forEach(w::add);
         o.add("warnings", w);
         return o;
     }

@@ -3,7 +3,6 @@ package dev.daxload.cli;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.daxload.image.DaxImage;
-import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;
 import dev.daxload.table.LookupTable;
@@ -28,15 +27,6 @@ record ModelSummary(String name, String sourceFormat, int tensors, Map<String, I
     record Table(String name, long rows, String key) {}
 
     private static final long MAX_ALIGNMENT = 1L << 30;
-
-    /** Every model of the image, in catalog order; a broken manifest or table fails with its message. */
-    static List<ModelSummary> of(DaxImage image) throws IOException {
-        List<ModelSummary> out = new ArrayList<>();
-        for (String model : ModelCatalog.models(image)) {
-            out.add(of(image, ModelCatalog.load(image, model)));
-        }
-        return out;
-    }
 
     static ModelSummary of(DaxImage image, ModelManifest m) throws IOException {
         Map<String, Integer> dtypes = new TreeMap<>();

@@ -164,6 +164,25 @@ class CliJsonTest {
     }
 
     @Test
+    void inspectShowsTheRestOfAnImageWhoseModelCannotBeRead() throws Exception {
+        String manifest = DaxloadCliTest.run("cat", image.toString(), "small/manifest.json").out();
+        byte[] bytes = Files.readAllBytes(image);
+        String all = new String(bytes, StandardCharsets.ISO_8859_1);
+        int at = all.indexOf(manifest.substring(0, Math.min(200, manifest.length())));
+        int format = all.indexOf("daxload-model/1", at);
+        assertTrue(at > 0 && format > at, "the manifest's bytes in the image");
+        bytes[format + "daxload-model/".length()] = '9';
+        Path broken = Files.write(tmp.resolve("broken-manifest.daxfs"), bytes);
+        Run r = DaxloadCliTest.run("inspect", "--json", broken.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = doc.check("inspect", r.out());
+        assertEquals(1, o.getAsJsonArray("models").size());
+        assertTrue(o.getAsJsonArray("warnings").toString().contains("model small: "), r.out());
+        Run text = DaxloadCliTest.run("inspect", broken.toString());
+        assertTrue(text.out().contains("  model small: ") && text.out().contains("  minilm"), text.out());
+    }
+
+    @Test
     void usageShowsOptionalArgumentsAsOptional() {
         Run r = DaxloadCliTest.run("ls", "--help");
         assertTrue(r.out().contains("IMAGE [PATH]"), r.out());
