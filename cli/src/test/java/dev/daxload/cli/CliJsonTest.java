@@ -165,12 +165,11 @@ class CliJsonTest {
 
     @Test
     void inspectShowsTheRestOfAnImageWhoseModelCannotBeRead() throws Exception {
-        String manifest = DaxloadCliTest.run("cat", image.toString(), "small/manifest.json").out();
         byte[] bytes = Files.readAllBytes(image);
         String all = new String(bytes, StandardCharsets.ISO_8859_1);
-        int at = all.indexOf(manifest.substring(0, Math.min(200, manifest.length())));
-        int format = all.indexOf("daxload-model/1", at);
-        assertTrue(at > 0 && format > at, "the manifest's bytes in the image");
+        int at = all.indexOf("\"name\": \"small\"");
+        int format = all.lastIndexOf("daxload-model/1", at);
+        assertTrue(at > 0 && format > 0 && at - format < 100, "small's manifest in the image: format, then name");
         bytes[format + "daxload-model/".length()] = '9';
         Path broken = Files.write(tmp.resolve("broken-manifest.daxfs"), bytes);
         Run r = DaxloadCliTest.run("inspect", "--json", broken.toString());
