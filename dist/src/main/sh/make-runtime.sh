@@ -14,6 +14,22 @@ here=$(cd "$(dirname "$0")/../../../.." && pwd)
 jdk=$("$here/bin/find-jdk25")
 say() { echo "[dist] $*"; }
 
+# The ONNX Runtime jar carries its native library for every platform, with debug symbols (618 MB
+# unpacked, 131 MiB packed); this archive is for linux-x86_64, so it keeps ai/onnxruntime/native/linux-x64
+# only (ORT loads its library from there). Without zip the jar is shipped whole.
+for ort in "$dist"/lib/onnxruntime-*.jar; do
+  [ -f "$ort" ] || continue
+  if command -v zip >/dev/null; then
+    say "$(basename "$ort"): keeping the linux-x64 native library only"
+    rc=0
+    zip -q -d "$ort" 'ai/onnxruntime/native/osx-*' 'ai/onnxruntime/native/win-*' 'ai/onnxruntime/native/linux-aarch64/*' || rc=$?
+    # 12: nothing to delete (copy-dependencies kept the jar trimmed by an earlier build)
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 12 ] || { echo "[dist] could not trim $ort (zip exit $rc)" >&2; exit 1; }
+  else
+    say "no zip on this machine: $(basename "$ort") is shipped with every platform's native library"
+  fi
+done
+
 cp=$(printf '%s\n' "$dist"/lib/*.jar | LC_ALL=C sort | paste -sd: -)
 cli=$(printf '%s\n' "$dist"/lib/daxload-cli-*.jar)
 

@@ -160,6 +160,13 @@ class DistArchiveIT {
             assertEquals("", r.err(), "a clean console: nothing on stderr");
         }
 
+        // ONNX Runtime from the archive's jar, which keeps the linux-x64 native library only
+        Run prepack = daxload("prepack", "minilm.daxfs", "-o", "minilm-ort.daxfs");
+        assertEquals(0, prepack.code(), prepack.err());
+        // its one summary line goes to stderr, as pack's do; ONNX Runtime's own log ("[W:onnxruntime:...") does not
+        assertEquals(1, prepack.err().lines().count(), prepack.err());
+        assertTrue(prepack.err().startsWith("minilm-ort.daxfs: ONNX Runtime forms [minilm/ort/"), prepack.err());
+
         Run dir = daxload("ls", work.toString());
         assertEquals(1, dir.code());
         assertEquals("daxload ls: " + work + ": is a directory, not an image file", dir.err().strip());
