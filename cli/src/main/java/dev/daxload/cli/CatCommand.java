@@ -25,7 +25,7 @@ final class CatCommand implements Callable<Integer> {
         // since closing it would close standard output for the whole process.
         @SuppressWarnings("resource")
         FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
-        try (DaxImage image = DaxImage.open(imagePath)) {
+        try (DaxImage image = ImageArgument.open(imagePath)) {
             for (String p : paths) {
                 ImageExtractor.writeAll(image.content(p), out);
             }

@@ -55,14 +55,40 @@ public final class Daxload implements Runnable {
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             // qualifiedName: "daxload gpu load", not just "load", for nested commands.
-            err.println(commandLine.getCommandSpec().qualifiedName() + ": " + describe(e));
+            String command = commandLine.getCommandSpec().qualifiedName();
+            if (jsonRequested(commandLine)) {
+                JsonOutput.print(err, JsonOutput.error(command, describe(e), 1));
+                return 1;
+            }
+            err.println(command + ": " + describe(e));
             if (Boolean.getBoolean("daxload.debug")) {
                 e.printStackTrace(err);
             }
             err.flush();
             return 1;
         });
+        CommandLine.IParameterExceptionHandler usage = cl.getParameterExceptionHandler();
+        cl.setParameterExceptionHandler((ex, args) -> {
+            // --json anywhere before "--" asks for the error as JSON too, even when the parse failed before it
+            if (java.util.Arrays.asList(args).subList(0, dashDash(args)).contains("--json")) {
+                CommandLine c = ex.getCommandLine();
+                JsonOutput.print(c.getErr(), JsonOutput.error(c.getCommandSpec().qualifiedName(), ex.getMessage(), 2));
+                return 2;
+            }
+            return usage.handleParseException(ex, args);
+        });
         return cl;
+    }
+
+    private static int dashDash(String[] args) {
+        int i = java.util.Arrays.asList(args).indexOf("--");
+        return i < 0 ? args.length : i;
+    }
+
+    /** Whether the command that failed has a {@code --json} option and it was given. */
+    private static boolean jsonRequested(CommandLine commandLine) {
+        CommandLine.Model.OptionSpec json = commandLine.getCommandSpec().findOption("--json");
+        return json != null && Boolean.TRUE.equals(json.getValue());
     }
 
     /** One line for a failure: the message, with the exception's kind where the message alone is unclear. */
@@ -77,12 +103,11 @@ public final class Daxload implements Runnable {
         };
     }
 
-    /** Version from the jar manifest. */
+    /** Version, commit and build time from the build, the Java runtime, the format versions. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Daxload.class.getPackage().getImplementationVersion();
-            return new String[] {"daxload " + (v != null ? v : "(development build)"), "JVM " + Runtime.version()};
+            return BuildInfo.load().lines();
         }
     }
 }

@@ -31,7 +31,7 @@ final class ExtractCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         boolean root = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-        try (DaxImage image = DaxImage.open(imagePath)) {
+        try (DaxImage image = ImageArgument.open(imagePath)) {
             long bytes = new ImageExtractor(root && !noSameOwner).extract(image, path, dir);
             if (!quiet) {
                 System.err.printf("%s: extracted %s into %s%n", imagePath, Sizes.human(bytes), dir);

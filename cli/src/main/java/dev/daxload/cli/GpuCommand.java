@@ -117,6 +117,7 @@ final class GpuCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            ImageArgument.check(image);
             PrintWriter out = spec.commandLine().getOut();
             if (chunk <= 0) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--chunk must be more than 0");
@@ -295,6 +296,7 @@ final class GpuCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            ImageArgument.check(image);
             PrintWriter out = spec.commandLine().getOut();
             if (rounds < 1 || chunks.stream().anyMatch(c -> c <= 0) || threads.stream().anyMatch(t -> t < 1)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--rounds, --chunk and --threads must be more than 0");
@@ -364,6 +366,7 @@ final class GpuCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            ImageArgument.check(image);
             PrintWriter out = spec.commandLine().getOut();
             int refused = 0;
             int made = 0;

@@ -1,6 +1,5 @@
 package dev.daxload.cli;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.daxload.image.DaxImage;
@@ -40,14 +39,14 @@ final class LookupCommand implements Callable<Integer> {
     @Parameters(index = "3..*", arity = "0..*", paramLabel = "KEY", description = "keys to look up")
     List<String> keys = List.of();
 
-    @Option(names = "--json", description = "one JSON document, for scripts")
+    @Option(names = "--json", description = "one JSON document, for scripts (fields: docs/cli-json.md)")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (DaxImage image = DaxImage.open(imagePath)) {
+        try (DaxImage image = ImageArgument.open(imagePath)) {
             ModelManifest m = ModelCatalog.load(image, model);
             String dir = "tables/" + table;
             if (!m.tables().contains(dir)) {
@@ -57,20 +56,28 @@ final class LookupCommand implements Callable<Integer> {
             }
             LookupTable t = LookupTable.open(image, model + "/" + dir);
             if (keys.isEmpty()) {
-                describe(t, out);
+                if (json) {
+                    JsonOutput.print(out, describeJson(t));
+                } else {
+                    describe(t, out);
+                }
                 return 0;
             }
             LookupTable.Column key = t.keyColumn().orElseThrow(() -> new ParameterException(spec.commandLine(),
                     "table '" + table + "' has no key column; it can only be read by row"));
             int missing = 0;
             JsonArray found = new JsonArray();
+            JsonArray absent = new JsonArray();
             if (!json) {
                 out.println(String.join("\t", t.columns().stream().map(LookupTable.Column::name).toList()));
             }
             for (String k : keys) {
                 OptionalLong row = rowOf(t, key, k);
                 if (row.isEmpty()) {
-                    err.println("daxload lookup: key '" + k + "' is not in " + model + "/" + dir);
+                    if (!json) {
+                        err.println("daxload lookup: key '" + k + "' is not in " + model + "/" + dir);
+                    }
+                    absent.add(k);
                     missing++;
                 } else if (json) {
                     found.add(rowJson(t, k, row.getAsLong()));
@@ -79,7 +86,14 @@ final class LookupCommand implements Callable<Integer> {
                 }
             }
             if (json) {
-                out.println(new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create().toJson(found));
+                JsonObject doc = document();
+                doc.add("found", found);
+                doc.add("missing", absent);
+                JsonOutput.print(out, doc);
+                if (missing > 0) {
+                    JsonOutput.print(err, JsonOutput.error("daxload lookup", missing + " of " + keys.size()
+                            + " keys are not in " + model + "/" + dir + ": " + absent, 1));
+                }
             }
             out.flush();
             err.flush();
@@ -104,6 +118,29 @@ final class LookupCommand implements Callable<Integer> {
             out.printf("%-7s %s%n", c.type(), c.name());
         }
         out.flush();
+    }
+
+    private JsonObject document() {
+        JsonObject doc = JsonOutput.document("lookup");
+        doc.addProperty("image", imagePath.toString());
+        doc.addProperty("model", model);
+        doc.addProperty("table", table);
+        return doc;
+    }
+
+    private JsonObject describeJson(LookupTable t) {
+        JsonObject doc = document();
+        doc.addProperty("rowCount", t.rows());
+        doc.addProperty("key", t.keyColumn().map(LookupTable.Column::name).orElse(null));
+        JsonArray cols = new JsonArray();
+        for (LookupTable.Column c : t.columns()) {
+            JsonObject o = new JsonObject();
+            o.addProperty("name", c.name());
+            o.addProperty("type", c.type().name());
+            cols.add(o);
+        }
+        doc.add("columns", cols);
+        return doc;
     }
 
     private static String rowText(LookupTable t, long row) {

@@ -22,7 +22,7 @@ final class LsCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE")
     Path imagePath;
 
-    @Parameters(index = "1", paramLabel = "PATH", defaultValue = "/", description = "path inside the image (default: the root)")
+    @Parameters(index = "1", arity = "0..1", paramLabel = "PATH", defaultValue = "/", description = "path inside the image (default: the root)")
     String path;
 
     @Option(names = "-l", description = "long format: mode, links, owner, group, size, name, symlink target")
@@ -31,13 +31,20 @@ final class LsCommand implements Callable<Integer> {
     @Option(names = "-R", description = "list subdirectories recursively")
     boolean recursive;
 
+    @Option(names = "--json", description = "one JSON document with every entry's fields, for scripts (docs/cli-json.md)")
+    boolean json;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (DaxImage image = DaxImage.open(imagePath)) {
+        try (DaxImage image = ImageArgument.open(imagePath)) {
             DaxInode target = image.lookup(path).orElse(null);
             if (target == null || target.isSymlink() && !longFormat) {
                 target = image.resolve(path);
+            }
+            if (json) {
+                JsonOutput.print(out, LsJson.document(image, imagePath.toString(), path, target, recursive));
+                return 0;
             }
             if (!target.isDirectory()) {
                 String name = path.replaceAll("/+$", "");

@@ -83,6 +83,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ImageArgument.check(image);
         Via v = Via.parse(via, spec.commandLine());
         PrintWriter out = spec.commandLine().getOut();
         if (!Files.isDirectory(dir)) {

@@ -126,6 +126,7 @@ final class PackModelCommand implements Callable<Integer> {
                         tensors += read.tensors().size();
                         sideFiles += read.sideFiles().size();
                         if (ortPrepack && "onnx".equals(read.format())) {
+                            OrtLogging.errorsOnly();
                             ortForms.optimize(model, source);
                         }
                     } else if (Files.isRegularFile(source) && isPlainSideFile(source)) {

@@ -36,6 +36,8 @@ final class PrepackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ImageArgument.check(image);
+        OrtLogging.errorsOnly();
         long t0 = System.nanoTime();
         Path out = output == null ? image : output;
         ImagePrepacker.Result r = ImagePrepacker.prepack(image, out, models, align);

@@ -1,6 +1,5 @@
 package dev.daxload.cli;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.daxload.image.DaxImage;
@@ -36,7 +35,7 @@ final class TensorsCommand implements Callable<Integer> {
     @Option(names = {"-r", "--reverse"}, description = "reverse the order")
     boolean reverse;
 
-    @Option(names = "--json", description = "one JSON document, for scripts")
+    @Option(names = "--json", description = "one JSON document, for scripts (fields: docs/cli-json.md)")
     boolean json;
 
     record Row(String model, TensorEntry t) {}
@@ -44,7 +43,7 @@ final class TensorsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (DaxImage image = DaxImage.open(imagePath)) {
+        try (DaxImage image = ImageArgument.open(imagePath)) {
             List<String> names = model != null ? List.of(model) : ModelCatalog.models(image);
             List<Row> rows = new ArrayList<>();
             for (String m : names) {
@@ -85,7 +84,10 @@ final class TensorsCommand implements Callable<Integer> {
                     }
                     arr.add(o);
                 }
-                out.println(new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create().toJson(arr));
+                JsonObject doc = JsonOutput.document("tensors");
+                doc.addProperty("image", imagePath.toString());
+                doc.add("tensors", arr);
+                JsonOutput.print(out, doc);
             } else {
                 int w = rows.stream().mapToInt(r -> (names.size() > 1 ? r.model.length() + 1 : 0) + r.t.name().length()).max().orElse(4);
                 w = Math.max(4, Math.min(w, 80));

@@ -53,13 +53,21 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "print nothing; the exit code tells")
     boolean quiet;
 
+    @Option(names = "--json", description = "one JSON document, for scripts (docs/cli-json.md); an unsound image"
+            + " also gets an error document on stderr")
+    boolean json;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Arena arena = Arena.ofShared()) {
+            ImageArgument.check(imagePath);
             MemorySegment seg = Mmap.map(imagePath, MapOptions.readOnly(), arena);
             ImageValidator.Result result = ImageValidator.validate(seg);
+            if (json) {
+                return jsonReport(result, seg, out, err);
+            }
             if (!quiet) {
                 for (ImageProblem p : result.problems()) {
                     err.println(imagePath + ": " + p);
@@ -252,5 +260,46 @@ final class VerifyCommand implements Callable<Integer> {
         tensorsChecked = views.size();
         bytesChecked = total;
         return bad;
+    }
+
+    /** --json: the same checks as the text form, reported as one document (docs/cli-json.md), same exit code. */
+    private int jsonReport(ImageValidator.Result result, MemorySegment seg, PrintWriter out, PrintWriter err) throws Exception {
+        quiet = true; // no progress bar
+        com.google.gson.JsonObject doc = JsonOutput.document("verify");
+        doc.addProperty("image", imagePath.toString());
+        com.google.gson.JsonArray problems = new com.google.gson.JsonArray();
+        result.problems().forEach(p -> problems.add(p.toString()));
+        long errors = result.errorCount();
+        if (result.sound()) {
+            DaxImage image = DaxImage.of(seg, imagePath.toString());
+            if (Mmap.fixedSize(imagePath)) {
+                image.declareFixedSize();
+            }
+            List<String> found = new ArrayList<>();
+            List<ModelManifest> manifests = checkModels(image, found);
+            doc.addProperty("models", manifests.size());
+            doc.addProperty("tables", tablesChecked);
+            if (found.isEmpty() && checksums && !manifests.isEmpty()) {
+                Mmap.populate(seg);
+                found.addAll(checkTensors(image, manifests));
+            }
+            found.forEach(problems::add);
+            errors += found.size();
+        }
+        doc.addProperty("inodes", result.superblock() != null ? result.superblock().inodeCount() : 0);
+        doc.addProperty("checksums", checksums);
+        doc.addProperty("tensorsChecked", tensorsChecked);
+        doc.addProperty("bytesChecked", bytesChecked);
+        doc.addProperty("sound", errors == 0);
+        doc.addProperty("errors", errors);
+        doc.addProperty("warnings", result.problems().size() - result.errorCount() + result.droppedProblems());
+        doc.addProperty("droppedProblems", result.droppedProblems());
+        doc.add("problems", problems);
+        JsonOutput.print(out, doc);
+        if (errors > 0) {
+            JsonOutput.print(err, JsonOutput.error("daxload verify", imagePath + ": " + errors + " errors", 1));
+            return 1;
+        }
+        return 0;
     }
 }

@@ -48,7 +48,7 @@ class PackModelCliTest {
     void tensorsListsEveryModelAndJsonParses() {
         Run r = DaxloadCliTest.run("tensors", "--json", image.toString());
         assertEquals(0, r.code(), r.err());
-        JsonArray all = JsonParser.parseString(r.out()).getAsJsonArray();
+        JsonArray all = JsonParser.parseString(r.out()).getAsJsonObject().getAsJsonArray("tensors");
         assertEquals(45 * 3, all.size());
         Run one = DaxloadCliTest.run("tensors", "--sort", "size", "-r", image.toString(), "vadq");
         assertEquals(0, one.code(), one.err());
@@ -73,7 +73,7 @@ class PackModelCliTest {
         assertEquals(0, ok.code(), ok.err());
         assertTrue(ok.out().contains("135 tensor checksums"), ok.out());
         Run json = DaxloadCliTest.run("tensors", "--json", image.toString(), "vad");
-        var t = JsonParser.parseString(json.out()).getAsJsonArray().get(3).getAsJsonObject();
+        var t = JsonParser.parseString(json.out()).getAsJsonObject().getAsJsonArray("tensors").get(3).getAsJsonObject();
         long offset = t.get("offset").getAsLong();
         byte[] bytes = Files.readAllBytes(image);
         bytes[(int) offset] ^= 0x10;
@@ -126,7 +126,7 @@ class PackModelCliTest {
         assertEquals(0, found.code(), found.err());
         assertEquals(List.of("token\tid", "\"\t1", "say \"hi\"\t3"), found.out().lines().toList());
         Run json = DaxloadCliTest.run("lookup", "--json", out.toString(), "words", "vocab", "\"\"");
-        var row = JsonParser.parseString(json.out()).getAsJsonArray().get(0).getAsJsonObject();
+        var row = JsonParser.parseString(json.out()).getAsJsonObject().getAsJsonArray("found").get(0).getAsJsonObject();
         assertEquals(1, row.get("row").getAsLong());
         assertEquals(2, row.getAsJsonObject("values").get("id").getAsLong());
         Run missing = DaxloadCliTest.run("lookup", out.toString(), "words", "vocab", "\"", "absent");
@@ -154,7 +154,7 @@ class PackModelCliTest {
         assertEquals(0, r.code(), r.err());
         assertEquals(List.of("k\tx\ty", "a\t0.1\t0.1", "b\tNaN\t2.0"), r.out().lines().toList());
         Run json = DaxloadCliTest.run("lookup", "--json", img.toString(), "m", "t", "b");
-        var values = JsonParser.parseString(json.out()).getAsJsonArray().get(0).getAsJsonObject().getAsJsonObject("values");
+        var values = JsonParser.parseString(json.out()).getAsJsonObject().getAsJsonArray("found").get(0).getAsJsonObject().getAsJsonObject("values");
         assertEquals("NaN", values.get("x").getAsString(), "JSON has no NaN");
     }
 }
