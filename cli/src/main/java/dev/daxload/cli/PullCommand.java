@@ -39,7 +39,7 @@ final class PullCommand implements Callable<Integer> {
             r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress);
         }
         if (!quiet) {
-            System.err.printf("%s: %s, %s%s%n", r.target(), r.imageDigest(), Sizes.human(r.imageBytes()),
+            spec.commandLine().getErr().printf("%s: %s, %s%s%n", r.target(), r.imageDigest(), Sizes.human(r.imageBytes()),
                     r.resumedFrom() > 0 ? " (resumed at " + Sizes.human(r.resumedFrom()) + ")" : "");
         }
         spec.commandLine().getOut().println(r.reference());

@@ -47,7 +47,7 @@ final class PushCommand implements Callable<Integer> {
             r = ImagePush.push(image, ref, registry.client(ref, System.in), (int) chunkSize, bar::progress);
         }
         if (!quiet) {
-            System.err.printf("%s: %s, %s (%s)%n", image, r.imageDigest(), Sizes.human(r.imageBytes()), r.how());
+            spec.commandLine().getErr().printf("%s: %s, %s (%s)%n", image, r.imageDigest(), Sizes.human(r.imageBytes()), r.how());
         }
         spec.commandLine().getOut().println(r.reference());
         spec.commandLine().getOut().flush();

@@ -107,6 +107,9 @@ public final class ImagePull {
                 try {
                     pos = stream(client, resolved, out, md, pos, what, progress);
                 } catch (RegistryException e) {
+                    // the registry broke the protocol (more bytes than declared, a wrong range): what it sent is not kept
+                    out.close();
+                    Files.deleteIfExists(partial);
                     throw e;
                 } catch (IOException e) {
                     if (isDiskFull(e)) {
@@ -243,8 +246,12 @@ public final class ImagePull {
         return t;
     }
 
-    /** Hidden, beside the target (same filesystem, so the final rename is atomic), named after the digest. */
-    static Path partialPath(Path destination, String digest) {
+    /**
+     * Where a pull of blob {@code digest} to {@code destination} keeps what it has received: hidden, beside the target
+     * (same filesystem, so the final rename is atomic), named after the digest, so only a pull of the same bytes
+     * resumes it.
+     */
+    public static Path partialPath(Path destination, String digest) {
         String hex = digest.substring("sha256:".length(), "sha256:".length() + 16);
         return destination.resolveSibling("." + destination.getFileName() + "." + hex + PARTIAL_SUFFIX);
     }
