@@ -2,6 +2,7 @@ package dev.daxload.cli;
 
 import dev.daxload.registry.ImagePull;
 import dev.daxload.registry.ImageReference;
+import dev.daxload.registry.OciImages;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -14,6 +15,8 @@ import picocli.CommandLine.Spec;
         description = {"Pull an image pushed by daxload push: streamed into a hidden partial file beside OUT, its sha256 checked",
             "as it arrives and every tensor's checksum before OUT is replaced (atomically). An interrupted pull started",
             "again fetches only what is missing. Pin servers to a digest: REF@sha256:...",
+            "Without -o the image goes into the host's shared cache (what oci:// model URLs load; one pull for every",
+            "process that asks at once) and its path is printed.",
             "Example: daxload pull registry.example.com/models/bge-small@sha256:... -o /dev/shm/bge-small.daxfs"})
 final class PullCommand implements Callable<Integer> {
     @Spec
@@ -22,7 +25,8 @@ final class PullCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "REF", description = "HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST]")
     String reference;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "OUT", required = true, description = "the image file to write")
+    @Option(names = {"-o", "--output"}, paramLabel = "OUT",
+            description = "the image file to write (default: the shared cache; its path is printed)")
     Path output;
 
     @Mixin
@@ -34,6 +38,12 @@ final class PullCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ImageReference ref = ImageReference.parse(reference);
+        if (output == null) {
+            Path cached = OciImages.fetch(ref, registry.options(ref, System.in));
+            spec.commandLine().getOut().println(cached);
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
         ImagePull.Result r;
         try (ProgressBar bar = new ProgressBar("pulling", quiet)) {
             r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress);

@@ -30,6 +30,10 @@ final class RegistryOptions {
     int retries;
 
     RegistryClient client(ImageReference ref, InputStream stdin) throws IOException {
+        return RegistryClient.of(ref, options(ref, stdin));
+    }
+
+    RegistryClient.Options options(ImageReference ref, InputStream stdin) throws IOException {
         Optional<Credentials> creds;
         if (username != null) {
             if (!passwordStdin) {
@@ -42,6 +46,6 @@ final class RegistryOptions {
         } else {
             creds = Credentials.stored(ref.registry(), System.getenv());
         }
-        return RegistryClient.of(ref, new RegistryClient.Options(plainHttp, Optional.ofNullable(caFile), creds, retries));
+        return new RegistryClient.Options(plainHttp, Optional.ofNullable(caFile), creds, retries);
     }
 }

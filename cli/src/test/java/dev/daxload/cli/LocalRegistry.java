@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * test and stopped after it. Its JSON access log says what it served: {@link #served} counts the bytes of blob
  * answers, the proof of resumes and cache hits.
  */
-final class LocalRegistry implements AutoCloseable {
+public final class LocalRegistry implements AutoCloseable {
     static final Path BINARY = Path.of("/usr/bin/docker-registry");
 
     /** Optional: basic auth from an htpasswd file, TLS from a certificate and key. */
@@ -43,12 +43,12 @@ final class LocalRegistry implements AutoCloseable {
         this.tls = tls;
     }
 
-    static void assumeInstalled() {
+    public static void assumeInstalled() {
         assumeTrue(Files.isExecutable(BINARY),
                 "needs Debian's docker-registry (CNCF Distribution 2.8) at " + BINARY + ": apt-get install docker-registry (.ci/run installs it)");
     }
 
-    static LocalRegistry start(Path dir) throws IOException, InterruptedException {
+    public static LocalRegistry start(Path dir) throws IOException, InterruptedException {
         return start(dir, null);
     }
 
@@ -118,7 +118,7 @@ final class LocalRegistry implements AutoCloseable {
         throw new IOException("docker-registry did not start listening: " + Files.readString(log));
     }
 
-    String host() {
+    public String host() {
         return "127.0.0.1:" + port;
     }
 
@@ -148,12 +148,12 @@ final class LocalRegistry implements AutoCloseable {
     }
 
     /** Bytes the registry sent in answers to {@code method} requests whose URI contains {@code fragment}. */
-    long bytesServed(String method, String fragment) throws IOException {
+    public long bytesServed(String method, String fragment) throws IOException {
         return served().stream().filter(s -> s.method().equals(method) && s.uri().contains(fragment)).mapToLong(Served::bytes).sum();
     }
 
     /** How many {@code method} requests whose URI contains {@code fragment} were answered. */
-    long requests(String method, String fragment) throws IOException {
+    public long requests(String method, String fragment) throws IOException {
         return served().stream().filter(s -> s.method().equals(method) && s.uri().contains(fragment)).count();
     }
 

@@ -327,6 +327,80 @@ class RegistryCliTest {
         assertTrue(notImage.err().contains("all-minilm-l6-v2-tokenizer.json"), notImage.err());
     }
 
+    /** {@code daxload ARGS} in a JVM of its own, with daxload's cache in {@code cache}. */
+    static Process child(Path cache, Path stdout, String... args) throws IOException {
+        List<String> cmd = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-Xmx128m", "-XX:TieredStopAtLevel=1", "--enable-native-access=ALL-UNNAMED",
+                "-Ddaxload.cache.dir=" + cache, "-cp", System.getProperty("java.class.path"), "dev.daxload.cli.Daxload"));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(stdout.toFile()).start();
+    }
+
+    @Test
+    void eightProcessesPullingOneReferenceAtOnceTransferItOnce() throws Exception {
+        Path unique = variant("eight-src.daxfs", 0x08);
+        String digest = sha256(unique);
+        Run p = DaxloadCliTest.run("push", "-q", "--plain-http", unique.toString(), registry.host() + "/eight/minilm:v1");
+        assertEquals(0, p.code(), p.err());
+        Path cache = dir.resolve("eight-cache");
+        List<Process> processes = new java.util.ArrayList<>();
+        List<Path> outputs = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            Path out = dir.resolve("eight-" + i + ".txt");
+            outputs.add(out);
+            processes.add(child(cache, out, "pull", "-q", "--plain-http", registry.host() + "/eight/minilm:v1"));
+        }
+        Path cached = null;
+        for (int i = 0; i < 8; i++) {
+            assertTrue(processes.get(i).waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "process " + i + " hangs");
+            String out = Files.readString(outputs.get(i)).strip();
+            assertEquals(0, processes.get(i).exitValue(), out);
+            Path path = Path.of(out.lines().reduce((a, b) -> b).orElseThrow());
+            cached = cached == null ? path : cached;
+            assertEquals(cached, path, "every process names the same cached image");
+        }
+        assertEquals(-1, Files.mismatch(unique, cached));
+        assertEquals(1, registry.requests("GET", "/blobs/" + digest), "one blob transfer for eight processes");
+        assertEquals(Files.size(unique), registry.bytesServed("GET", "/blobs/" + digest));
+    }
+
+    @Test
+    void aPullKilledAtAQuarterIsResumedWithLittleSentTwice() throws Exception {
+        Path unique = variant("killed-src.daxfs", 0x4b);
+        String digest = sha256(unique);
+        long size = Files.size(unique);
+        Run p = DaxloadCliTest.run("push", "-q", "--plain-http", unique.toString(), registry.host() + "/killed/minilm:v1");
+        assertEquals(0, p.code(), p.err());
+        Path out = dir.resolve("killed.daxfs");
+        Path partial = ImagePull.partialPath(out.toAbsolutePath(), digest);
+        FaultyLink.Fault slow = new FaultyLink.Fault() {
+            @Override
+            public long bytesPerSecond() {
+                return 16L << 20; // a quarter of the image arrives after about 1.4 s
+            }
+        };
+        try (FaultyLink link = new FaultyLink(Integer.parseInt(registry.host().split(":")[1]), slow)) {
+            Process puller = child(dir.resolve("killed-cache"), dir.resolve("killed-1.txt"), "pull", "-q", "--plain-http",
+                    link.host() + "/killed/minilm:v1", "-o", out.toString());
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while ((!Files.exists(partial) || Files.size(partial) < size / 4) && System.nanoTime() < deadline && puller.isAlive()) {
+                Thread.sleep(20);
+            }
+            assertTrue(puller.isAlive(), "the pull ended before a quarter: " + Files.readString(dir.resolve("killed-1.txt")));
+            puller.destroyForcibly().waitFor(); // SIGKILL
+        }
+        long atKill = Files.size(partial);
+        assertTrue(atKill >= size / 4 && atKill < size, atKill + " of " + size);
+        assertFalse(Files.exists(out), "nothing at the target after kill -9");
+        Run again = DaxloadCliTest.run("pull", "--plain-http", registry.host() + "/killed/minilm:v1", "-o", out.toString());
+        assertEquals(0, again.code(), again.err());
+        assertTrue(again.err().contains("resumed at"), again.err());
+        assertEquals(-1, Files.mismatch(unique, out));
+        long servedTwice = registry.bytesServed("GET", "/blobs/" + digest) - size;
+        System.out.printf("kill -9 at %d of %d bytes: %d bytes sent twice%n", atKill, size, servedTwice);
+        assertTrue(servedTwice <= (64L << 20), servedTwice + " bytes sent twice");
+    }
+
     static String digest(byte[] b) throws Exception {
         return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
