@@ -33,6 +33,10 @@ final class PushCommand implements Callable<Integer> {
             description = "upload chunk size (default: ${DEFAULT-VALUE})")
     long chunkSize;
 
+    @Option(names = "--as-image", description = {"push an ordinary OCI container image instead (one uncompressed tar layer holding",
+        "the file), for Kubernetes image volumes, podman, skopeo and umoci; daxload pull reads the ModelPack form"})
+    boolean asImage;
+
     @Option(names = {"-q", "--quiet"}, description = "print only the pinned reference")
     boolean quiet;
 
@@ -44,7 +48,9 @@ final class PushCommand implements Callable<Integer> {
         }
         ImagePush.Result r;
         try (ProgressBar bar = new ProgressBar("pushing", quiet)) {
-            r = ImagePush.push(image, ref, registry.client(ref, System.in), (int) chunkSize, bar::progress);
+            r = asImage
+                    ? ImagePush.pushContainerImage(image, ref, registry.client(ref, System.in), (int) chunkSize, bar::progress)
+                    : ImagePush.push(image, ref, registry.client(ref, System.in), (int) chunkSize, bar::progress);
         }
         if (!quiet) {
             spec.commandLine().getErr().printf("%s: %s, %s (%s)%n", image, r.imageDigest(), Sizes.human(r.imageBytes()), r.how());

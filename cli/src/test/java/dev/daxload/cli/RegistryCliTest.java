@@ -329,11 +329,15 @@ class RegistryCliTest {
 
     /** {@code daxload ARGS} in a JVM of its own, with daxload's cache in {@code cache}. */
     static Process child(Path cache, Path stdout, String... args) throws IOException {
+        return new ProcessBuilder(childCommand(cache, args)).redirectErrorStream(true).redirectOutput(stdout.toFile()).start();
+    }
+
+    static List<String> childCommand(Path cache, String... args) {
         List<String> cmd = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "-Xmx128m", "-XX:TieredStopAtLevel=1", "--enable-native-access=ALL-UNNAMED",
                 "-Ddaxload.cache.dir=" + cache, "-cp", System.getProperty("java.class.path"), "dev.daxload.cli.Daxload"));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(stdout.toFile()).start();
+        return cmd;
     }
 
     @Test
@@ -399,6 +403,78 @@ class RegistryCliTest {
         long servedTwice = registry.bytesServed("GET", "/blobs/" + digest) - size;
         System.out.printf("kill -9 at %d of %d bytes: %d bytes sent twice%n", atKill, size, servedTwice);
         assertTrue(servedTwice <= (64L << 20), servedTwice + " bytes sent twice");
+    }
+
+    static String exec(Path workDir, String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", cmd) + " hangs");
+        assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+
+    @Test
+    void asAContainerImageItUnpacksWithSkopeoAndUmociByteForByte() throws Exception {
+        for (String tool : List.of("/usr/bin/skopeo", "/usr/bin/umoci")) {
+            assumeTrue(Files.isExecutable(Path.of(tool)), "needs Debian's " + tool + " (.ci/run installs skopeo and umoci)");
+        }
+        Run p = DaxloadCliTest.run("push", "-q", "--as-image", "--plain-http", image.toString(), registry.host() + "/k8s/minilm:v1");
+        assertEquals(0, p.code(), p.err());
+        Path work = Files.createDirectories(dir.resolve("umoci"));
+        exec(work, "skopeo", "copy", "--src-tls-verify=false", "docker://" + registry.host() + "/k8s/minilm:v1", "oci:layout:v1");
+        exec(work, "umoci", "unpack", "--rootless", "--image", "layout:v1", "bundle");
+        assertEquals(-1, Files.mismatch(image, work.resolve("bundle/rootfs/minilm.daxfs")));
+        Run again = DaxloadCliTest.run("push", "-q", "--as-image", "--plain-http", image.toString(), registry.host() + "/k8s/minilm:v2");
+        assertEquals(p.out().strip().replaceAll(".*@", ""), again.out().strip().replaceAll(".*@", ""), "same image, same digest");
+    }
+
+    @Test
+    void basicAuthOverTlsWithACertificateMadeHere() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")) && Files.isExecutable(Path.of("/usr/bin/htpasswd")),
+                "needs openssl and htpasswd (apache2-utils; .ci/run installs it)");
+        Path sec = Files.createDirectories(dir.resolve("tls"));
+        exec(sec, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem");
+        Files.writeString(sec.resolve("htpasswd"), exec(sec, "htpasswd", "-Bbn", "fleet", "s3cret").strip() + "\n");
+        try (LocalRegistry secure = LocalRegistry.start(dir.resolve("secure-registry"),
+                new LocalRegistry.Security(sec.resolve("htpasswd"), sec.resolve("cert.pem"), sec.resolve("key.pem")))) {
+            secure.awaitListening();
+            String ref = secure.host() + "/private/minilm:v1";
+            Path cache = dir.resolve("secure-cache");
+            // the certificate is not trusted without --ca-file
+            Path out1 = dir.resolve("secure-1.txt");
+            Process untrusted = child(cache, out1, "push", "-q", image.toString(), ref);
+            assertTrue(untrusted.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(1, untrusted.exitValue(), Files.readString(out1));
+            // no credentials: the registry's question is named
+            Path out2 = dir.resolve("secure-2.txt");
+            Process anonymous = child(cache, out2, "push", "-q", "--ca-file", sec.resolve("cert.pem").toString(), image.toString(), ref);
+            assertTrue(anonymous.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(1, anonymous.exitValue());
+            assertTrue(Files.readString(out2).contains("asks for a user name and password"), Files.readString(out2));
+            // --username with --password-stdin
+            Path out3 = dir.resolve("secure-3.txt");
+            Process push = child(cache, out3, "push", "-q", "--ca-file", sec.resolve("cert.pem").toString(),
+                    "--username", "fleet", "--password-stdin", image.toString(), ref);
+            try (var stdin = push.getOutputStream()) {
+                stdin.write("s3cret\n".getBytes(StandardCharsets.UTF_8));
+            }
+            assertTrue(push.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, push.exitValue(), Files.readString(out3));
+            // a Docker auth file, as docker/podman login leave it
+            Path authFile = sec.resolve("auth.json");
+            String basic = java.util.Base64.getEncoder().encodeToString("fleet:s3cret".getBytes(StandardCharsets.UTF_8));
+            Files.writeString(authFile, "{\"auths\":{\"" + secure.host() + "\":{\"auth\":\"" + basic + "\"}}}");
+            Path pulled = dir.resolve("secure.daxfs");
+            Path out4 = dir.resolve("secure-4.txt");
+            ProcessBuilder pb = new ProcessBuilder(childCommand(cache, "pull", "-q", "--ca-file", sec.resolve("cert.pem").toString(),
+                    ref, "-o", pulled.toString())).redirectErrorStream(true).redirectOutput(out4.toFile());
+            pb.environment().put("REGISTRY_AUTH_FILE", authFile.toString());
+            Process pull = pb.start();
+            assertTrue(pull.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, pull.exitValue(), Files.readString(out4));
+            assertEquals(-1, Files.mismatch(image, pulled));
+        }
     }
 
     static String digest(byte[] b) throws Exception {

@@ -25,8 +25,8 @@ public final class ImagePush {
      * What a push did.
      *
      * @param reference the tag pushed, pinned to the manifest's digest
-     * @param imageDigest sha256 of the image file: the layer's digest
-     * @param imageBytes the image's size
+     * @param imageDigest the layer's digest: sha256 of the image file (of its tar for a container image)
+     * @param imageBytes the layer's size
      * @param sentBytes image bytes sent (0 when the registry had them or mounted them)
      * @param how "uploaded", "already there" or "mounted from REPO"
      */
@@ -37,7 +37,7 @@ public final class ImagePush {
     }
 
     /**
-     * Pushes {@code imageFile} to {@code ref}.
+     * Pushes {@code imageFile} to {@code ref} as a ModelPack artifact.
      *
      * @param progress image bytes sent so far
      * @throws IOException naming the file when it is not a sound image, or the reference and digest when the registry
@@ -45,50 +45,80 @@ public final class ImagePush {
      */
     public static Result push(Path imageFile, ImageReference ref, RegistryClient client, int chunkBytes,
                               Progress progress) throws IOException {
-        if (ref.digest().isPresent()) {
-            throw new IllegalArgumentException(ref + ": push to a tag; the digest is what the registry gives back");
-        }
-        byte[] config;
-        int imageFormat;
-        String digest;
-        long size;
+        checkTag(ref);
         try (FileChannel ch = FileChannel.open(imageFile, StandardOpenOption.READ)) {
-            size = ch.size();
-            digest = sha256(ch, size);
+            BlobSource layer = BlobSource.of(ch, ch.size());
+            String digest = sha256(layer);
+            byte[] config;
+            int imageFormat;
             try (DaxImage image = DaxImage.open(imageFile, MapOptions.readOnly())) {
                 config = ModelPackArtifact.config(image, digest, titleOf(imageFile));
                 imageFormat = image.superblock().version();
             }
-            BlobLocations locations = BlobLocations.forUser(System.getenv());
-            String how;
-            long sent = 0;
-            if (client.blobExists(ref.repository(), digest)) {
-                how = "already there";
-            } else {
-                how = null;
-                for (String from : locations.repositoriesHolding(digest, ref.registry(), ref.repository())) {
-                    if (client.mountBlob(ref.repository(), digest, from)) {
-                        how = "mounted from " + from;
-                        break;
-                    }
-                    LOG.info("{}: {} could not be mounted from {}; trying elsewhere", ref.registry(), digest, from);
-                }
-                if (how == null) {
-                    client.uploadBlob(ref.repository(), digest, ch, size, chunkBytes, progress);
-                    sent = size;
-                    how = "uploaded";
-                }
-            }
-            locations.remember(digest, ref.registry(), ref.repository());
-            if (!client.blobExists(ref.repository(), Digests.of(config))) {
-                client.uploadBlob(ref.repository(), config);
-            }
+            String how = ensureBlob(client, ref, digest, layer, chunkBytes, progress);
             byte[] manifest = ModelPackArtifact.manifest(config,
-                    new ModelPackArtifact.ImageLayer(digest, size, imageFile.getFileName().toString()), imageFormat);
-            String manifestDigest = client.putManifest(ref.repository(), ref.manifestReference(), manifest,
-                    RegistryClient.OCI_MANIFEST);
-            return new Result(ref.withDigest(manifestDigest), digest, size, sent, how);
+                    new ModelPackArtifact.ImageLayer(digest, layer.size(), imageFile.getFileName().toString()), imageFormat);
+            return finish(client, ref, config, manifest, digest, layer.size(), how);
         }
+    }
+
+    /**
+     * Pushes {@code imageFile} to {@code ref} as an ordinary OCI container image: one uncompressed tar layer holding
+     * the file alone, so that container runtimes (a Kubernetes image volume), podman, skopeo and umoci unpack it.
+     */
+    public static Result pushContainerImage(Path imageFile, ImageReference ref, RegistryClient client, int chunkBytes,
+                                            Progress progress) throws IOException {
+        checkTag(ref);
+        try (DaxImage image = DaxImage.open(imageFile, MapOptions.readOnly())) {
+            image.inodeCount(); // opened to refuse what is not a sound image before anything is sent
+        }
+        try (FileChannel ch = FileChannel.open(imageFile, StandardOpenOption.READ)) {
+            TarredImage layer = new TarredImage(ch, ch.size(), imageFile.getFileName().toString());
+            String digest = sha256(layer);
+            String how = ensureBlob(client, ref, digest, layer, chunkBytes, progress);
+            byte[] config = ContainerImage.config(digest);
+            byte[] manifest = ContainerImage.manifest(config, digest, layer.size(), imageFile.getFileName().toString());
+            return finish(client, ref, config, manifest, digest, layer.size(), how);
+        }
+    }
+
+    private static void checkTag(ImageReference ref) {
+        if (ref.digest().isPresent()) {
+            throw new IllegalArgumentException(ref + ": push to a tag; the digest is what the registry gives back");
+        }
+    }
+
+    /** Makes the repository hold {@code digest}: already there, mounted from a repository known to hold it, or sent. */
+    private static String ensureBlob(RegistryClient client, ImageReference ref, String digest, BlobSource source,
+                                     int chunkBytes, Progress progress) throws IOException {
+        BlobLocations locations = BlobLocations.forUser(System.getenv());
+        String how = null;
+        if (client.blobExists(ref.repository(), digest)) {
+            how = "already there";
+        } else {
+            for (String from : locations.repositoriesHolding(digest, ref.registry(), ref.repository())) {
+                if (client.mountBlob(ref.repository(), digest, from)) {
+                    how = "mounted from " + from;
+                    break;
+                }
+                LOG.info("{}: {} could not be mounted from {}; trying elsewhere", ref.registry(), digest, from);
+            }
+            if (how == null) {
+                client.uploadBlob(ref.repository(), digest, source, chunkBytes, progress);
+                how = "uploaded";
+            }
+        }
+        locations.remember(digest, ref.registry(), ref.repository());
+        return how;
+    }
+
+    private static Result finish(RegistryClient client, ImageReference ref, byte[] config, byte[] manifest, String digest,
+                                 long size, String how) throws IOException {
+        if (!client.blobExists(ref.repository(), Digests.of(config))) {
+            client.uploadBlob(ref.repository(), config);
+        }
+        String manifestDigest = client.putManifest(ref.repository(), ref.manifestReference(), manifest, RegistryClient.OCI_MANIFEST);
+        return new Result(ref.withDigest(manifestDigest), digest, size, how.equals("uploaded") ? size : 0, how);
     }
 
     private static String titleOf(Path imageFile) {
@@ -96,15 +126,15 @@ public final class ImagePush {
         return name.endsWith(".daxfs") ? name.substring(0, name.length() - ".daxfs".length()) : name;
     }
 
-    static String sha256(FileChannel ch, long size) throws IOException {
+    static String sha256(BlobSource source) throws IOException {
         MessageDigest md = Digests.sha256();
         ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
         long pos = 0;
-        while (pos < size) {
+        while (pos < source.size()) {
             buf.clear();
-            int n = ch.read(buf, pos);
+            int n = source.read(buf, pos);
             if (n < 0) {
-                throw new IOException("file ended at byte " + pos + " of " + size + " while hashing it");
+                throw new IOException("ended at byte " + pos + " of " + source.size() + " while hashing it");
             }
             buf.flip();
             md.update(buf);

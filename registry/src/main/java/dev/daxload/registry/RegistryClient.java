@@ -145,6 +145,11 @@ public final class RegistryClient {
      */
     public void uploadBlob(String repository, String digest, FileChannel source, long size, int chunkBytes,
                            Progress progress) throws IOException {
+        uploadBlob(repository, digest, BlobSource.of(source, size), chunkBytes, progress);
+    }
+
+    void uploadBlob(String repository, String digest, BlobSource source, int chunkBytes, Progress progress) throws IOException {
+        long size = source.size();
         String location = startUpload(repository, digest);
         byte[] chunk = new byte[(int) Math.min(chunkBytes, Math.max(1, size))];
         long sent = 0;
