@@ -9,6 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 size_gb=${1:?size in GB}
 rounds=${2:-3}
+mkdir -p "$here/target"
 work=$(mktemp -d "${TMPDIR:-$here/target}/pull-bench.XXXXXX")
 cleanup() { [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
@@ -50,7 +51,7 @@ host=127.0.0.1:$port
 "$daxload" push -q --plain-http "$work/image.daxfs" "$host/bench/synthetic:modelpack" >/dev/null
 "$daxload" push -q --plain-http --as-image "$work/image.daxfs" "$host/bench/synthetic:image" >/dev/null
 
-ms() { date +%s%N | awk '{printf "%d", $1/1e6}'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 printf 'round,daxload_pull_ms,skopeo_copy_ms,dd_fsync_ms\n' > "$work/results.csv"
 for r in $(seq "$rounds"); do
   rm -f "$work/pulled.daxfs"; rm -rf "$work/skopeo"; rm -f "$work/dd.out"

@@ -86,6 +86,9 @@ public final class ImagePull {
         removeOtherPartials(destination, partial);
         long resumedFrom = 0;
         long received = 0;
+        long t0 = System.nanoTime();
+        long tReceived;
+        long tSynced;
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
             MessageDigest md = Digests.sha256();
@@ -137,7 +140,9 @@ public final class ImagePull {
                 throw new RegistryException(what + ": the bytes received hash to " + got + ", not " + layer.digest()
                         + " (the registry's copy is corrupt or was changed); nothing at " + destination);
             }
+            tReceived = System.nanoTime();
             out.force(true);
+            tSynced = System.nanoTime();
         }
         try {
             checkImage(partial, what);
@@ -146,6 +151,9 @@ public final class ImagePull {
             throw e;
         }
         Files.move(partial, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        long tDone = System.nanoTime();
+        LOG.debug("{}: received and hashed in {} ms, synced in {} ms, checked in {} ms", what, (tReceived - t0) / 1_000_000,
+                (tSynced - tReceived) / 1_000_000, (tDone - tSynced) / 1_000_000);
         return new Result(resolved.reference(), layer.digest(), layer.size(), received, resumedFrom, destination);
     }
 
