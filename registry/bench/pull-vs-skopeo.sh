@@ -40,7 +40,7 @@ bytes=$(stat -c %s "$work/image.daxfs")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/registry.yml" <<YML
 version: 0.1
-log: {level: warn}
+log: {level: info, formatter: json}
 storage: {filesystem: {rootdirectory: $work/storage}}
 http: {addr: 127.0.0.1:$port}
 YML
@@ -62,6 +62,38 @@ for r in $(seq "$rounds"); do
   printf '%d,%d,%d,%d\n' "$r" $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) >> "$work/results.csv"
 done
 cat "$work/results.csv"
+
+# kill -9 at a quarter, then pull again: how much does the registry send twice?
+blob_bytes() {  # bytes the registry has sent for GETs of the ModelPack layer so far
+  python3 - "$work/registry.log" "$1" <<'PY'
+import json, sys
+total = 0
+for line in open(sys.argv[1]):
+    if line.startswith("{") and "http.response.written" in line:
+        o = json.loads(line)
+        if o.get("http.request.method") == "GET" and sys.argv[2] in o.get("http.request.uri", ""):
+            total += o["http.response.written"]
+print(total)
+PY
+}
+layer=sha256:$(sha256sum "$work/image.daxfs" | cut -d' ' -f1)
+rm -f "$work/killed.daxfs"
+before=$(blob_bytes "$layer")
+"$daxload" pull -q --plain-http "$host/bench/synthetic:modelpack" -o "$work/killed.daxfs" >/dev/null 2>&1 &
+puller=$!
+partial="$work/.killed.daxfs.${layer:7:16}.daxload-pull"
+while kill -0 "$puller" 2>/dev/null; do
+  have=$(stat -c %s "$partial" 2>/dev/null || echo 0)
+  [ "$have" -ge $((bytes / 4)) ] && break
+  sleep 0.05
+done
+kill -9 "$puller" 2>/dev/null || true; wait "$puller" 2>/dev/null || true
+at_kill=$(stat -c %s "$partial" 2>/dev/null || echo 0)
+"$daxload" pull -q --plain-http "$host/bench/synthetic:modelpack" -o "$work/killed.daxfs" >/dev/null
+cmp -s "$work/image.daxfs" "$work/killed.daxfs" || { echo "pull-vs-skopeo: resumed pull differs" >&2; exit 1; }
+sleep 1  # the registry logs an answer when it completes
+twice=$(( $(blob_bytes "$layer") - before - bytes ))
+echo "kill -9 at $at_kill of $bytes bytes; resumed pull identical; sent twice: $twice bytes ($(( twice >> 20 )) MiB)"
 python3 - "$work/results.csv" "$bytes" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
