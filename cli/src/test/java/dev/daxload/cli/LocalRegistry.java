@@ -29,6 +29,10 @@ public final class LocalRegistry implements AutoCloseable {
     record Security(Path htpasswd, Path certificate, Path key) {
     }
 
+    /** Bearer tokens from {@code realm}, signed by the key of {@code certificate}. */
+    record TokenAuth(String realm, String service, String issuer, Path certificate) {
+    }
+
     private final Process process;
     private final Path dir;
     private final Path log;
@@ -49,10 +53,14 @@ public final class LocalRegistry implements AutoCloseable {
     }
 
     public static LocalRegistry start(Path dir) throws IOException, InterruptedException {
-        return start(dir, null);
+        return start(dir, null, null);
     }
 
     static LocalRegistry start(Path dir, Security security) throws IOException, InterruptedException {
+        return start(dir, security, null);
+    }
+
+    static LocalRegistry start(Path dir, Security security, TokenAuth token) throws IOException, InterruptedException {
         assumeInstalled();
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -66,6 +74,9 @@ public final class LocalRegistry implements AutoCloseable {
         if (security != null) {
             yml.append("  tls:\n    certificate: ").append(security.certificate()).append("\n    key: ").append(security.key()).append("\n");
             yml.append("auth:\n  htpasswd:\n    realm: daxload-test\n    path: ").append(security.htpasswd()).append("\n");
+        } else if (token != null) {
+            yml.append("auth:\n  token:\n    realm: ").append(token.realm()).append("\n    service: ").append(token.service())
+                    .append("\n    issuer: ").append(token.issuer()).append("\n    rootcertbundle: ").append(token.certificate()).append("\n");
         }
         Path config = dir.resolve("config.yml");
         Files.writeString(config, yml);

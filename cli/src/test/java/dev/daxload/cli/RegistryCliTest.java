@@ -477,6 +477,38 @@ class RegistryCliTest {
         }
     }
 
+    @Test
+    void bearerTokensFromTheRealmTheRegistryNames() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "needs openssl to make the token signing key");
+        Path sec = Files.createDirectories(dir.resolve("token"));
+        exec(sec, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=daxload token signer",
+                "-keyout", "key.pem", "-out", "cert.pem");
+        try (TokenService tokens = new TokenService(sec.resolve("cert.pem"), sec.resolve("key.pem"), "fleet", "t0ken");
+             LocalRegistry secured = LocalRegistry.start(dir.resolve("token-registry"), null,
+                     new LocalRegistry.TokenAuth(tokens.realm(), TokenService.SERVICE, TokenService.ISSUER, sec.resolve("cert.pem")))) {
+            String ref = secured.host() + "/private/minilm:v1";
+            Path authFile = sec.resolve("auth.json");
+            String basic = java.util.Base64.getEncoder().encodeToString("fleet:t0ken".getBytes(StandardCharsets.UTF_8));
+            Files.writeString(authFile, "{\"auths\":{\"" + secured.host() + "\":{\"auth\":\"" + basic + "\"}}}");
+            Path out = dir.resolve("token.daxfs");
+            for (List<String> args : List.of(List.of("push", "-q", "--plain-http", image.toString(), ref),
+                    List.of("pull", "-q", "--plain-http", ref, "-o", out.toString()))) {
+                Path log = dir.resolve("token-" + args.get(0) + ".txt");
+                ProcessBuilder pb = new ProcessBuilder(childCommand(dir.resolve("token-cache"), args.toArray(String[]::new)))
+                        .redirectErrorStream(true).redirectOutput(log.toFile());
+                pb.environment().put("REGISTRY_AUTH_FILE", authFile.toString());
+                Process p = pb.start();
+                assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+                assertEquals(0, p.exitValue(), Files.readString(log));
+            }
+            assertEquals(-1, Files.mismatch(image, out));
+            assertTrue(tokens.tokensIssued() >= 2, "push and pull each asked the realm for a token");
+            Run anonymous = DaxloadCliTest.run("pull", "-q", "--plain-http", ref, "-o", dir.resolve("token-anon.daxfs").toString());
+            assertEquals(1, anonymous.code());
+            assertTrue(anonymous.err().contains("token service") && anonymous.err().contains("no credentials"), anonymous.err());
+        }
+    }
+
     static String digest(byte[] b) throws Exception {
         return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
