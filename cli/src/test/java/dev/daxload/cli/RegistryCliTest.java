@@ -509,6 +509,26 @@ class RegistryCliTest {
         }
     }
 
+    @Test
+    void aFullDiskIsNamedAndNothingIsAtTheTarget() throws Exception {
+        Path small = Files.createDirectories(dir.resolve("small-fs"));
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", small.toString())
+                .redirectErrorStream(true).start();
+        String why = new String(mount.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assumeTrue(mount.waitFor() == 0, "a full disk is made as a 24 MiB tmpfs, which needs mount permission here: " + why);
+        try {
+            assertEquals(0, push("full/minilm:v1").code());
+            Path out = small.resolve("minilm.daxfs");
+            Run r = pull(registry.host(), "full/minilm:v1", out);
+            assertEquals(1, r.code());
+            assertTrue(r.err().contains("is full") && r.err().contains(imageDigest) && r.err().contains("nothing at " + out),
+                    r.err());
+            assertFalse(Files.exists(out));
+        } finally {
+            new ProcessBuilder("umount", small.toString()).start().waitFor();
+        }
+    }
+
     static String digest(byte[] b) throws Exception {
         return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }

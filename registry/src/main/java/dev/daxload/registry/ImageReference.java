@@ -96,11 +96,6 @@ public record ImageReference(String registry, String repository, Optional<String
         return digest.orElseGet(tag::orElseThrow);
     }
 
-    /** The same repository with another tag and no digest. */
-    public ImageReference withTag(String newTag) {
-        return new ImageReference(registry, repository, Optional.of(newTag), Optional.empty());
-    }
-
     /** The same repository pinned to {@code manifestDigest}. */
     public ImageReference withDigest(String manifestDigest) {
         return new ImageReference(registry, repository, tag, Optional.of(manifestDigest));
