@@ -6,6 +6,7 @@ import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.model.ModelWeights;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,6 +18,8 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -88,7 +91,6 @@ public final class ImagePull {
         long received = 0;
         long t0 = System.nanoTime();
         long tReceived;
-        long tSynced;
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
             MessageDigest md = Digests.sha256();
@@ -105,10 +107,14 @@ public final class ImagePull {
             progress.bytes(have, layer.size());
             long pos = have;
             int failures = 0;
+            WriteBehind flusher = new WriteBehind(out, have);
             while (pos < layer.size()) {
                 long before = pos;
                 try {
-                    pos = stream(client, resolved, out, md, pos, what, progress);
+                    pos = stream(client, resolved, out, md, pos, what, (done, total) -> {
+                        flusher.written(done);
+                        progress.bytes(done, total);
+                    });
                 } catch (RegistryException e) {
                     // the registry broke the protocol (more bytes than declared, a wrong range): what it sent is not kept
                     out.close();
@@ -141,19 +147,33 @@ public final class ImagePull {
                         + " (the registry's copy is corrupt or was changed); nothing at " + destination);
             }
             tReceived = System.nanoTime();
-            out.force(true);
-            tSynced = System.nanoTime();
-        }
-        try {
-            checkImage(partial, what);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(partial);
-            throw e;
+            flusher.finish();
+            // the last flush to the disk and the check of every tensor (reads from the page cache) overlap
+            CompletableFuture<Void> synced = CompletableFuture.runAsync(() -> {
+                try {
+                    out.force(true);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, Thread.ofVirtual()::start);
+            try {
+                checkImage(partial, what);
+                synced.join();
+            } catch (IOException | RuntimeException e) {
+                synced.exceptionally(x -> null).join();
+                out.close();
+                Files.deleteIfExists(partial);
+                if (e instanceof CompletionException c && c.getCause() instanceof UncheckedIOException u) {
+                    throw new RegistryException(what + ": writing " + partial + " to the disk failed: " + u.getCause().getMessage()
+                            + "; nothing at " + destination, u.getCause());
+                }
+                throw e;
+            }
         }
         Files.move(partial, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         long tDone = System.nanoTime();
-        LOG.debug("{}: received and hashed in {} ms, synced in {} ms, checked in {} ms", what, (tReceived - t0) / 1_000_000,
-                (tSynced - tReceived) / 1_000_000, (tDone - tSynced) / 1_000_000);
+        LOG.debug("{}: received and hashed in {} ms, then synced and checked in {} ms", what, (tReceived - t0) / 1_000_000,
+                (tDone - tReceived) / 1_000_000);
         return new Result(resolved.reference(), layer.digest(), layer.size(), received, resumedFrom, destination);
     }
 
