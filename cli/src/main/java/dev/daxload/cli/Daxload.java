@@ -25,6 +25,8 @@ import picocli.CommandLine.Command;
             PrepackCommand.class,
             TensorsCommand.class,
             LookupCommand.class,
+            PushCommand.class,
+            PullCommand.class,
             MountCommand.class,
             UmountCommand.class,
             GpuCommand.class,

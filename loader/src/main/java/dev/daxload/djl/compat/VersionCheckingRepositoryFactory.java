@@ -13,24 +13,34 @@ import java.util.Set;
  * URLs to {@link dev.daxload.djl.DaxfsRepositoryFactory} on Java 25 and later, and on an older JVM
  * refuses them with one sentence naming the version needed.
  */
-public final class VersionCheckingRepositoryFactory implements RepositoryFactory {
+public class VersionCheckingRepositoryFactory implements RepositoryFactory {
     /** The Java feature release daxload's classes are compiled for. */
     public static final int JAVA_NEEDED = 25;
     private static final String IMPLEMENTATION = "dev.daxload.djl.DaxfsRepositoryFactory";
 
     private final RepositoryFactory delegate;
+    private final String scheme;
 
     /** Called by DJL's service loading. */
     public VersionCheckingRepositoryFactory() {
-        this.delegate = Runtime.version().feature() >= JAVA_NEEDED ? load() : null;
+        this("daxfs", IMPLEMENTATION);
     }
 
-    private static RepositoryFactory load() {
+    /**
+     * For other daxload modules' DJL entries (compiled for Java 17 too): {@code scheme} URLs go to
+     * {@code implementation} on Java 25 and later.
+     */
+    protected VersionCheckingRepositoryFactory(String scheme, String implementation) {
+        this.scheme = scheme;
+        this.delegate = Runtime.version().feature() >= JAVA_NEEDED ? load(implementation) : null;
+    }
+
+    private static RepositoryFactory load(String implementation) {
         try {
             // Reflectively, so that no Java 25 class is linked from here on an older JVM.
-            return (RepositoryFactory) Class.forName(IMPLEMENTATION).getConstructor().newInstance();
+            return (RepositoryFactory) Class.forName(implementation).getConstructor().newInstance();
         } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("daxload: cannot load " + IMPLEMENTATION + ": " + e, e);
+            throw new IllegalStateException("daxload: cannot load " + implementation + ": " + e, e);
         }
     }
 
@@ -51,6 +61,6 @@ public final class VersionCheckingRepositoryFactory implements RepositoryFactory
 
     @Override
     public Set<String> getSupportedScheme() {
-        return Set.of("daxfs");
+        return Set.of(scheme);
     }
 }

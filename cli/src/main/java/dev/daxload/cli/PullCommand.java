@@ -1,0 +1,59 @@
+package dev.daxload.cli;
+
+import dev.daxload.registry.ImagePull;
+import dev.daxload.registry.ImageReference;
+import dev.daxload.registry.OciImages;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "pull", mixinStandardHelpOptions = true,
+        description = {"Pull an image pushed by daxload push: streamed into a hidden partial file beside OUT, its sha256 checked",
+            "as it arrives and every tensor's checksum before OUT is replaced (atomically). An interrupted pull started",
+            "again fetches only what is missing. Pin servers to a digest: REF@sha256:...",
+            "Without -o the image goes into the host's shared cache (what oci:// model URLs load; one pull for every",
+            "process that asks at once) and its path is printed.",
+            "Example: daxload pull registry.example.com/models/bge-small@sha256:... -o /dev/shm/bge-small.daxfs"})
+final class PullCommand implements Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "REF", description = "HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST]")
+    String reference;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "OUT",
+            description = "the image file to write (default: the shared cache; its path is printed)")
+    Path output;
+
+    @Mixin
+    RegistryOptions registry;
+
+    @Option(names = {"-q", "--quiet"}, description = "print only the pinned reference")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        ImageReference ref = ImageReference.parse(reference);
+        if (output == null) {
+            Path cached = OciImages.fetch(ref, registry.options(ref, System.in));
+            spec.commandLine().getOut().println(cached);
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+        ImagePull.Result r;
+        try (ProgressBar bar = new ProgressBar("pulling", quiet)) {
+            r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress);
+        }
+        if (!quiet) {
+            spec.commandLine().getErr().printf("%s: %s, %s%s%n", r.target(), r.imageDigest(), Sizes.human(r.imageBytes()),
+                    r.resumedFrom() > 0 ? " (resumed at " + Sizes.human(r.resumedFrom()) + ")" : "");
+        }
+        spec.commandLine().getOut().println(r.reference());
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+}

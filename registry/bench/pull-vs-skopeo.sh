@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# daxload pull of a synthetic image from a registry on loopback, against skopeo copy of the same bytes (the image's
+# container-image form, pushed with --as-image) from the same registry into a dir: layout, and against the disk's
+# own write speed (dd of the image with fsync). Rounds alternate the three, so drift hits each alike; every run
+# ends with the bytes on disk (daxload pull fsyncs before its rename; skopeo is followed by sync -f).
+#   registry/bench/pull-vs-skopeo.sh SIZE_GB [ROUNDS]      e.g. registry/bench/pull-vs-skopeo.sh 4 3
+# Needs docker-registry, skopeo and python3; uses bin/daxload (built on first use). Leaves nothing behind.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+size_gb=${1:?size in GB}
+rounds=${2:-3}
+mkdir -p "$here/target"
+work=$(mktemp -d "${TMPDIR:-$here/target}/pull-bench.XXXXXX")
+cleanup() { [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+daxload="$here/bin/daxload"
+
+echo "making a ${size_gb} GB synthetic safetensors file (F16, 64 MiB tensors, random bytes)" >&2
+python3 - "$work/synthetic.safetensors" "$size_gb" <<'PY'
+import json, os, struct, sys
+path, gb = sys.argv[1], float(sys.argv[2])
+tensor = 64 << 20
+count = max(1, int(gb * (1 << 30)) // tensor)
+header, off = {}, 0
+for i in range(count):
+    header[f"layer.{i}.weight"] = {"dtype": "F16", "shape": [4096, tensor // 8192], "data_offsets": [off, off + tensor]}
+    off += tensor
+h = json.dumps(header).encode()
+h += b" " * (-len(h) % 8)
+with open(path, "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h)
+    block = os.urandom(tensor)
+    for i in range(count):
+        f.write(block[i % 7:] + block[:i % 7])  # distinct tensors without paying urandom per byte
+PY
+"$daxload" pack-model -q --name synthetic "$work/synthetic.safetensors" -o "$work/image.daxfs"
+rm "$work/synthetic.safetensors"
+bytes=$(stat -c %s "$work/image.daxfs")
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/registry.yml" <<YML
+version: 0.1
+log: {level: info, formatter: json}
+storage: {filesystem: {rootdirectory: $work/storage}}
+http: {addr: 127.0.0.1:$port}
+YML
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+host=127.0.0.1:$port
+"$daxload" push -q --plain-http "$work/image.daxfs" "$host/bench/synthetic:modelpack" >/dev/null
+"$daxload" push -q --plain-http --as-image "$work/image.daxfs" "$host/bench/synthetic:image" >/dev/null
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+printf 'round,daxload_pull_ms,skopeo_copy_ms,dd_fsync_ms\n' > "$work/results.csv"
+for r in $(seq "$rounds"); do
+  rm -f "$work/pulled.daxfs"; rm -rf "$work/skopeo"; rm -f "$work/dd.out"
+  t0=$(ms); "$daxload" pull -q --plain-http "$host/bench/synthetic:modelpack" -o "$work/pulled.daxfs" >/dev/null; t1=$(ms)
+  skopeo copy -q --src-tls-verify=false "docker://$host/bench/synthetic:image" "dir:$work/skopeo" >/dev/null; sync -f "$work/skopeo"; t2=$(ms)
+  dd if="$work/image.daxfs" of="$work/dd.out" bs=16M conv=fsync status=none; t3=$(ms)
+  cmp -s "$work/image.daxfs" "$work/pulled.daxfs" || { echo "pull-vs-skopeo: pulled bytes differ" >&2; exit 1; }
+  printf '%d,%d,%d,%d\n' "$r" $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) >> "$work/results.csv"
+done
+cat "$work/results.csv"
+
+# kill -9 at a quarter, then pull again: how much does the registry send twice?
+blob_bytes() {  # bytes the registry has sent for GETs of the ModelPack layer so far
+  python3 - "$work/registry.log" "$1" <<'PY'
+import json, sys
+total = 0
+for line in open(sys.argv[1]):
+    if line.startswith("{") and "http.response.written" in line:
+        o = json.loads(line)
+        if o.get("http.request.method") == "GET" and sys.argv[2] in o.get("http.request.uri", ""):
+            total += o["http.response.written"]
+print(total)
+PY
+}
+layer=sha256:$(sha256sum "$work/image.daxfs" | cut -d' ' -f1)
+rm -f "$work/killed.daxfs"
+before=$(blob_bytes "$layer")
+"$daxload" pull -q --plain-http "$host/bench/synthetic:modelpack" -o "$work/killed.daxfs" >/dev/null 2>&1 &
+puller=$!
+partial="$work/.killed.daxfs.${layer:7:16}.daxload-pull"
+while kill -0 "$puller" 2>/dev/null; do
+  have=$(stat -c %s "$partial" 2>/dev/null || echo 0)
+  [ "$have" -ge $((bytes / 4)) ] && break
+  sleep 0.05
+done
+kill -9 "$puller" 2>/dev/null || true; wait "$puller" 2>/dev/null || true
+at_kill=$(stat -c %s "$partial" 2>/dev/null || echo 0)
+"$daxload" pull -q --plain-http "$host/bench/synthetic:modelpack" -o "$work/killed.daxfs" >/dev/null
+cmp -s "$work/image.daxfs" "$work/killed.daxfs" || { echo "pull-vs-skopeo: resumed pull differs" >&2; exit 1; }
+sleep 1  # the registry logs an answer when it completes
+twice=$(( $(blob_bytes "$layer") - before - bytes ))
+echo "kill -9 at $at_kill of $bytes bytes; resumed pull identical; sent twice: $twice bytes ($(( twice >> 20 )) MiB)"
+python3 - "$work/results.csv" "$bytes" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+size = int(sys.argv[2])
+med = lambda k: statistics.median(int(r[k]) for r in rows)
+ratio = statistics.median(int(r["skopeo_copy_ms"]) / int(r["daxload_pull_ms"]) for r in rows)
+dd = statistics.median(int(r["dd_fsync_ms"]) / int(r["daxload_pull_ms"]) for r in rows)
+print(f"image {size / 2**30:.2f} GiB, {len(rows)} rounds (medians): daxload pull {med('daxload_pull_ms')} ms "
+      f"({size / med('daxload_pull_ms') / 1e6:.2f} GB/s), skopeo copy {med('skopeo_copy_ms')} ms, dd+fsync {med('dd_fsync_ms')} ms")
+print(f"skopeo/daxload (>= 1.0: daxload faster) {ratio:.2f}; dd/daxload (disk write speed share) {dd:.2f}")
+PY

@@ -1,0 +1,38 @@
+package dev.daxload.registry;
+
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.regex.Pattern;
+
+/** OCI content digests: only {@code sha256:<64 lower-case hex>} is made or accepted. */
+final class Digests {
+    private static final Pattern SHA256 = Pattern.compile("sha256:[a-f0-9]{64}");
+
+    private Digests() {
+    }
+
+    static void check(String digest, String where) {
+        if (!SHA256.matcher(digest).matches()) {
+            throw new IllegalArgumentException(where + ": digest '" + digest + "' is not sha256:<64 lower-case hex digits>");
+        }
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
+        }
+    }
+
+    static String of(MessageDigest finished) {
+        return "sha256:" + HexFormat.of().formatHex(finished.digest());
+    }
+
+    static String of(byte[] content) {
+        MessageDigest md = sha256();
+        md.update(content);
+        return of(md);
+    }
+}
