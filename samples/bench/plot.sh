@@ -4,9 +4,9 @@
 #   docs/img/startup-vs-size.png   fresh JVM to "model ready" and to the end of a first computation over
 #                                  every weight, against model size: daxload's views vs the plain copy
 #                                  (from multigb-startup.sh; medians of the rounds)
-#   docs/img/pss-vs-instances.png  total PSS of N processes against N: the sample server (image vs .onnx,
-#                                  from server-pss.sh) and PyTorch views of a multi-GB image (from pss.sh
-#                                  with CSV set), each against 1.2x its one-instance total (the goal)
+#   docs/img/pss-vs-instances.png  total PSS of N processes as a multiple of one's, against N: the sample
+#                                  server (image vs .onnx, from server-pss.sh) and PyTorch views of a
+#                                  multi-GB image (from pss.sh with CSV set), with the goal (1.2x) drawn
 #
 # usage: samples/bench/plot.sh [OUT_DIR]      (default docs/img)
 # env: STARTUP_CSV (samples/target/bench/multigb-startup.csv), SERVER_PSS_CSV
@@ -26,9 +26,11 @@ trap 'rm -rf "$TMP"' EXIT
 
 # Medians per (size, mode) of a column of the start-up CSV: "size median" lines, sorted by size.
 medians() { # mode column
-  awk -F, -v mode="$1" -v col="$2" 'NR > 1 && $2 == mode && $col != "" {v[$1] = v[$1] " " $col}
-    END {for (s in v) {n = split(substr(v[s], 2), a, " "); asort(a); m = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2; print s, m}}' \
-    "$STARTUP_CSV" | sort -g
+  local size
+  for size in $(awk -F, -v mode="$1" 'NR > 1 && $2 == mode {print $1}' "$STARTUP_CSV" | sort -gu); do
+    awk -F, -v mode="$1" -v col="$2" -v s="$size" 'NR > 1 && $2 == mode && $1 == s && $col != "" {print $col}' "$STARTUP_CSV" \
+      | sort -g | awk -v s="$size" '{a[NR] = $1} END {if (NR) print s, (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'
+  done
 }
 
 if [ -f "$STARTUP_CSV" ]; then
@@ -58,31 +60,30 @@ EOF
   echo "wrote $OUT/startup-vs-size.png"
 fi
 
+# PSS as a multiple of one instance's: the goal (8 instances <= 1.2x one) is then one line for every model.
+ratios() { awk 'NR == 1 {one = $2} {printf "%s %.3f %s\n", $1, $2 / one, $2}'; }
 plots=()
 if [ -f "$SERVER_PSS_CSV" ]; then
-  for mode in daxfs onnx; do
-    awk -F, -v m="$mode" 'NR > 1 && $2 == m {print $3, $4}' "$SERVER_PSS_CSV" | sort -g > "$TMP/server-$mode.dat"
-  done
-  one=$(awk '$1 == 1 {print $2}' "$TMP/server-daxfs.dat")
   model=$(awk -F, 'NR == 2 {print $1}' "$SERVER_PSS_CSV")
-  plots+=("'$TMP/server-daxfs.dat' using 1:2 with linespoints lt 1 pt 7 title 'embedding server ($model), daxfs image'")
-  plots+=("'$TMP/server-onnx.dat' using 1:2 with linespoints lt 2 pt 7 title 'embedding server ($model), .onnx file'")
-  [ -n "$one" ] && plots+=("1.2 * $one with lines lt 1 dt 3 title '1.2x one server (goal)'")
+  for mode in daxfs onnx; do
+    awk -F, -v m="$mode" 'NR > 1 && $2 == m {print $3, $4}' "$SERVER_PSS_CSV" | sort -g | ratios > "$TMP/server-$mode.dat"
+  done
+  [ -s "$TMP/server-daxfs.dat" ] && plots+=("'$TMP/server-daxfs.dat' using 1:2 with linespoints lt 1 pt 7 title 'embedding server ($model, ORT), daxfs image'")
+  [ -s "$TMP/server-onnx.dat" ] && plots+=("'$TMP/server-onnx.dat' using 1:2 with linespoints lt 2 pt 7 title 'embedding server ($model, ORT), .onnx file'")
 fi
 if [ -f "$VIEWS_PSS_CSV" ]; then
-  awk -F, '$2 == "views" {print $3, $4}' "$VIEWS_PSS_CSV" | sort -g > "$TMP/views.dat"
-  one=$(awk '$1 == 1 {print $2}' "$TMP/views.dat")
   model=$(awk -F, '$2 == "views" {print $1; exit}' "$VIEWS_PSS_CSV")
+  awk -F, '$2 == "views" {print $3, $4}' "$VIEWS_PSS_CSV" | sort -g | ratios > "$TMP/views.dat"
   plots+=("'$TMP/views.dat' using 1:2 with linespoints lt 3 pt 5 title 'PyTorch views of $model, every page read'")
-  [ -n "$one" ] && plots+=("1.2 * $one with lines lt 3 dt 3 title '1.2x one process ($model)'")
 fi
 if [ ${#plots[@]} -gt 0 ]; then
+  plots+=("1.2 with lines lt 0 lw 2 title 'goal: 1.2x one instance'")
   gnuplot <<EOF
 set terminal pngcairo size 900,560 font ",10"
 set output "$OUT/pss-vs-instances.png"
-set title "Total PSS of N processes (server-pss.sh, pss.sh)"
+set title "Total PSS of N instances, as a multiple of one instance's (server-pss.sh, pss.sh)"
 set xlabel "instances"
-set ylabel "total PSS (MiB)"
+set ylabel "total PSS / one instance's"
 set xrange [0.5:8.5]
 set xtics (1, 2, 4, 8)
 set yrange [0:*]

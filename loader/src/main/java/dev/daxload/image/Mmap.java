@@ -44,6 +44,14 @@ public final class Mmap {
     private static final int F_GET_SEALS = 1034;
     private static final int F_SEAL_SHRINK = 0x0002;
 
+    /**
+     * {@code -Ddaxload.mmap.cowThroughJdk=false} makes every copy-on-write mapping go through {@code mmap}:
+     * the JDK's way opens the file for writing for a moment, which inotify reports to anyone watching it
+     * ({@code IN_OPEN}, {@code IN_CLOSE_WRITE}; the file itself is not touched), and a watcher that reloads
+     * a model on {@code IN_CLOSE_WRITE} would react to it.
+     */
+    static final boolean COW_THROUGH_JDK = !"false".equals(System.getProperty("daxload.mmap.cowThroughJdk"));
+
     private Mmap() {}
 
     /** The linker and errno capture, made on first use. */
@@ -133,7 +141,7 @@ public final class Mmap {
             if (options.sharing() == MapOptions.Sharing.READ_ONLY) {
                 return mapReadOnlyFile(path, offset, size, options, arena);
             }
-            if (options.sharing() == MapOptions.Sharing.COPY_ON_WRITE) {
+            if (options.sharing() == MapOptions.Sharing.COPY_ON_WRITE && COW_THROUGH_JDK) {
                 MemorySegment m = mapPrivateFile(path, offset, size, options, arena);
                 if (m != null) {
                     return m;
@@ -197,7 +205,7 @@ public final class Mmap {
      * 0444 for a user, a read-only file system) comes back null, and so does a mapping the kernel
      * refuses without {@code MAP_NORESERVE} (a private writable mapping larger than memory and swap
      * under the kernel's heuristic overcommit), which the {@code mmap} path sets. Nothing is written
-     * through the channel: a private mapping never reaches the file.
+     * through the channel: a private mapping never reaches the file (but see {@link #COW_THROUGH_JDK}).
      *
      * <p>The JDK's mapping lives in an arena of its own, closed by {@code arena}'s cleanup: at once,
      * or, once {@link #retire} replaced the range with zero pages, after {@link #RETIRE_GRACE_MS}, as
