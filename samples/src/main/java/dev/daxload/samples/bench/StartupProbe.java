@@ -81,7 +81,7 @@ public final class StartupProbe {
             // the first call pays the class loading and linking, the second shows what is left warm-ish.
             case "open", "open-shared" -> {
                 Path image = BenchFiles.DIR.resolve(model + ".daxfs");
-                // open: copy-on-write (ModelWeights' default, what PyTorch views need: mmap through FFM);
+                // open: copy-on-write (ModelWeights' default, what PyTorch views need: FileChannel.map(PRIVATE), or mmap through FFM where the file is not writable);
                 // open-shared: read-only shared (what ONNX Runtime initializers can use: FileChannel.map).
                 MapOptions options = mode.equals("open") ? MapOptions.copyOnWrite() : MapOptions.readOnly();
                 long c1 = cpuNanos();
