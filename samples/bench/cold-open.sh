@@ -6,7 +6,8 @@
 # class path; each is run without and with a JDK 25 AOT cache trained on the same command
 # (-XX:AOTCacheOutput, then -XX:AOTCache; same --enable-native-access in both, or the cache is refused).
 #
-#   open         ModelWeights.open, copy-on-write (the default; mmap through FFM), every tensor a TensorView
+#   open         ModelWeights.open, copy-on-write (the default; FileChannel.map(PRIVATE) where the file is writable,
+#                else mmap through FFM), every tensor a TensorView
 #   open-shared  the same mapped read-only shared (FileChannel.map after the change: no native linker)
 #   pt-views     PyTorch engine started first (not counted), then open + PtTensorViews.viewAll
 #

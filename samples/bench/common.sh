@@ -8,8 +8,8 @@ cd "$REPO"
 JAVA=${JAVA:-$("$REPO/bin/find-jdk25")/bin/java}
 BENCH=samples/target/bench
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "building (mvn -q -B install -pl samples -am -DskipTests)..." >&2
-  mvn -q -B install -pl samples -am -DskipTests >&2
+  echo "building (mvn -q -B package -pl samples -am -DskipTests)..." >&2
+  mvn -q -B package -pl samples -am -DskipTests >&2
 fi
 CP="$REPO/samples/target/classes:$REPO/samples/target/lib/*"
 # offline: libtorch comes from the pytorch-native-cpu jar on the class path, never the network.

@@ -13,7 +13,8 @@
 # Goal: about one copy of the weights in total for views, N copies for the baselines.
 #
 # usage: samples/bench/pss.sh [N]     (default 8)
-# env: MODEL (synthetic-512m: 512 MiB of F32 in 64 tensors; or bge), MODES, JAVA, SKIP_BUILD=1
+# env: MODEL (synthetic-512m: 512 MiB of F32 in 64 tensors; or bge), MODES, JAVA, SKIP_BUILD=1, CSV (a file
+#      to append model,mode,n,pss_mib,image_pss_mib to)
 # Needs about N x 2 x the model's size of free memory for the decode mode. Every JVM it starts is
 # killed when it exits, on failure too.
 source "$(dirname "$0")/common.sh"
@@ -69,6 +70,8 @@ for mode in "${MODES[@]}"; do
   done
   TOTAL[$mode]=$total; IMG[$mode]=$img
   printf '%-7s total PSS %8d MiB   image mapping PSS %6d MiB   (%d processes)\n' "$mode" $((total / 1024)) $((img / 1024)) "$N"
+  # env CSV: one line appended per mode (model,mode,n,pss_mib,image_pss_mib), e.g. for samples/bench/plot.sh
+  [ -n "${CSV:-}" ] && echo "$MODEL,$mode,$N,$((total / 1024)),$((img / 1024))" >> "$CSV"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()

@@ -6,7 +6,9 @@
 # and private memory (Private_Clean + Private_Dirty). The image's pages are shared by every instance.
 #
 # usage: samples/bench/server-pss.sh [COUNTS]     (default "1 2 4 8")
-# env: MODEL (minilm | bge; default minilm), JAVA, SKIP_BUILD=1
+# env: MODEL (minilm | bge; default minilm), MODES ("daxfs onnx"), SERVER_JVM_OPTS (added to every
+#      instance's JVM flags, e.g. "-XX:+UseSerialGC -Xmx256m"), JAVA, SKIP_BUILD=1, CSV (default
+#      samples/target/bench/server-pss-MODEL.csv: model,mode,n,pss_mib,private_mib; samples/bench/plot.sh draws it)
 source "$(dirname "$0")/common.sh"
 COUNTS=${1:-1 2 4 8}
 MODEL=${MODEL:-minilm}
@@ -23,15 +25,19 @@ args_of() {
   else echo "--onnx $dir/$file.onnx --tokenizer $dir/$file-tokenizer.json --pooling $pooling --port 0 --threads 1"; fi
 }
 kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/smaps_rollup"; }
+CSV=${CSV:-$BENCH/server-pss-$MODEL.csv}
+echo "model,mode,n,pss_mib,private_mib" > "$CSV"
 machine
+echo "instances' extra JVM flags: ${SERVER_JVM_OPTS:-(none)}"
 printf '%-6s %3s %14s %14s %18s\n' mode n "PSS total MiB" "private MiB" "PSS per instance"
 for n in $COUNTS; do
-  for mode in daxfs onnx; do
+  for mode in ${MODES:-daxfs onnx}; do
     pids=(); logs=()
     for i in $(seq 1 "$n"); do
       log=$(mktemp); logs+=("$log")
       # shellcheck disable=SC2046
-      "$JAVA" "${JOPTS[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=info -cp "$CP_JARS" \
+      # shellcheck disable=SC2086
+      "$JAVA" "${JOPTS[@]}" ${SERVER_JVM_OPTS:-} -Dorg.slf4j.simpleLogger.defaultLogLevel=info -cp "$CP_JARS" \
           dev.daxload.samples.server.EmbeddingServer $(args_of "$mode") > "$log" 2>&1 &
       pids+=($!)
     done
@@ -45,6 +51,7 @@ for n in $COUNTS; do
     done
     kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true; rm -f "${logs[@]}"
     printf '%-6s %3d %14d %14d %18d\n' "$mode" "$n" $(( pss / 1024 )) $(( priv / 1024 )) $(( pss / 1024 / n ))
+    echo "$MODEL,$mode,$n,$(( pss / 1024 )),$(( priv / 1024 ))" >> "$CSV"
   done
 done
 machine

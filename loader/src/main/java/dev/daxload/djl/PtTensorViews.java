@@ -31,9 +31,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * }   // the manager closes first (try-with-resources closes in reverse), then the image
  * }</pre>
  *
- * <p><b>How.</b> The tensors are made with libtorch's C function
- * {@code aoti_torch_create_tensor_from_blob} (bound with FFM in the libtorch DJL loaded) and wrapped with
- * {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own {@code create(ByteBuffer, ...)} is not used:
+ * <p><b>How.</b> The tensors are made with {@code torch::from_blob}: through DJL's own JNI binding of it
+ * where that is known to be safe (the common dtypes, tensors under 2 GiB: nothing to link in a fresh JVM),
+ * else with libtorch's C function {@code aoti_torch_create_tensor_from_blob} (bound with FFM in the
+ * libtorch DJL loaded); either handle is wrapped with {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own {@code create(ByteBuffer, ...)} is not used:
  * it is limited to 2 GiB and 2^31 elements and aborts the JVM for BF16, I16, U16 and U32. Here every
  * dtype libtorch has works (see {@link #supportedDTypes()}: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16
  * U8 BOOL F8_E4M3 F8_E5M2 with libtorch 2.7), at any size. GGUF block-quantized tensors have no PyTorch
@@ -180,7 +181,6 @@ public final class PtTensorViews {
     }
 
     private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Arena scratch, boolean raw) {
-        Aoti aoti = Aoti.get();
         DType dtype = tensor.dtype();
         MemorySegment data = tensor.segment();
         if (!data.scope().isAlive()) {
@@ -189,29 +189,26 @@ public final class PtTensorViews {
         if (!manager.isOpen()) {
             throw new IllegalStateException("tensor '" + tensor.name() + "': the NDManager is closed");
         }
-        long[] shape;
-        int code;
-        if (raw || (dtype.isQuantized() && quantized == Quantized.RAW_BYTES)) {
-            shape = new long[] {data.byteSize()};
-            code = aoti.dtype(DType.U8).orElseThrow();
-        } else {
-            shape = tensor.shape();
-            code = aoti.dtype(dtype).orElseThrow(() -> new UnsupportedOperationException("tensor '" + tensor.name()
-                    + "' is " + dtype + (dtype.isQuantized()
-                            ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
-                            : ", which this libtorch has no dtype for")));
-        }
+        boolean asBytes = raw || (dtype.isQuantized() && quantized == Quantized.RAW_BYTES);
+        DType viewed = asBytes ? DType.U8 : dtype;
+        long[] shape = asBytes ? new long[] {data.byteSize()} : tensor.shape();
+        // DJL's JNI binding where it fits (no FFM linker in a fresh JVM), libtorch's C shim for the rest.
+        boolean jni = JniBlobs.fits(viewed, data) && JniBlobs.get().isPresent();
+        int code = jni ? -1 : Aoti.get().dtype(viewed).orElseThrow(() -> new UnsupportedOperationException("tensor '" + tensor.name()
+                + "' is " + dtype + (dtype.isQuantized()
+                        ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
+                        : ", which this libtorch has no dtype for")));
         if (!WritableMemory.isWritable(data)) {
             throw new IllegalArgumentException("tensor '" + tensor.name() + "' lies in memory mapped read-only: an in-place op on"
                     + " its NDArray would kill the JVM with SIGSEGV; map the image copy-on-write (MapOptions.copyOnWrite(),"
                     + " the default of ModelWeights.open)");
         }
-        long handle = aoti.fromBlob(data, shape, code, scratch);
+        long handle = jni ? JniBlobs.get().orElseThrow().fromBlob(data, shape, viewed) : Aoti.get().fromBlob(data, shape, code, scratch);
         PtNDArray array;
         try {
             array = new GuardedPtNDArray(manager, handle, tensor); // refuses ops once the weights fail a check
         } catch (RuntimeException | Error e) {
-            aoti.delete(handle); // never reached DJL, which would otherwise own and free it
+            Aoti.get().delete(handle); // never reached DJL, which would otherwise own and free it
             throw e;
         }
         array.setName(tensor.name());

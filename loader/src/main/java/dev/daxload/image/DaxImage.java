@@ -569,8 +569,23 @@ public final class DaxImage implements AutoCloseable {
         return String.join("/", split(path));
     }
 
+    /**
+     * The non-empty components of {@code path}. A plain loop, not a stream: an open looks up every
+     * tensor, in a fresh JVM's interpreter, where a stream per lookup cost more than the lookup.
+     */
     private static String[] split(String path) {
-        return java.util.Arrays.stream(path.split("/")).filter(s -> !s.isEmpty()).toArray(String[]::new);
+        ArrayList<String> parts = new ArrayList<>(8);
+        int from = 0;
+        int n = path.length();
+        while (from <= n) {
+            int slash = path.indexOf('/', from);
+            int end = slash < 0 ? n : slash;
+            if (end > from) {
+                parts.add(path.substring(from, end));
+            }
+            from = end + 1;
+        }
+        return parts.toArray(new String[0]);
     }
 
     @Override

@@ -53,6 +53,12 @@ public final class ImageValidator {
     private long inodeTable;  // absolute offset of inode 1
     private int inodeCount;
     private BitSet bad;       // inodes whose own fields are broken: never followed
+    // Each inode's fields as read once by checkInode (20 bytes per inode, less than the table's 64): the
+    // later passes use these instead of reading the image again, which in a fresh JVM (interpreted code,
+    // a VarHandle per read) was most of an open's validation time.
+    private int[] modes;
+    private long[] sizes;
+    private long[] dataOffsets;
     // The index: (directory, name) -> inode, and each directory's parent and name. Full paths are
     // never stored: under deep directories they cost memory quadratic in the depth (20k names under
     // fifteen 255-byte directories were 80 MB of strings).
@@ -121,8 +127,21 @@ public final class ImageValidator {
         }
     }
 
-    /** A name in a directory. */
-    record Child(long dir, String name) {}
+    /**
+     * A name in a directory. Its equals and hashCode are written out: a record's generated ones go
+     * through method handles, slow in the interpreter that runs a fresh JVM's open.
+     */
+    record Child(long dir, String name) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Child c && c.dir == dir && c.name.equals(name);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * Long.hashCode(dir) + name.hashCode();
+        }
+    }
 
     /**
      * Bytes of heap the index takes per entry, beyond its name: key, map node, boxed inode number.
@@ -179,6 +198,9 @@ public final class ImageValidator {
             return false;
         }
         bad = new BitSet(inodeCount + 1);
+        modes = new int[inodeCount + 1];
+        sizes = new long[inodeCount + 1];
+        dataOffsets = new long[inodeCount + 1];
         List<long[]> ranges = new ArrayList<>(); // {start, end, ino}, base-relative
         for (int ino = 1; ino <= inodeCount; ino++) {
             checkInode(ino, ranges);
@@ -335,6 +357,9 @@ public final class ImageValidator {
         int mode = u32(at + INODE_MODE);
         long size = u64(at + INODE_SIZE_FIELD);
         long data = u64(at + INODE_DATA_OFFSET);
+        modes[ino] = mode;
+        sizes[ino] = size;
+        dataOffsets[ino] = data;
         long metaEnd = inodeTable - base + (long) inodeCount * INODE_SIZE;
         switch (mode & S_IFMT) {
             case S_IFREG -> {
@@ -431,14 +456,18 @@ public final class ImageValidator {
         }
     }
 
-    private DaxInode inode(long ino) {
-        return DaxInode.read(image, inodeTable + (ino - 1) * INODE_SIZE, ino);
+    private boolean isDirectory(long ino) {
+        return (modes[(int) ino] & S_IFMT) == S_IFDIR;
+    }
+
+    /** Entries of a directory, from the fields checkInode read. */
+    private long entryCount(long ino) {
+        return isDirectory(ino) ? Long.divideUnsigned(sizes[(int) ino], DIRENT_SIZE_UNIT) : 0;
     }
 
     private void walk() {
         long root = superblock.rootInode();
-        DaxInode rootInode = inode(root);
-        if (!rootInode.isDirectory()) {
+        if (!isDirectory(root)) {
             error(root, inodeTable + (root - 1) * INODE_SIZE + INODE_MODE, "root.type", "the root inode is not a directory");
             return;
         }
@@ -457,11 +486,11 @@ public final class ImageValidator {
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         while (!queue.isEmpty()) {
             Pending dir = queue.poll();
-            DaxInode d = inode(dir.ino);
-            long count = d.entryCount();
+            long count = entryCount(dir.ino);
+            long dirData = dataOffsets[(int) dir.ino];
             Set<String> names = new HashSet<>();
             for (long k = 0; k < count; k++) {
-                long at = base + d.dataOffset() + k * DIRENT_STRIDE;
+                long at = base + dirData + k * DIRENT_STRIDE;
                 long child = u32l(at + DIRENT_INO);
                 int entryMode = u32(at + DIRENT_MODE);
                 int nameLen = Short.toUnsignedInt(image.get(U16, at + DIRENT_NAME_LEN));
@@ -470,13 +499,16 @@ public final class ImageValidator {
                     walkIncomplete = true;
                     continue;
                 }
-                byte[] raw = image.asSlice(at + DIRENT_NAME, nameLen).toArray(ValueLayout.JAVA_BYTE);
+                byte[] raw = new byte[nameLen];
+                MemorySegment.copy(image, ValueLayout.JAVA_BYTE, at + DIRENT_NAME, raw, 0, nameLen);
                 String name = checkName(dir.ino, at, k, raw, utf8);
                 if (name == null) {
                     walkIncomplete = true;
                     continue;
                 }
-                if (!names.add(new String(raw, StandardCharsets.ISO_8859_1))) {
+                // Bytes, not the decoded name, decide duplicates (two invalid names may decode alike);
+                // an ASCII name is its own bytes already.
+                if (!names.add(isAscii(raw) ? name : new String(raw, StandardCharsets.ISO_8859_1))) {
                     error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "name '" + name + "' appears twice in this directory");
                     walkIncomplete = true;
                     continue;
@@ -490,10 +522,10 @@ public final class ImageValidator {
                     walkIncomplete = true;
                     continue; // its own fields were reported already
                 }
-                DaxInode c = inode(child);
-                if ((entryMode & S_IFMT) != (c.mode() & S_IFMT)) {
+                int childMode = modes[(int) child];
+                if ((entryMode & S_IFMT) != (childMode & S_IFMT)) {
                     error(dir.ino, at + DIRENT_MODE, "dirent.mode", String.format("entry '%s' has type 0%o but inode %d has type 0%o",
-                            name, entryMode & S_IFMT, child, c.mode() & S_IFMT));
+                            name, entryMode & S_IFMT, child, childMode & S_IFMT));
                     walkIncomplete = true;
                     continue;
                 }
@@ -504,7 +536,7 @@ public final class ImageValidator {
                     walkIncomplete = true;
                     continue;
                 }
-                if (c.isDirectory()) {
+                if (isDirectory(child)) {
                     if (visited.get((int) child)) {
                         error(child, at + DIRENT_INO, "dir.parents", "directory reached a second time through '" + pathOf(dir.ino, name)
                                 + "': a directory with two parents, or a cycle");
@@ -531,18 +563,28 @@ public final class ImageValidator {
             if (bad.get(ino)) {
                 continue;
             }
-            DaxInode n = inode(ino);
             long at = inodeTable + (long) (ino - 1) * INODE_SIZE + INODE_NLINK;
             if (ino != root && refs[ino] == 0) {
                 warn(ino, at - INODE_NLINK, "inode.unreachable", "no directory entry names this inode");
                 continue;
             }
-            long expected = n.isDirectory() ? 2L + subdirs[ino] : refs[ino];
-            if (n.nlink() != expected) {
-                warn(ino, at, "inode.nlink", "nlink is " + n.nlink() + ", expected " + expected
-                        + (n.isDirectory() ? " (2 + subdirectories)" : " (entries naming it)"));
+            long nlink = u32l(at);
+            boolean dir = isDirectory(ino);
+            long expected = dir ? 2L + subdirs[ino] : refs[ino];
+            if (nlink != expected) {
+                warn(ino, at, "inode.nlink", "nlink is " + nlink + ", expected " + expected
+                        + (dir ? " (2 + subdirectories)" : " (entries naming it)"));
             }
         }
+    }
+
+    private static boolean isAscii(byte[] raw) {
+        for (byte b : raw) {
+            if (b < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Path of {@code name} in directory {@code dir}, for messages. */
@@ -559,14 +601,12 @@ public final class ImageValidator {
         long entries = 0;
         long nameBytes = 0;
         for (int ino = 1; ino <= inodeCount; ino++) {
-            if (!bad.get(ino)) {
-                DaxInode n = inode(ino);
-                if (n.isDirectory()) {
-                    long count = n.entryCount();
-                    entries += count;
-                    for (long k = 0; k < count; k++) { // reads the lengths only: no allocation
-                        nameBytes += Short.toUnsignedInt(image.get(U16, base + n.dataOffset() + k * DIRENT_STRIDE + DIRENT_NAME_LEN));
-                    }
+            if (!bad.get(ino) && isDirectory(ino)) {
+                long count = entryCount(ino);
+                long data = dataOffsets[ino];
+                entries += count;
+                for (long k = 0; k < count; k++) { // reads the lengths only: no allocation
+                    nameBytes += Short.toUnsignedInt(image.get(U16, base + data + k * DIRENT_STRIDE + DIRENT_NAME_LEN));
                 }
             }
         }
@@ -582,15 +622,20 @@ public final class ImageValidator {
     }
 
     private String checkName(long dirIno, long at, long k, byte[] raw, java.nio.charset.CharsetDecoder utf8) {
+        boolean ascii = true;
         for (byte b : raw) {
             if (b == '/' || b == 0) {
                 error(dirIno, at + DIRENT_NAME, "dirent.name", "entry " + k + " has a name with a " + (b == 0 ? "NUL byte" : "'/'"));
                 return null;
             }
+            ascii &= b >= 0;
         }
         if (Arrays.equals(raw, new byte[] {'.'}) || Arrays.equals(raw, new byte[] {'.', '.'})) {
             error(dirIno, at + DIRENT_NAME, "dirent.name", "entry " + k + " is named '" + new String(raw, StandardCharsets.US_ASCII) + "'");
             return null;
+        }
+        if (ascii) {
+            return new String(raw, StandardCharsets.ISO_8859_1); // valid UTF-8, decoded alike; no decoder set-up per name
         }
         try {
             return utf8.decode(java.nio.ByteBuffer.wrap(raw)).toString();

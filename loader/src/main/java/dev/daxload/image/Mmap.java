@@ -21,8 +21,9 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>Two ways, chosen per call so that an open links nothing it does not use: a read-only mapping of a
  * regular file goes through the JDK's own {@link FileChannel#map(FileChannel.MapMode, long, long, Arena)},
- * which needs no native linker; everything {@code FileChannel} cannot do goes through {@code mmap}
- * called with FFM: a private writable mapping of a file opened read-only ({@code MAP_PRIVATE |
+ * which needs no native linker, and so does a copy-on-write mapping of a file this process may write
+ * ({@code MapMode.PRIVATE}); everything {@code FileChannel} cannot do goes through {@code mmap}
+ * called with FFM: a private writable mapping of a file it may only read ({@code MAP_PRIVATE |
  * MAP_NORESERVE}, copy-on-write), {@code madvise}, character devices such as {@code /dev/daxX.Y}, and
  * descriptors (memfd, dma-buf). Each C function is linked the first time it is called, not when this
  * class loads: linking a downcall costs 10-100 ms in a fresh JVM (see docs/benchmarks.md, "Cold open").
@@ -42,6 +43,14 @@ public final class Mmap {
 
     private static final int F_GET_SEALS = 1034;
     private static final int F_SEAL_SHRINK = 0x0002;
+
+    /**
+     * {@code -Ddaxload.mmap.cowThroughJdk=false} makes every copy-on-write mapping go through {@code mmap}:
+     * the JDK's way opens the file for writing for a moment, which inotify reports to anyone watching it
+     * ({@code IN_OPEN}, {@code IN_CLOSE_WRITE}; the file itself is not touched), and a watcher that reloads
+     * a model on {@code IN_CLOSE_WRITE} would react to it.
+     */
+    static final boolean COW_THROUGH_JDK = !"false".equals(System.getProperty("daxload.mmap.cowThroughJdk"));
 
     private Mmap() {}
 
@@ -128,9 +137,25 @@ public final class Mmap {
         if (offset < 0 || offset % 4096 != 0) {
             throw new IllegalArgumentException(path + ": offset " + offset + " is not a multiple of the page size");
         }
-        if (options.sharing() == MapOptions.Sharing.READ_ONLY && Files.isRegularFile(path)) {
-            return mapReadOnlyFile(path, offset, size, options, arena);
+        if (Files.isRegularFile(path)) {
+            if (options.sharing() == MapOptions.Sharing.READ_ONLY) {
+                return mapReadOnlyFile(path, offset, size, options, arena);
+            }
+            if (options.sharing() == MapOptions.Sharing.COPY_ON_WRITE && COW_THROUGH_JDK) {
+                MemorySegment m = mapPrivateFile(path, offset, size, options, arena);
+                if (m != null) {
+                    return m;
+                }
+            }
         }
+        return mapWithMmap(path, offset, size, options, arena);
+    }
+
+    /**
+     * What {@link #map(Path, long, long, MapOptions, Arena)} does where the JDK cannot map: {@code open}
+     * and {@code mmap} through FFM (package-private so that tests reach it on a file the JDK could map).
+     */
+    static MemorySegment mapWithMmap(Path path, long offset, long size, MapOptions options, Arena arena) throws IOException {
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment state = tmp.allocate(Native.STATE);
             int fd = (int) Open.H.invokeExact(state, tmp.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
@@ -171,6 +196,61 @@ public final class Mmap {
             advise(mapping, options);
             return mapping.asReadOnly();
         }
+    }
+
+    /**
+     * A copy-on-write mapping of a regular file through the JDK ({@code FileChannel.map(PRIVATE)}), which
+     * needs no native linker, or null when the JDK cannot make one and {@code mmap} must: the JDK maps
+     * privately only through a channel open for writing, so a file this process may not write (mode
+     * 0444 for a user, a read-only file system) comes back null, and so does a mapping the kernel
+     * refuses without {@code MAP_NORESERVE} (a private writable mapping larger than memory and swap
+     * under the kernel's heuristic overcommit), which the {@code mmap} path sets. Nothing is written
+     * through the channel: a private mapping never reaches the file (but see {@link #COW_THROUGH_JDK}).
+     *
+     * <p>The JDK's mapping lives in an arena of its own, closed by {@code arena}'s cleanup: at once,
+     * or, once {@link #retire} replaced the range with zero pages, after {@link #RETIRE_GRACE_MS}, as
+     * for a mapping made with {@code mmap} (the JDK would otherwise unmap the range at once).
+     */
+    private static MemorySegment mapPrivateFile(Path path, long offset, long size, MapOptions options, Arena arena) throws IOException {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } catch (java.nio.file.FileSystemException | UnsupportedOperationException e) {
+            return null; // not writable by this process: mmap needs only read access
+        }
+        try (ch) {
+            long length = size >= 0 ? size : ch.size() - offset;
+            if (length <= 0) {
+                throw new IOException(path + ": is empty; an image has at least 8192 bytes");
+            }
+            Arena jdk = Arena.ofShared();
+            MemorySegment raw;
+            try {
+                raw = ch.map(FileChannel.MapMode.PRIVATE, offset, length, jdk);
+            } catch (IOException e) {
+                jdk.close();
+                return null; // ENOMEM without MAP_NORESERVE, most likely: mmap sets it
+            }
+            long address = raw.address();
+            MemorySegment mapping;
+            try {
+                mapping = MemorySegment.ofAddress(address).reinterpret(length, arena, s -> releaseJdkMapping(address, jdk));
+            } catch (RuntimeException | Error e) {
+                jdk.close(); // the arena refused (closed, or native access not enabled): leave nothing mapped
+                throw e;
+            }
+            advise(mapping, options);
+            return mapping;
+        }
+    }
+
+    /** Unmaps a mapping the JDK made: now, or after the grace period if it was retired. */
+    private static void releaseJdkMapping(long address, Arena jdk) {
+        if (RETIRED.remove(address)) {
+            reaper().schedule(jdk::close, RETIRE_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return;
+        }
+        jdk.close();
     }
 
     /** Huge pages and populate as {@code options} ask; madvise is linked only when one of them is asked. */

@@ -64,27 +64,34 @@ public final class ModelCatalog {
             throw new ManifestException(where + ": field 'name' is '" + manifest.name() + "' but the model's directory is '" + model + "'");
         }
         long imageSize = image.segment().byteSize();
+        String dir = model.concat("/");
         for (TensorEntry t : manifest.tensors()) {
-            String at = where + ": tensor '" + t.name() + "'";
+            // Messages are built only on failure: in a fresh JVM a string concatenation per tensor is a
+            // method-handle call in the interpreter, and this loop runs once per tensor.
             if (t.offset() > imageSize || t.length() > imageSize - t.offset()) {
+                String at = at(where, t);
                 throw new ManifestException(at + ": range [" + t.offset() + ", +" + t.length() + ") runs past the image (" + imageSize + " bytes)");
             }
             if (t.file().startsWith("/") || hasDotDot(t.file())) {
-                throw new ManifestException(at + ": file '" + t.file() + "' is not a plain relative path");
+                throw new ManifestException(at(where, t) + ": file '" + t.file() + "' is not a plain relative path");
             }
-            Optional<DaxInode> file = image.lookup(model + "/" + t.file());
+            Optional<DaxInode> file = image.lookup(dir.concat(t.file()));
             if (file.isEmpty() || !file.get().isRegularFile()) {
-                throw new ManifestException(at + ": file '" + t.file() + "' is not a regular file of the image");
+                throw new ManifestException(at(where, t) + ": file '" + t.file() + "' is not a regular file of the image");
             }
             DaxInode f = file.get();
             if (f.size() != t.length()) {
-                throw new ManifestException(at + ": length " + t.length() + " but its file holds " + f.size() + " bytes");
+                throw new ManifestException(at(where, t) + ": length " + t.length() + " but its file holds " + f.size() + " bytes");
             }
             if (t.length() > 0 && image.absoluteOffset(f.dataOffset()) != t.offset()) {
-                throw new ManifestException(at + ": offset " + t.offset() + " but its file's data is at " + image.absoluteOffset(f.dataOffset()));
+                throw new ManifestException(at(where, t) + ": offset " + t.offset() + " but its file's data is at " + image.absoluteOffset(f.dataOffset()));
             }
         }
         return manifest;
+    }
+
+    private static String at(String where, TensorEntry t) {
+        return where + ": tensor '" + t.name() + "'";
     }
 
     /** Whether a path has a {@code ..} component. */

@@ -33,6 +33,39 @@ class MmapTest {
         }
     }
 
+    /**
+     * Copy-on-write has two ways: the JDK's {@code MapMode.PRIVATE} where this process may open the file
+     * for writing (no native linker), {@code mmap} through FFM where it may not. Both keep writes private,
+     * and both are gone from the address space once the arena closes.
+     */
+    @Test
+    void bothCopyOnWriteWaysKeepWritesPrivateAndUnmapOnClose() throws Exception {
+        Path f = tmp.resolve("data");
+        byte[] bytes = new byte[4 * 4096];
+        bytes[9000] = 42;
+        Files.write(f, bytes);
+        for (boolean viaMmap : new boolean[] {false, true}) {
+            long address;
+            try (Arena a = Arena.ofShared()) {
+                MemorySegment cow = viaMmap ? Mmap.mapWithMmap(f, 0, -1, MapOptions.copyOnWrite(), a) : Mmap.map(f, MapOptions.copyOnWrite(), a);
+                address = cow.address();
+                assertFalse(cow.isReadOnly(), viaMmap + ": writable");
+                assertEquals(bytes.length, cow.byteSize());
+                cow.set(ValueLayout.JAVA_BYTE, 9000, (byte) 7);
+                assertEquals(7, cow.get(ValueLayout.JAVA_BYTE, 9000), viaMmap + ": the writer sees its write");
+                assertEquals(42, Files.readAllBytes(f)[9000], viaMmap + ": the file does not");
+                assertTrue(mapsLine(address).contains(" rw-p "), viaMmap + ": a private writable mapping: " + mapsLine(address));
+            }
+            assertEquals("", mapsLine(address), viaMmap + ": unmapped when the arena closed");
+        }
+    }
+
+    /** The line of /proc/self/maps that starts at {@code address}, or "". */
+    private static String mapsLine(long address) throws java.io.IOException {
+        String start = Long.toHexString(address) + "-";
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.startsWith(start)).findFirst().orElse("");
+    }
+
     @Test
     void sharedMappingSeesChangesToTheFile() throws Exception {
         Path f = tmp.resolve("data");

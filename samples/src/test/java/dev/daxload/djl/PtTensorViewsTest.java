@@ -94,6 +94,24 @@ class PtTensorViewsTest {
         }
     }
 
+    /**
+     * The common dtypes go through DJL's JNI binding (nothing to link in a fresh JVM), the others
+     * through libtorch's C shim; the test above checks that both give views in place. If a DJL release
+     * hid the binding, views would still work, only slower to start: this says so.
+     */
+    @Test
+    void commonDtypesUseDjlsBindingTheRestTheCShim() {
+        assertTrue(JniBlobs.get().isPresent(), "DJL's torchFromBlob binding is reachable");
+        MemorySegment native1k = java.lang.foreign.Arena.ofAuto().allocate(1024);
+        for (DType d : EnumSet.of(DType.F32, DType.F64, DType.F16, DType.I64, DType.I32, DType.I8, DType.U8, DType.BOOL)) {
+            assertTrue(JniBlobs.fits(d, native1k), d + " through JNI");
+        }
+        for (DType d : EnumSet.of(DType.BF16, DType.I16, DType.U16, DType.U32, DType.U64, DType.C64, DType.F8_E4M3)) {
+            assertFalse(JniBlobs.fits(d, native1k), d + " through the C shim (DJL's native code aborts or lacks it)");
+        }
+        assertFalse(JniBlobs.fits(DType.F32, MemorySegment.ofArray(new byte[1024])), "heap memory: the C shim");
+    }
+
     @Test
     void bf16AndI16ViewsWork() throws Exception {
         // The dtypes whose NDManager.create(ByteBuffer) path aborts the JVM.

@@ -42,6 +42,9 @@ import java.util.SplittableRandom;
  *     real wherever they are read), for the memory benchmark.
  * <li>{@code synthetic-3g}: 3 GiB in 200 tensors of pseudo-random bytes, safetensors only: the source
  *     of the packing benchmark.
+ * <li>{@code synthetic-1g}, {@code synthetic-4g}, {@code synthetic-16g}: 1, 4 and 16 GiB in 300 tensors,
+ *     F32 and F16 (which both DJL's copying {@code create} and daxload's views take), made as
+ *     {@code synthetic-8g} is: the multi-GB start-up benchmark.
  * </ul>
  *
  * <pre>usage: BenchFiles DIR MODEL...   prints the paths it made or found</pre>
@@ -104,8 +107,9 @@ public final class BenchFiles {
             case "synthetic-100m" -> synthetic(tmp, layout(1000, 100_000_000L, 4096, true), false);
             case "synthetic-512m" -> synthetic(tmp, layout(64, 512L << 20, 2048, false), true);
             case "synthetic-3g" -> synthetic(tmp, layout(200, 3L << 30, 4096, true), true);
+            case "synthetic-1g", "synthetic-4g", "synthetic-16g" -> synthetic(tmp, layout(300, gib(model) << 30, 4096, "F16"), false);
             default -> throw new IllegalArgumentException("unknown benchmark model '" + model
-                    + "' (minilm, bge, synthetic-100m, synthetic-8g, synthetic-512m, synthetic-3g)");
+                    + "' (minilm, bge, synthetic-100m, synthetic-8g, synthetic-512m, synthetic-3g, synthetic-1g, synthetic-4g, synthetic-16g)");
         }
         Files.move(tmp, st, StandardCopyOption.ATOMIC_MOVE);
         return st;
@@ -160,6 +164,20 @@ public final class BenchFiles {
      * copying baselines need F32), their sizes varying 0.5x to 1.5x around the mean (seeded, so the same every time).
      */
     static List<Spec> layout(int count, long totalBytes, int width, boolean mixed) {
+        return layout(count, totalBytes, width, mixed ? "BF16" : null);
+    }
+
+    /** The GiB in a name such as {@code synthetic-16g}. */
+    private static long gib(String model) {
+        return Long.parseLong(model.substring(model.lastIndexOf('-') + 1, model.length() - 1));
+    }
+
+    /**
+     * As {@link #layout(int, long, int, boolean)}, with two in three matrices of {@code half} (BF16, or
+     * F16, which DJL's {@code create} can copy into, so the copying baseline can load it), or all F32 if null.
+     */
+    static List<Spec> layout(int count, long totalBytes, int width, String half) {
+        boolean mixed = half != null;
         SplittableRandom rnd = new SplittableRandom(42);
         List<Spec> specs = new ArrayList<>(count);
         int matrices = count - count / 8;
@@ -171,7 +189,7 @@ public final class BenchFiles {
                 specs.add(new Spec(name.replace(".weight", ".norm"), "F32", new long[] {width}, width * 4L));
                 continue;
             }
-            String dtype = !mixed || i % 3 == 0 ? "F32" : "BF16";
+            String dtype = !mixed || i % 3 == 0 ? "F32" : half;
             long elemSize = dtype.equals("F32") ? 4 : 2;
             long mean = left / matricesLeft;
             long want = matricesLeft == 1 ? left : (long) (mean * (0.5 + rnd.nextDouble()));

@@ -37,6 +37,8 @@ import java.nio.file.Path;
  *        StartupProbe pt-views MODEL            (ModelWeights.open + PtTensorViews.viewAll)
  *        StartupProbe pt-decode MODEL           (NDList.decode of the model's safetensors file)
  *        StartupProbe pt-direct MODEL           (each tensor read into a direct buffer, manager.create)
+ *        (pt-views, pt-decode, pt-direct take a third argument, touch: then a first computation reads every
+ *        element of every array, the sum of each, and first_ms is JVM start to its end)
  * </pre>
  */
 public final class StartupProbe {
@@ -45,6 +47,7 @@ public final class StartupProbe {
     public static void main(String[] args) throws Exception {
         String mode = args[0];
         String model = args[1];
+        boolean touch = args.length > 2 && args[2].equals("touch");
         long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
         long t0 = System.nanoTime();
         switch (mode) {
@@ -78,7 +81,7 @@ public final class StartupProbe {
             // the first call pays the class loading and linking, the second shows what is left warm-ish.
             case "open", "open-shared" -> {
                 Path image = BenchFiles.DIR.resolve(model + ".daxfs");
-                // open: copy-on-write (ModelWeights' default, what PyTorch views need: mmap through FFM);
+                // open: copy-on-write (ModelWeights' default, what PyTorch views need: FileChannel.map(PRIVATE), or mmap through FFM where the file is not writable);
                 // open-shared: read-only shared (what ONNX Runtime initializers can use: FileChannel.map).
                 MapOptions options = mode.equals("open") ? MapOptions.copyOnWrite() : MapOptions.readOnly();
                 long c1 = cpuNanos();
@@ -109,9 +112,10 @@ public final class StartupProbe {
                         NDList l = Loads.views(m, w);
                         long t3 = System.nanoTime();
                         long c3 = cpuNanos();
-                        report(mode, System.currentTimeMillis() - jvmStart, t3 - t0, String.format(
+                        long ready = System.currentTimeMillis();
+                        report(mode, ready - jvmStart, t3 - t0, String.format(
                                 " engine_ms=%.1f open_ms=%.1f views_ms=%.1f own_ms=%.1f own_cpu_ms=%.1f tensors=%d", (t1 - t0) / 1e6,
-                                (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, l.size()));
+                                (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, l.size()) + touch(touch, l, jvmStart));
                         m.close(); // before the weights: the arrays point into the mapping
                     }
                 }
@@ -123,11 +127,32 @@ public final class StartupProbe {
                     NDList l = mode.equals("pt-decode") ? Loads.djlDecode(m, st) : Loads.directCopy(m, st);
                     long t2 = System.nanoTime();
                     report(mode, System.currentTimeMillis() - jvmStart, t2 - t0, String.format(
-                            " engine_ms=%.1f copy_ms=%.1f tensors=%d", (t1 - t0) / 1e6, (t2 - t1) / 1e6, l.size()));
+                            " engine_ms=%.1f copy_ms=%.1f tensors=%d", (t1 - t0) / 1e6, (t2 - t1) / 1e6, l.size()) + touch(touch, l, jvmStart));
                 }
             }
             default -> throw new IllegalArgumentException("unknown mode " + mode);
         }
+    }
+
+    /**
+     * With {@code touch}: a first computation that reads every element of every array (the sum of each,
+     * in libtorch), as a model's first forward pass reads every weight; for views, the pages come from
+     * the page cache (or the disk) now. Returns " first_ms=T touch_ms=D" (JVM start to its end, its own
+     * time), or "" without.
+     */
+    private static String touch(boolean touch, NDList arrays, long jvmStart) {
+        if (!touch) {
+            return "";
+        }
+        long t0 = System.nanoTime();
+        double sum = 0;
+        for (ai.djl.ndarray.NDArray a : arrays) {
+            try (ai.djl.ndarray.NDArray s = a.sum(); ai.djl.ndarray.NDArray d = s.toType(ai.djl.ndarray.types.DataType.FLOAT64, false)) {
+                sum += d.getDouble();
+            }
+        }
+        long t1 = System.nanoTime();
+        return String.format(" first_ms=%d touch_ms=%.1f sum=%s", System.currentTimeMillis() - jvmStart, (t1 - t0) / 1e6, sum);
     }
 
     /** CPU time of this thread: what the work itself took, whatever else the machine was running. */
