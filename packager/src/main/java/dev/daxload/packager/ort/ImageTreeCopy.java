@@ -40,6 +40,7 @@ final class ImageTreeCopy {
         Map<String, Directory> dirs = new HashMap<>();
         dirs.put("", tree.root());
         Map<Long, RegularFile> byInode = new HashMap<>();
+        Map<Long, ImageTree.Symlink> symlinksByInode = new HashMap<>(); // hard links to one symlink stay one inode
         Map<String, RegularFile> files = new HashMap<>();
         List<String> models = ModelCatalog.models(image);
         List<DaxEntry> entries = new ArrayList<>();
@@ -55,7 +56,9 @@ final class ImageTreeCopy {
             if (in.isDirectory()) {
                 dirs.put(e.path(), parent.directory(e.name(), attrs));
             } else if (in.isSymlink()) {
-                parent.symlink(e.name(), image.readSymlink(in), attrs);
+                ImageTree.Symlink existing = symlinksByInode.get(in.ino());
+                symlinksByInode.put(in.ino(), existing != null ? parent.link(e.name(), existing)
+                        : parent.symlink(e.name(), image.readSymlink(in), attrs));
             } else if (in.isRegularFile()) {
                 RegularFile existing = byInode.get(in.ino());
                 if (existing != null) {
