@@ -165,7 +165,7 @@ public final class MountedImage {
             if (f.length < 5 || dash < 5 || dash + 1 >= f.length) {
                 continue;
             }
-            String mp = unescape(f[4]);
+            String mp = unescapeMountInfo(f[4]);
             boolean covers = realDir.equals(mp) || mp.equals("/") || realDir.startsWith(mp + "/");
             if (covers && mp.length() >= bestLen) {
                 bestLen = mp.length();
@@ -175,8 +175,11 @@ public final class MountedImage {
         return best;
     }
 
-    /** mountinfo writes space, tab, newline and backslash as octal escapes ({@code \040}). */
-    static String unescape(String s) {
+    /**
+     * A path as {@code /proc/self/mountinfo} writes it, unescaped: space, tab, newline and backslash are octal
+     * escapes there ({@code \040}). Public for the bridge's mount code, which reads the same file.
+     */
+    public static String unescapeMountInfo(String s) {
         if (s.indexOf('\\') < 0) {
             return s;
         }

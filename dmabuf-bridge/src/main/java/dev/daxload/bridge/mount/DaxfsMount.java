@@ -160,29 +160,11 @@ public final class DaxfsMount implements AutoCloseable {
             if (f.length < 5 || dash < 0 || dash + 1 >= f.length) {
                 continue;
             }
-            if (unescape(f[4]).equals(want)) {
+            if (dev.daxload.image.MountedImage.unescapeMountInfo(f[4]).equals(want)) {
                 found = f[dash + 1];
             }
         }
         return java.util.Optional.ofNullable(found);
-    }
-
-    /** mountinfo writes space, tab, newline and backslash as octal escapes ({@code \040}). */
-    private static String unescape(String s) {
-        if (s.indexOf('\\') < 0) {
-            return s;
-        }
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 3 < s.length()) {
-                sb.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-                i += 3;
-            } else {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
     }
 
     /**
