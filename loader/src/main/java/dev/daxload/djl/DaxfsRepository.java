@@ -12,6 +12,7 @@ import ai.djl.util.Utils;
 import dev.daxload.djl.onnx.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
+import dev.daxload.image.Mmap;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
@@ -33,10 +34,10 @@ import org.slf4j.LoggerFactory;
  * <p><b>Mappings.</b> Nothing is opened while DJL builds its model zoo unless the URL names
  * no model (the image is then listed, so that {@code Criteria.optModelName} can choose one of several;
  * with neither, an image of several models is refused by name rather than one picked); the image is mapped
- * read-only for resolving a load (or for that listing, see {@link #metadataOptions}) and that mapping is handed to
- * the load's {@link ModelBinder}: a load of ORT's form from the image uses it and maps nothing else; a load
- * that hands the weights to an engine maps them as the URL asks ({@code mapping=}, copy-on-write by
- * default) and releases the read-only one, unless they are the same ({@code mapping=shared}). A mapping that no load
+ * for resolving a load (or for that listing) as {@link #metadataOptions} says (as the URL asks, where that costs
+ * no more than read-only) and that mapping is handed to the load's {@link ModelBinder}, which uses it for the
+ * weights too: one mapping per load. Only where the URL's mapping would need FFM's linker (copy-on-write of a file
+ * this process cannot write) is a load resolved over a read-only mapping that the binding replaces. A mapping that no load
  * took (a load that failed before binding, a {@code Criteria} never loaded) is released when the next
  * load takes it or when this repository is garbage.
  *
@@ -122,13 +123,17 @@ final class DaxfsRepository extends AbstractRepository {
     }
 
     /**
-     * How the image is mapped to resolve a load (manifest, side files, ORT's form): read-only and shared,
-     * which the JDK maps without FFM's native linker (its first downcall costs ~100 ms of CPU and ~4 MB
-     * of heap in a fresh JVM). A load that hands weights to an engine maps them as the URL asks when it
-     * binds ({@link ModelBinder}); a load of ORT's form from the image needs no other mapping.
+     * How the image is mapped to resolve a load (manifest, side files, ORT's form). Where the URL's own mapping is
+     * as cheap as a read-only one (read-only, or copy-on-write of a file this process may write: the JDK maps both
+     * without FFM's native linker, whose first downcall costs ~100 ms of CPU in a fresh JVM), that mapping: the load
+     * then maps the image once. Otherwise read-only, and a load that hands weights to an engine maps them as the URL
+     * asks when it binds ({@link ModelBinder}); a load of ORT's form from the image needs no other mapping.
      */
     static MapOptions metadataOptions(DaxfsUri target) {
-        return target.mapOptions().sharing() == MapOptions.Sharing.READ_ONLY ? target.mapOptions() : MapOptions.readOnly();
+        MapOptions asked = target.mapOptions();
+        boolean cheap = asked.sharing() == MapOptions.Sharing.READ_ONLY
+                || asked.sharing() == MapOptions.Sharing.COPY_ON_WRITE && Mmap.copyOnWriteWithoutLinker(target.image());
+        return cheap ? asked : MapOptions.readOnly();
     }
 
     /** Holds at most one lease between resolution and the binding that takes it. */

@@ -54,6 +54,15 @@ public final class Mmap {
 
     private Mmap() {}
 
+    /**
+     * Whether a copy-on-write mapping of {@code path} is made by the JDK (no FFM linker): a regular file this process
+     * may write, with the JDK route on. What the {@code daxfs:} repository asks before it resolves a load over the
+     * mapping the URL asks for (one mapping per load) rather than over a read-only one.
+     */
+    public static boolean copyOnWriteWithoutLinker(Path path) {
+        return COW_THROUGH_JDK && Files.isRegularFile(path) && Files.isWritable(path);
+    }
+
     /** The linker and errno capture, made on first use. */
     private static final class Native {
         static final Linker LINKER = Linker.nativeLinker();
