@@ -85,7 +85,9 @@ final class DaxfsRepository extends AbstractRepository {
         String model = models.get(0);
         Resolved r = resolved(model);
         DaxImage image = pending.image(target);
-        Path side = SideFiles.write(image, model, r.manifest());
+        // A mount serves its side files itself (getResourceDirectory): nothing to write ahead for it.
+        Path side = MountedSideFiles.of(target.image(), model, r.manifest()).isPresent() ? null
+                : SideFiles.write(image, model, r.manifest());
         OrtLoadPlan plan = null;
         try {
             if (ort && "OnnxRuntime".equals(r.artifact().getArguments().get("engine"))) {
@@ -99,7 +101,9 @@ final class DaxfsRepository extends AbstractRepository {
                 }
             }
         } catch (IOException | RuntimeException e) {
-            SideFiles.delete(side);
+            if (side != null) {
+                SideFiles.delete(side);
+            }
             throw e;
         }
         return new LoadPrefetch.Prepared(model, side, plan);
