@@ -1,5 +1,7 @@
 package dev.daxload.registry;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -28,6 +30,23 @@ final class Digests {
 
     static String of(MessageDigest finished) {
         return "sha256:" + HexFormat.of().formatHex(finished.digest());
+    }
+
+    /** Feeds every byte of {@code source} to {@code md}, from position 0, in 1 MiB reads. */
+    static MessageDigest update(MessageDigest md, BlobSource source) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+        long pos = 0;
+        while (pos < source.size()) {
+            buf.clear().limit((int) Math.min(buf.capacity(), source.size() - pos));
+            int n = source.read(buf, pos);
+            if (n < 0) {
+                throw new IOException("ended at byte " + pos + " of " + source.size() + " while hashing it");
+            }
+            buf.flip();
+            md.update(buf);
+            pos += n;
+        }
+        return md;
     }
 
     static String of(byte[] content) {

@@ -100,7 +100,7 @@ public final class ImagePull {
                 have = 0;
             }
             if (have > 0) {
-                hashExisting(out, have, md);
+                Digests.update(md, BlobSource.of(out, have));
                 resumedFrom = have;
                 LOG.info("{}: resuming at byte {} of {} ({})", what, have, layer.size(), partial);
             }
@@ -237,21 +237,6 @@ public final class ImagePull {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new RegistryException(what + ": the layer is not a sound daxload image: " + e.getMessage(), e);
-        }
-    }
-
-    private static void hashExisting(FileChannel ch, long size, MessageDigest md) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-        long pos = 0;
-        while (pos < size) {
-            buf.clear().limit((int) Math.min(buf.capacity(), size - pos));
-            int n = ch.read(buf, pos);
-            if (n < 0) {
-                break;
-            }
-            buf.flip();
-            md.update(buf);
-            pos += n;
         }
     }
 

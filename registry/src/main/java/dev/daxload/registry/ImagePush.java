@@ -3,11 +3,9 @@ package dev.daxload.registry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -127,19 +125,6 @@ public final class ImagePush {
     }
 
     static String sha256(BlobSource source) throws IOException {
-        MessageDigest md = Digests.sha256();
-        ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-        long pos = 0;
-        while (pos < source.size()) {
-            buf.clear();
-            int n = source.read(buf, pos);
-            if (n < 0) {
-                throw new IOException("ended at byte " + pos + " of " + source.size() + " while hashing it");
-            }
-            buf.flip();
-            md.update(buf);
-            pos += n;
-        }
-        return Digests.of(md);
+        return Digests.of(Digests.update(Digests.sha256(), source));
     }
 }

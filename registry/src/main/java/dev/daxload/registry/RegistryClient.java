@@ -12,7 +12,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -139,15 +138,9 @@ public final class RegistryClient {
     }
 
     /**
-     * Uploads {@code size} bytes of {@code source} from position 0 as blob {@code digest}, in chunks of
-     * {@code chunkBytes} ({@code PATCH} with {@code Content-Range}), then closes the upload with the digest, which
-     * the registry checks.
+     * Uploads every byte of {@code source} as blob {@code digest}, in chunks of {@code chunkBytes} ({@code PATCH} with
+     * {@code Content-Range}), then closes the upload with the digest, which the registry checks.
      */
-    public void uploadBlob(String repository, String digest, FileChannel source, long size, int chunkBytes,
-                           Progress progress) throws IOException {
-        uploadBlob(repository, digest, BlobSource.of(source, size), chunkBytes, progress);
-    }
-
     void uploadBlob(String repository, String digest, BlobSource source, int chunkBytes, Progress progress) throws IOException {
         long size = source.size();
         String location = startUpload(repository, digest);
