@@ -1,7 +1,10 @@
 package dev.daxload.cli;
 
+import static dev.daxload.cli.DaxloadCliTest.run;
+
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.daxload.cli.DaxloadCliTest.Run;
 import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
@@ -10,8 +13,6 @@ import dev.daxload.packager.image.HostPaths;
 import dev.daxload.packager.image.ImageTree;
 import dev.daxload.packager.image.ImageWriter;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -25,7 +26,6 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Issue #12: what {@code daxload pack} keeps of a tree that Linux allows and Java strings do not:
@@ -38,18 +38,6 @@ import picocli.CommandLine;
  */
 public class PackFidelityTest {
     @TempDir Path tmp;
-
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = Daxload.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     static byte[] bytes(String hex) {
         return HexFormat.of().parseHex(hex);
@@ -116,25 +104,25 @@ public class PackFidelityTest {
         // The name of the source is ASCII, so the CLI's arguments carry it whatever the JVM's locale.
         Path image = tmp.resolve("fidelity.daxfs");
         Run pack = run("pack", src.toString(), "-o", image.toString(), "-q");
-        assertEquals(0, pack.code, pack.err);
+        assertEquals(0, pack.code(), pack.err());
 
         Run verify = run("verify", image.toString());
-        assertEquals(0, verify.code, verify.out + verify.err);
-        assertFalse((verify.out + verify.err).contains("\uFFFD"), verify.out + verify.err);
+        assertEquals(0, verify.code(), verify.out() + verify.err());
+        assertFalse((verify.out() + verify.err()).contains("\uFFFD"), verify.out() + verify.err());
 
         Run ls = run("ls", image.toString());
-        assertEquals(0, ls.code, ls.err);
-        assertEquals(List.of("bad\\377\\376name", "caf\\351", "odd", "sym", "sym2", "target"), ls.out.lines().toList());
+        assertEquals(0, ls.code(), ls.err());
+        assertEquals(List.of("bad\\377\\376name", "caf\\351", "odd", "sym", "sym2", "target"), ls.out().lines().toList());
         Run lsl = run("ls", "-l", "-R", image.toString());
-        assertEquals(0, lsl.code, lsl.err);
-        List<String> long1 = lsl.out.lines().toList();
-        assertTrue(long1.stream().anyMatch(l -> l.startsWith("lrwxrwxrwx   2 ") && l.endsWith(" sym -> target")), lsl.out);
-        assertTrue(long1.stream().anyMatch(l -> l.startsWith("lrwxrwxrwx   2 ") && l.endsWith(" sym2 -> target")), lsl.out);
-        assertTrue(long1.contains("/caf\\351:"), lsl.out);
-        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" \\200")), lsl.out);
-        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" x\\355\\240\\200")), lsl.out);
-        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" back\\\\slash")), lsl.out);
-        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" odd -> ..//caf\\351/")), lsl.out);
+        assertEquals(0, lsl.code(), lsl.err());
+        List<String> long1 = lsl.out().lines().toList();
+        assertTrue(long1.stream().anyMatch(l -> l.startsWith("lrwxrwxrwx   2 ") && l.endsWith(" sym -> target")), lsl.out());
+        assertTrue(long1.stream().anyMatch(l -> l.startsWith("lrwxrwxrwx   2 ") && l.endsWith(" sym2 -> target")), lsl.out());
+        assertTrue(long1.contains("/caf\\351:"), lsl.out());
+        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" \\200")), lsl.out());
+        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" x\\355\\240\\200")), lsl.out());
+        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" back\\\\slash")), lsl.out());
+        assertTrue(long1.stream().anyMatch(l -> l.endsWith(" odd -> ..//caf\\351/")), lsl.out());
 
         try (DaxImage img = DaxImage.open(image)) {
             Map<String, DaxEntry> root = new TreeMap<>();
@@ -157,7 +145,7 @@ public class PackFidelityTest {
 
         Path out = tmp.resolve("out");
         Run extract = run("extract", image.toString(), out.toString(), "-q");
-        assertEquals(0, extract.code, extract.err);
+        assertEquals(0, extract.code(), extract.err());
         assertEquals(snapshot(src), snapshot(out), "extract gives back the source byte for byte");
         assertEquals(Files.getAttribute(out.resolve("sym"), "unix:ino", LinkOption.NOFOLLOW_LINKS),
                 Files.getAttribute(out.resolve("sym2"), "unix:ino", LinkOption.NOFOLLOW_LINKS), "extract keeps one symlink inode");
@@ -263,10 +251,10 @@ public class PackFidelityTest {
         try {
             Path image = tmp.resolve("deep.daxfs");
             Run pack = run("pack", src.toString(), "-o", image.toString(), "-q");
-            assertEquals(1, pack.code, pack.out + pack.err);
-            assertTrue(pack.err.contains(src + "/" + "n".repeat(255) + "/"), "names the path: " + pack.err);
-            assertTrue(pack.err.contains("at most 4095 bytes"), "names the limit: " + pack.err);
-            assertFalse(pack.err.contains("\tat "), "no stack trace: " + pack.err);
+            assertEquals(1, pack.code(), pack.out() + pack.err());
+            assertTrue(pack.err().contains(src + "/" + "n".repeat(255) + "/"), "names the path: " + pack.err());
+            assertTrue(pack.err().contains("at most 4095 bytes"), "names the limit: " + pack.err());
+            assertFalse(pack.err().contains("\tat "), "no stack trace: " + pack.err());
             assertFalse(Files.exists(image), "no image is left behind");
         } finally {
             removeDeep(src);
@@ -285,14 +273,14 @@ public class PackFidelityTest {
         d.file("file", FileContent.of(new byte[] {7}), new ImageTree.Attributes(0644, 0, 0));
         Path image = tmp.resolve("deep-inside.daxfs");
         new ImageWriter().write(tree, image);
-        assertEquals(0, run("verify", image.toString()).code);
+        assertEquals(0, run("verify", image.toString()).code());
         Path out = tmp.resolve("x".repeat(250)).resolve("y".repeat(50));
         try {
             Run extract = run("extract", image.toString(), out.toString(), "-q");
-            assertEquals(1, extract.code, extract.out + extract.err);
-            assertTrue(extract.err.contains(": would be written at a path of "), extract.err);
-            assertTrue(extract.err.contains("at most 4095 bytes"), extract.err);
-            assertFalse(extract.err.contains("\tat "), extract.err);
+            assertEquals(1, extract.code(), extract.out() + extract.err());
+            assertTrue(extract.err().contains(": would be written at a path of "), extract.err());
+            assertTrue(extract.err().contains("at most 4095 bytes"), extract.err());
+            assertFalse(extract.err().contains("\tat "), extract.err());
             assertFalse(Files.exists(out.resolve("m".repeat(255))), "nothing is written before the paths are checked");
         } finally {
             removeDeep(tmp.resolve("x".repeat(250)));
