@@ -1,6 +1,6 @@
 package dev.daxload.djl;
 
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.image.MapOptions;
 import java.net.URI;
 import java.nio.file.Path;

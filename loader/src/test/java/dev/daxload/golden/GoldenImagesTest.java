@@ -3,7 +3,7 @@ package dev.daxload.golden;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.image.DaxImage;
-import dev.daxload.image.ImageValidator;
+import dev.daxload.image.internal.ImageValidator;
 import dev.daxload.manifest.DType;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;

@@ -1,4 +1,4 @@
-package dev.daxload.djl.compat;
+package dev.daxload.djl.compat.internal;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

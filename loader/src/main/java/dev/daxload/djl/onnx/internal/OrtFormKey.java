@@ -1,4 +1,4 @@
-package dev.daxload.djl.onnx;
+package dev.daxload.djl.onnx.internal;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;

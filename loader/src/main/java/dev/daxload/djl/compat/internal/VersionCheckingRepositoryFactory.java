@@ -1,4 +1,4 @@
-package dev.daxload.djl.compat;
+package dev.daxload.djl.compat.internal;
 
 import ai.djl.repository.Repository;
 import ai.djl.repository.RepositoryFactory;
