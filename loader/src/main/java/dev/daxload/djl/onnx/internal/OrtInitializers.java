@@ -79,7 +79,7 @@ public final class OrtInitializers implements AutoCloseable {
         };
     }
 
-    public int count() {
+    int count() {
         return tensors.size();
     }
 
