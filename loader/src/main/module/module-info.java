@@ -10,9 +10,12 @@
 module dev.daxload.loader {
     requires org.slf4j;
     requires transitive com.google.gson; // ModelManifest's source and metadata are Gson objects
-    requires static transitive ai.djl.api;
+    // Not transitive, though the djl package's signatures name DJL types: a static transitive edge makes
+    // javac look for DJL when it compiles a module that requires this one and has no DJL (tried with a
+    // descriptor for the packager).
+    requires static ai.djl.api;
     requires static ai.djl.onnxruntime_engine;
-    requires static transitive ai.djl.pytorch_engine; // PtTensorViews answers PtNDArrays
+    requires static ai.djl.pytorch_engine;
     requires static com.microsoft.onnxruntime;
 
     exports dev.daxload.image;
