@@ -14,8 +14,8 @@ import java.nio.file.Path;
  * an old golden image is never rewritten (Lucene's back-compat indexes are the model).
  *
  * <pre>{@code
- * mvn -B -q -pl cli -am test-compile -Dmaven.javadoc.skip=true
- * mvn -B -q -pl cli dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt
+ * mvn -B -q -pl cli -am package dependency:build-classpath -DskipTests -Dmaven.javadoc.skip=true -Djacoco.skip=true \
+ *     -Dmdep.outputFile=/tmp/cp.txt -Dmdep.includeScope=test
  * java --enable-native-access=ALL-UNNAMED -cp cli/target/test-classes:cli/target/classes:$(cat /tmp/cp.txt) \
  *     dev.daxload.golden.MakeGoldenImages loader/src/test/resources/golden
  * }</pre>
