@@ -139,7 +139,7 @@ static inline int daxload_get_seals(int fd) {
     DAXLOAD_RET(fcntl(fd, F_GET_SEALS));
 }
 
-/* mmap lives in the loader (Java FFM, dev.daxload.image.Mmap): one place maps descriptors. */
+/* mmap lives in the loader (Java FFM, dev.daxload.image.internal.Mmap): one place maps descriptors. */
 
 /* ---- dma-heap: open the heap, allocate, close the heap; only the dma-buf fd survives ---- */
 

@@ -1,7 +1,7 @@
 package dev.daxload.cli;
 
-import dev.daxload.djl.onnx.OrtFormKey;
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.djl.onnx.internal.OrtFormKey;
+import dev.daxload.image.internal.DaxfsLayout;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.table.TableLayout;
 import java.io.IOException;

@@ -11,7 +11,7 @@ import dev.daxload.manifest.TensorEntry;
 import dev.daxload.bridge.fdpass.UnixSocket;
 import dev.daxload.bridge.linux.NativeFd;
 import dev.daxload.image.DaxImage;
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.image.internal.DaxfsLayout;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;

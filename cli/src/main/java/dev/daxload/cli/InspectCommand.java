@@ -3,7 +3,7 @@ package dev.daxload.cli;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.daxload.image.DaxImage;
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.image.internal.DaxfsLayout;
 import dev.daxload.image.ImageProblem;
 import dev.daxload.image.Superblock;
 import dev.daxload.manifest.ModelCatalog;

@@ -91,7 +91,7 @@ final class LsCommand implements Callable<Integer> {
 
     private static String longLine(DaxImage image, DaxEntry e) {
         DaxInode n = e.inode();
-        long size = n.isDirectory() ? n.entryCount() * dev.daxload.image.DaxfsLayout.DIRENT_SIZE_UNIT : n.size();
+        long size = n.isDirectory() ? n.entryCount() * dev.daxload.image.internal.DaxfsLayout.DIRENT_SIZE_UNIT : n.size();
         String line = String.format("%s %3d %5d %5d %12d %s", n.modeString(), n.nlink(), n.uid(), n.gid(), size, e.displayName());
         return n.isSymlink() ? line + " -> " + DaxNames.escape(image.readSymlinkBytes(n)) : line;
     }

@@ -57,7 +57,7 @@ final class LsJson {
         o.addProperty("links", n.nlink());
         o.addProperty("uid", n.uid());
         o.addProperty("gid", n.gid());
-        o.addProperty("size", n.isDirectory() ? n.entryCount() * dev.daxload.image.DaxfsLayout.DIRENT_SIZE_UNIT : n.size());
+        o.addProperty("size", n.isDirectory() ? n.entryCount() * dev.daxload.image.internal.DaxfsLayout.DIRENT_SIZE_UNIT : n.size());
         if (n.isSymlink()) {
             o.addProperty("target", image.readSymlink(n));
         }

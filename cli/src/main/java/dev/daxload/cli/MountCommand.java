@@ -4,7 +4,7 @@ import dev.daxload.bridge.dmabuf.DmaHeap;
 import dev.daxload.bridge.dmabuf.Udmabuf;
 import dev.daxload.bridge.mount.DaxfsMount;
 import dev.daxload.bridge.mount.StagedImage;
-import dev.daxload.image.ImageValidator;
+import dev.daxload.image.internal.ImageValidator;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;

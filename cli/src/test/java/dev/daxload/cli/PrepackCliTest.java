@@ -3,9 +3,9 @@ package dev.daxload.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.cli.DaxloadCliTest.Run;
-import dev.daxload.djl.onnx.OrtFormKey;
-import dev.daxload.djl.onnx.OrtImageForm;
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtFormKey;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.TensorEntry;

@@ -3,7 +3,7 @@ package dev.daxload.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.cli.DaxloadCliTest.Run;
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.image.internal.DaxfsLayout;
 import dev.daxload.reliability.ImagePatch;
 import dev.daxload.table.TableLayout;
 import java.nio.ByteBuffer;

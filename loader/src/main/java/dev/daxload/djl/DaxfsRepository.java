@@ -1,5 +1,6 @@
 package dev.daxload.djl;
 
+import dev.daxload.djl.internal.SharedImages;
 import ai.djl.engine.Engine;
 import ai.djl.repository.AbstractRepository;
 import ai.djl.repository.Artifact;
@@ -9,10 +10,10 @@ import ai.djl.repository.zoo.DefaultModelZoo;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
-import dev.daxload.image.Mmap;
+import dev.daxload.image.internal.Mmap;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;

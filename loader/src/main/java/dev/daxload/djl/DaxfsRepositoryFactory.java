@@ -17,6 +17,9 @@ import java.util.Set;
  * Registered through {@code META-INF/services/ai.djl.repository.RepositoryFactory}.
  */
 public final class DaxfsRepositoryFactory implements RepositoryFactory {
+    /** Made by DJL's service loading (through the Java 17 entry) or by an application registering it by hand. */
+    public DaxfsRepositoryFactory() {}
+
     @Override
     public Repository newInstance(String name, URI uri) {
         return new DaxfsRepository(name, uri);

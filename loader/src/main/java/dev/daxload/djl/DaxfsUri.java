@@ -1,6 +1,6 @@
 package dev.daxload.djl;
 
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.image.MapOptions;
 import java.net.URI;
 import java.nio.file.Path;
@@ -23,14 +23,14 @@ import java.util.Map;
  * @param verify when to check checksums
  * @param ortPrepacked where ONNX Runtime's prepacked weights come from
  */
-public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean prepacking, Verify verify,
+record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean prepacking, Verify verify,
         OrtLoadPlan.Source ortPrepacked) {
 
     /** When tensors' CRC32C are checked. */
-    public enum Verify { NONE, BACKGROUND, EAGER }
+    enum Verify { NONE, BACKGROUND, EAGER }
 
     /** The query parameters a {@code daxfs:} URL takes; anything else is refused. */
-    public static final java.util.List<String> PARAMETERS = java.util.List.of("model", "mapping", "populate", "hugepages", "prepacking",
+    static final java.util.List<String> PARAMETERS = java.util.List.of("model", "mapping", "populate", "hugepages", "prepacking",
             "verify", "ortprepacked");
 
     /**
@@ -40,7 +40,7 @@ public record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean 
      *     host ({@code daxfs://host/...}: images are local), an unknown parameter, or a value a
      *     parameter does not take
      */
-    public static DaxfsUri parse(URI uri, Map<String, String> query) {
+    static DaxfsUri parse(URI uri, Map<String, String> query) {
         if (!"daxfs".equalsIgnoreCase(uri.getScheme())) {
             throw new IllegalArgumentException("not a daxfs: URI: " + uri);
         }

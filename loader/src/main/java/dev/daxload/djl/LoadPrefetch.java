@@ -1,7 +1,7 @@
 package dev.daxload.djl;
 
 import ai.djl.engine.Engine;
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Callable;

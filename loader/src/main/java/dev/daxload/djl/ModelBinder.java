@@ -1,13 +1,14 @@
 package dev.daxload.djl;
 
+import dev.daxload.djl.internal.SharedImages;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.onnxruntime.OrtSession.SessionOptions;
-import dev.daxload.djl.onnx.OrtInitializers;
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtInitializers;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.model.ModelWeights;
 import java.io.IOException;
 import java.nio.file.Path;

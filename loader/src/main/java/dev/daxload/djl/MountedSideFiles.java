@@ -1,6 +1,6 @@
 package dev.daxload.djl;
 
-import dev.daxload.image.MountedImage;
+import dev.daxload.image.internal.MountedImage;
 import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
 import java.nio.file.Files;

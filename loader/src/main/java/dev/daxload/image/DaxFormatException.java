@@ -11,12 +11,12 @@ public final class DaxFormatException extends IOException {
 
     private final transient ImageProblem problem;
 
-    public DaxFormatException(String source, ImageProblem problem) {
+    DaxFormatException(String source, ImageProblem problem) {
         super(source + ": " + problem);
         this.problem = problem;
     }
 
-    public DaxFormatException(String source, ImageProblem problem, int moreProblems) {
+    DaxFormatException(String source, ImageProblem problem, int moreProblems) {
         super(source + ": " + problem + (moreProblems > 0 ? " (and " + moreProblems + " more problems; run 'daxload verify')" : ""));
         this.problem = problem;
     }

@@ -1,6 +1,9 @@
 package dev.daxload.image;
 
-import static dev.daxload.image.DaxfsLayout.*;
+import dev.daxload.image.internal.ImageValidator;
+import dev.daxload.image.internal.Mmap;
+import dev.daxload.image.internal.MountedImage;
+import static dev.daxload.image.internal.DaxfsLayout.*;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -379,7 +382,7 @@ public final class DaxImage implements AutoCloseable {
      * True when the image's memory cannot lose pages while mapped: a DAX device, a physical range, a
      * memfd sealed against shrinking. False for a plain file, which anyone who may write it can
      * truncate; Java reads of a lost page then throw {@link InternalError} and checksums report it
-     * ({@link dev.daxload.tensor.Checksums}), but native code reading a view (libtorch) dies of SIGBUS.
+     * ({@link dev.daxload.tensor.internal.Checksums}), but native code reading a view (libtorch) dies of SIGBUS.
      * Memory handed in by the caller ({@link #of}, {@link #adopt}) counts as a file unless the caller
      * says otherwise with {@link #declareFixedSize()}.
      */

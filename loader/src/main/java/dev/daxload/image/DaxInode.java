@@ -1,9 +1,10 @@
 package dev.daxload.image;
 
-import static dev.daxload.image.DaxfsLayout.S_IFDIR;
-import static dev.daxload.image.DaxfsLayout.S_IFLNK;
-import static dev.daxload.image.DaxfsLayout.S_IFMT;
-import static dev.daxload.image.DaxfsLayout.S_IFREG;
+import dev.daxload.image.internal.DaxfsLayout;
+import static dev.daxload.image.internal.DaxfsLayout.S_IFDIR;
+import static dev.daxload.image.internal.DaxfsLayout.S_IFLNK;
+import static dev.daxload.image.internal.DaxfsLayout.S_IFMT;
+import static dev.daxload.image.internal.DaxfsLayout.S_IFREG;
 
 /**
  * One inode of an image, as stored.

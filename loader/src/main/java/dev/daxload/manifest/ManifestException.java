@@ -6,11 +6,11 @@ import java.io.IOException;
 public final class ManifestException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    public ManifestException(String message) {
+    ManifestException(String message) {
         super(message);
     }
 
-    public ManifestException(String message, Throwable cause) {
+    ManifestException(String message, Throwable cause) {
         super(message, cause);
     }
 }

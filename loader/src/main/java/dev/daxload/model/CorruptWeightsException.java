@@ -7,7 +7,7 @@ package dev.daxload.model;
 public final class CorruptWeightsException extends IllegalStateException {
     private static final long serialVersionUID = 1L;
 
-    public CorruptWeightsException(String message) {
+    CorruptWeightsException(String message) {
         super(message);
     }
 }

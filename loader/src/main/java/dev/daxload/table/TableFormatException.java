@@ -10,11 +10,11 @@ import java.io.IOException;
 public final class TableFormatException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    public TableFormatException(String message) {
+    TableFormatException(String message) {
         super(message);
     }
 
-    public TableFormatException(String message, Throwable cause) {
+    TableFormatException(String message, Throwable cause) {
         super(message, cause);
     }
 }

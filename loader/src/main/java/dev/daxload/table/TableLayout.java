@@ -161,7 +161,7 @@ public final class TableLayout {
     private static final long FNV_PRIME = 0x100000001b3L;
 
     /** FNV-1a, 64 bits, over {@code length} bytes of {@code bytes} from {@code offset}. */
-    public static long fnv1a64(MemorySegment bytes, long offset, long length) {
+    static long fnv1a64(MemorySegment bytes, long offset, long length) {
         long h = FNV_OFFSET;
         for (long i = 0; i < length; i++) {
             h ^= bytes.get(ValueLayout.JAVA_BYTE, offset + i) & 0xFF;
@@ -171,7 +171,7 @@ public final class TableLayout {
     }
 
     /** FNV-1a, 64 bits, over {@code bytes}. */
-    public static long fnv1a64(byte[] bytes) {
+    static long fnv1a64(byte[] bytes) {
         long h = FNV_OFFSET;
         for (byte b : bytes) {
             h ^= b & 0xFF;
@@ -185,7 +185,7 @@ public final class TableLayout {
      * alone leaves keys that differ in their last byte in neighbouring slots, and integer keys
      * would otherwise cluster whenever they are consecutive.
      */
-    public static long mix(long z) {
+    static long mix(long z) {
         z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
         z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
         return z ^ (z >>> 31);

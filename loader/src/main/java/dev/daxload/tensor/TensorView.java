@@ -1,5 +1,6 @@
 package dev.daxload.tensor;
 
+import dev.daxload.tensor.internal.Checksums;
 import dev.daxload.image.DaxImage;
 import dev.daxload.manifest.DType;
 import dev.daxload.manifest.TensorEntry;

@@ -1,5 +1,7 @@
 package dev.daxload.image;
 
+import dev.daxload.image.internal.DaxfsLayout;
+import dev.daxload.image.internal.ImageValidator;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.lang.foreign.MemorySegment;

@@ -1,5 +1,6 @@
 package dev.daxload.image;
 
+import dev.daxload.image.internal.ImageValidator;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.image.TestImageBuilder.Dir;

@@ -1,5 +1,6 @@
 package dev.daxload.image;
 
+import dev.daxload.image.internal.DaxfsLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package dev.daxload.djl;
 
+import dev.daxload.djl.internal.SharedImages;
 import static dev.daxload.djl.DaxfsPyTorchTest.floats;
 import static org.junit.jupiter.api.Assertions.*;
 

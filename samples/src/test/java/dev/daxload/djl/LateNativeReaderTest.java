@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.daxload.image.Mmap;
+import dev.daxload.image.internal.Mmap;
 import dev.daxload.model.ModelWeights;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

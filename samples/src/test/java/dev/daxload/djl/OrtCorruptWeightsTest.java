@@ -1,5 +1,6 @@
 package dev.daxload.djl;
 
+import dev.daxload.djl.internal.SharedImages;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.huggingface.translator.TextEmbeddingTranslatorFactory;

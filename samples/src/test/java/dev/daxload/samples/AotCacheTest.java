@@ -219,8 +219,8 @@ class AotCacheTest {
         run(java(List.of(NATIVE_ACCESS, logging(cowLog), "-Ddaxload.mmap.cowThroughJdk=false"), "dev.daxload.samples.bench.StartupProbe", "open", "minilm"));
         String cow = Files.readString(cowLog);
         assertTrue(cow.contains("jdk.internal.foreign.abi.DowncallLinker "), "copy-on-write through mmap links it");
-        assertTrue(cow.contains("dev.daxload.image.Mmap$MmapCall "), cow);
-        assertFalse(cow.contains("dev.daxload.image.Mmap$Lseek "), "lseek is for devices only");
-        assertFalse(cow.contains("dev.daxload.image.Mmap$Madvise "), "madvise is for populate and huge pages only");
+        assertTrue(cow.contains("dev.daxload.image.internal.Mmap$MmapCall "), cow);
+        assertFalse(cow.contains("dev.daxload.image.internal.Mmap$Lseek "), "lseek is for devices only");
+        assertFalse(cow.contains("dev.daxload.image.internal.Mmap$Madvise "), "madvise is for populate and huge pages only");
     }
 }

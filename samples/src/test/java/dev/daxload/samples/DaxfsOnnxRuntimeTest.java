@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.ZooModel;
-import dev.daxload.djl.SharedImages;
+import dev.daxload.djl.internal.SharedImages;
 import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.model.ModelPackager;

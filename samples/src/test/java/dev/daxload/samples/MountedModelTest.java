@@ -11,7 +11,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.repository.zoo.ZooModel;
 import dev.daxload.cli.Daxload;
 import dev.daxload.djl.PtTensorViews;
-import dev.daxload.djl.SharedImages;
+import dev.daxload.djl.internal.SharedImages;
 import dev.daxload.manifest.DType;
 import dev.daxload.model.ModelWeights;
 import dev.daxload.packager.image.FileContent;

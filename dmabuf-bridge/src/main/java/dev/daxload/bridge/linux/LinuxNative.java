@@ -83,7 +83,7 @@ public final class LinuxNative {
 
     @Name("daxload_get_seals") public static native int getSeals(int fd);
 
-    // mmap is the loader's (dev.daxload.image.Mmap.mapDescriptor): one place maps descriptors.
+    // mmap is the loader's (dev.daxload.image.internal.Mmap.mapDescriptor): one place maps descriptors.
 
     // ---- dma-buf ----
 

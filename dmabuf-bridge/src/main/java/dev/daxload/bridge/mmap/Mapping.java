@@ -4,7 +4,7 @@ import dev.daxload.bridge.linux.Errno;
 import dev.daxload.bridge.linux.LinuxConstants;
 import dev.daxload.bridge.linux.LinuxException;
 import dev.daxload.bridge.linux.NativeFd;
-import dev.daxload.image.Mmap;
+import dev.daxload.image.internal.Mmap;
 import dev.daxload.image.MmapException;
 
 import java.lang.foreign.Arena;

@@ -160,7 +160,7 @@ public final class DaxfsMount implements AutoCloseable {
             if (f.length < 5 || dash < 0 || dash + 1 >= f.length) {
                 continue;
             }
-            if (dev.daxload.image.MountedImage.unescapeMountInfo(f[4]).equals(want)) {
+            if (dev.daxload.image.internal.MountedImage.unescapeMountInfo(f[4]).equals(want)) {
                 found = f[dash + 1];
             }
         }

@@ -11,7 +11,7 @@ import dev.daxload.bridge.memfd.Memfd;
 import dev.daxload.bridge.memfd.Seal;
 import dev.daxload.bridge.mmap.Mapping;
 import dev.daxload.image.ImageProblem;
-import dev.daxload.image.ImageValidator;
+import dev.daxload.image.internal.ImageValidator;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;

@@ -5,7 +5,7 @@ import dev.daxload.bridge.linux.NativeFd;
 import dev.daxload.bridge.mount.DaxfsMount;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
-import dev.daxload.image.Mmap;
+import dev.daxload.image.internal.Mmap;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;

@@ -3,7 +3,7 @@ package dev.daxload.bridge.cuda;
 import dev.daxload.bridge.ProcSnapshot;
 import dev.daxload.bridge.dmabuf.TinyImage;
 import dev.daxload.bridge.linux.NativeFd;
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.image.internal.DaxfsLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

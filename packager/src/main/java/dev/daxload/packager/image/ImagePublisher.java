@@ -1,6 +1,6 @@
 package dev.daxload.packager.image;
 
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.image.internal.DaxfsLayout;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;

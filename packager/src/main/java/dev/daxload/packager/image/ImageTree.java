@@ -1,7 +1,7 @@
 package dev.daxload.packager.image;
 
 import dev.daxload.image.DaxNames;
-import dev.daxload.image.DaxfsLayout;
+import dev.daxload.image.internal.DaxfsLayout;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;

@@ -1,6 +1,6 @@
 package dev.daxload.packager.image;
 
-import static dev.daxload.image.DaxfsLayout.*;
+import static dev.daxload.image.internal.DaxfsLayout.*;
 
 import dev.daxload.packager.image.ImageTree.Directory;
 import dev.daxload.packager.image.ImageTree.Node;

@@ -79,9 +79,9 @@ public final class TreeScanner {
                 // Files and symlinks with several names share one node, so the image keeps one inode.
                 FileKey key = (Integer) a.get("nlink") > 1 ? new FileKey(a.get("dev"), a.get("ino")) : null;
                 ImageTree.Node existing = key == null ? null : seen.get(key);
-                switch (mode & dev.daxload.image.DaxfsLayout.S_IFMT) {
-                    case dev.daxload.image.DaxfsLayout.S_IFDIR -> stack.add(new Work(child, w.node.directory(name, attrs), pathBytes));
-                    case dev.daxload.image.DaxfsLayout.S_IFLNK -> {
+                switch (mode & dev.daxload.image.internal.DaxfsLayout.S_IFMT) {
+                    case dev.daxload.image.internal.DaxfsLayout.S_IFDIR -> stack.add(new Work(child, w.node.directory(name, attrs), pathBytes));
+                    case dev.daxload.image.internal.DaxfsLayout.S_IFLNK -> {
                         if (existing instanceof ImageTree.Symlink s) {
                             w.node.link(name, s);
                             continue;
@@ -95,7 +95,7 @@ public final class TreeScanner {
                             throw new IOException(HostPaths.display(child) + ": " + e.getMessage());
                         }
                     }
-                    case dev.daxload.image.DaxfsLayout.S_IFREG -> {
+                    case dev.daxload.image.internal.DaxfsLayout.S_IFREG -> {
                         if (existing instanceof ImageTree.RegularFile f) {
                             w.node.link(name, f);
                         } else {

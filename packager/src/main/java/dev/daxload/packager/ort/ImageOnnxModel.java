@@ -1,6 +1,6 @@
 package dev.daxload.packager.ort;
 
-import dev.daxload.djl.onnx.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
 import dev.daxload.image.DaxImage;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;

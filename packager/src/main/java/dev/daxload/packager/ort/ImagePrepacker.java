@@ -1,9 +1,9 @@
 package dev.daxload.packager.ort;
 
 import ai.onnxruntime.OrtSession.SessionOptions;
-import dev.daxload.djl.onnx.OrtFormKey;
-import dev.daxload.djl.onnx.OrtImageForm;
-import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtFormKey;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.packager.image.ImageTree;

@@ -1,6 +1,6 @@
 package dev.daxload.packager.ort;
 
-import dev.daxload.djl.onnx.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
 import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.image.ImageTree.Attributes;
 import dev.daxload.packager.image.ImageTree.Directory;

@@ -1,6 +1,6 @@
 package dev.daxload.packager.ort;
 
-import dev.daxload.djl.onnx.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
 import dev.daxload.packager.source.onnxproto.AttributeProto;
 import dev.daxload.packager.source.onnxproto.GraphProto;
 import dev.daxload.packager.source.onnxproto.ModelProto;

@@ -3,7 +3,7 @@ package dev.daxload.packager.image;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.image.DaxImage;
-import dev.daxload.image.ImageValidator;
+import dev.daxload.image.internal.ImageValidator;
 import dev.daxload.packager.image.ImageTree.Attributes;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;

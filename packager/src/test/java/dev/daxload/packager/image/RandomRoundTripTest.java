@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
-import dev.daxload.image.ImageValidator;
+import dev.daxload.image.internal.ImageValidator;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

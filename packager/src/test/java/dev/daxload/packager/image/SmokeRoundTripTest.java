@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
-import dev.daxload.image.ImageValidator;
+import dev.daxload.image.internal.ImageValidator;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

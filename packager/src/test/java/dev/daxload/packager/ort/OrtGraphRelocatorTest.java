@@ -2,7 +2,7 @@ package dev.daxload.packager.ort;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.daxload.djl.onnx.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
 import dev.daxload.packager.source.onnxproto.GraphProto;
 import dev.daxload.packager.source.onnxproto.ModelProto;
 import dev.daxload.packager.source.onnxproto.StringStringEntryProto;

@@ -1,8 +1,8 @@
 package dev.daxload.samples.bench;
 
 import dev.daxload.image.MapOptions;
-import dev.daxload.image.Mmap;
-import dev.daxload.tensor.Checksums;
+import dev.daxload.image.internal.Mmap;
+import dev.daxload.tensor.internal.Checksums;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;

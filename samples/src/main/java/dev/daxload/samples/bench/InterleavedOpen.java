@@ -3,7 +3,7 @@ package dev.daxload.samples.bench;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.daxload.image.MapOptions;
-import dev.daxload.image.Mmap;
+import dev.daxload.image.internal.Mmap;
 import dev.daxload.model.ModelWeights;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;

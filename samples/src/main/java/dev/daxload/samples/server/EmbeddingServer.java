@@ -13,7 +13,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.daxload.djl.SharedImages;
+import dev.daxload.djl.internal.SharedImages;
 import dev.daxload.image.MapOptions;
 import dev.daxload.model.ModelWeights;
 import dev.daxload.samples.SentenceEmbeddingTranslator;

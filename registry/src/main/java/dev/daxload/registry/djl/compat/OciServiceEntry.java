@@ -1,6 +1,6 @@
 package dev.daxload.registry.djl.compat;
 
-import dev.daxload.djl.compat.VersionCheckingRepositoryFactory;
+import dev.daxload.djl.compat.internal.VersionCheckingRepositoryFactory;
 
 /**
  * The {@code oci:} entry in {@code META-INF/services/ai.djl.repository.RepositoryFactory}, compiled for Java 17 like

@@ -1,4 +1,4 @@
-package dev.daxload.tensor;
+package dev.daxload.tensor.internal;
 
 import dev.daxload.image.DaxImage;
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package dev.daxload.djl.onnx;
+package dev.daxload.djl.onnx.internal;
 
 import dev.daxload.image.DaxImage;
 import java.io.IOException;
@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * the image's page-cache pages, shared by every process. Closing removes the directory; the mappings
  * ORT made live on without it.
  */
-public final class OrtSessionFiles implements AutoCloseable {
+final class OrtSessionFiles implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OrtSessionFiles.class);
     private final Path dir;
 
@@ -26,7 +26,7 @@ public final class OrtSessionFiles implements AutoCloseable {
     }
 
     /** Writes the graph of {@code form} and the link to {@code imageFile} into a fresh temporary directory. */
-    public static OrtSessionFiles create(DaxImage image, Path imageFile, OrtImageForm form) throws IOException {
+    static OrtSessionFiles create(DaxImage image, Path imageFile, OrtImageForm form) throws IOException {
         Path dir = Files.createTempDirectory("daxload-ort-");
         try {
             // Also gone when the JVM ends without closing the model (SIGTERM included): registered in
@@ -59,11 +59,11 @@ public final class OrtSessionFiles implements AutoCloseable {
     }
 
     /** The graph file to hand ONNX Runtime. */
-    public Path graph() {
+    Path graph() {
         return dir.resolve(OrtImageForm.GRAPH_FILE);
     }
 
-    public Path directory() {
+    Path directory() {
         return dir;
     }
 

@@ -1,4 +1,4 @@
-package dev.daxload.djl.compat;
+package dev.daxload.djl.compat.internal;
 
 import ai.djl.repository.Repository;
 import ai.djl.repository.RepositoryFactory;
@@ -15,7 +15,7 @@ import java.util.Set;
  */
 public class VersionCheckingRepositoryFactory implements RepositoryFactory {
     /** The Java feature release daxload's classes are compiled for. */
-    public static final int JAVA_NEEDED = 25;
+    static final int JAVA_NEEDED = 25;
     private static final String IMPLEMENTATION = "dev.daxload.djl.DaxfsRepositoryFactory";
 
     private final RepositoryFactory delegate;

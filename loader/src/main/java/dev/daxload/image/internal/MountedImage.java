@@ -1,5 +1,8 @@
-package dev.daxload.image;
+package dev.daxload.image.internal;
 
+import dev.daxload.image.DaxFormatException;
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.MapOptions;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

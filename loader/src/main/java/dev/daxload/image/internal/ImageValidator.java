@@ -1,6 +1,9 @@
-package dev.daxload.image;
+package dev.daxload.image.internal;
 
-import static dev.daxload.image.DaxfsLayout.*;
+import dev.daxload.image.DaxNames;
+import dev.daxload.image.ImageProblem;
+import dev.daxload.image.Superblock;
+import static dev.daxload.image.internal.DaxfsLayout.*;
 
 import dev.daxload.image.ImageProblem.Severity;
 import java.lang.foreign.MemorySegment;
@@ -33,7 +36,7 @@ public final class ImageValidator {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Enough to diagnose any image; past this, a hostile image would only fill memory with reports. */
-    static final int MAX_PROBLEMS = 1000;
+    public static final int MAX_PROBLEMS = 1000;
     /**
      * Longest path, in UTF-8 bytes, that the index holds: Linux's PATH_MAX less the NUL. The index
      * keeps every full path, so without a bound a chain of directories would cost memory quadratic in
@@ -111,14 +114,14 @@ public final class ImageValidator {
      * @param children inode of each name in each directory
      * @param parents each directory's parent and its name there (the root has none)
      */
-    record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<Child, Long> children, Map<Long, Child> parents) {
+    public record Index(long base, long inodeTable, int inodeCount, long rootInode, Map<Child, Long> children, Map<Long, Child> parents) {
         /** The inode named {@code name} in directory {@code dir}, or null. */
-        Long child(long dir, String name) {
+        public Long child(long dir, String name) {
             return children.get(new Child(dir, name));
         }
 
         /** Path of directory {@code dir} from the root, without a leading slash; time linear in its length. */
-        String pathOf(long dir) {
+        public String pathOf(long dir) {
             java.util.ArrayDeque<String> parts = new java.util.ArrayDeque<>();
             for (Child c = parents.get(dir); c != null; c = parents.get(c.dir())) {
                 parts.push(c.name());
@@ -131,7 +134,7 @@ public final class ImageValidator {
      * A name in a directory. Its equals and hashCode are written out: a record's generated ones go
      * through method handles, slow in the interpreter that runs a fresh JVM's open.
      */
-    record Child(long dir, String name) {
+    public record Child(long dir, String name) {
         @Override
         public boolean equals(Object o) {
             return o instanceof Child c && c.dir == dir && c.name.equals(name);

@@ -1,5 +1,7 @@
-package dev.daxload.image;
+package dev.daxload.image.internal;
 
+import dev.daxload.image.DaxImage;
+import dev.daxload.image.MapOptions;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.lang.foreign.Arena;

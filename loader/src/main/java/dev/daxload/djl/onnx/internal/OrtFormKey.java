@@ -1,4 +1,4 @@
-package dev.daxload.djl.onnx;
+package dev.daxload.djl.onnx.internal;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -59,12 +59,12 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
      * This processor's part of the key, for comparing with {@link #processorMismatch} before ONNX
      * Runtime is loaded: its version is left {@code "?"}.
      */
-    public static OrtFormKey thisProcessor(String optimization) throws IOException {
+    static OrtFormKey thisProcessor(String optimization) throws IOException {
         return new OrtFormKey("?", System.getProperty("os.arch"), cpuFeatures(Path.of("/proc/cpuinfo")), optimization);
     }
 
     /** ONNX Runtime's version as its native library reports it (its environment must exist). */
-    public static String runningOrtVersion() {
+    static String runningOrtVersion() {
         return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
     }
 
@@ -90,7 +90,7 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
     }
 
     /** Why a form made under {@code stored} must not be used under this key, or empty when it may. */
-    public Optional<String> mismatch(OrtFormKey stored) {
+    Optional<String> mismatch(OrtFormKey stored) {
         if (!ortVersion.equals(stored.ortVersion)) {
             return Optional.of("made by ONNX Runtime " + stored.ortVersion + ", running " + ortVersion);
         }
@@ -98,7 +98,7 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
     }
 
     /** Why a form made under {@code stored} does not fit this processor and optimization level (the ORT version aside), or empty. */
-    public Optional<String> processorMismatch(OrtFormKey stored) {
+    Optional<String> processorMismatch(OrtFormKey stored) {
         if (!arch.equals(stored.arch)) {
             return Optional.of("made on " + stored.arch + ", running on " + arch);
         }
@@ -142,7 +142,7 @@ public record OrtFormKey(String ortVersion, String arch, List<String> isa, Strin
      * Parses {@code key.json}; {@code where} names it in errors. Read with Gson's streaming reader: its
      * tree parser would load some fifty classes into every fresh JVM that loads a form.
      */
-    public static OrtFormKey parse(byte[] json, String where) throws IOException {
+    static OrtFormKey parse(byte[] json, String where) throws IOException {
         Map<String, String> fields = new HashMap<>();
         List<String> isa = null;
         try (JsonReader r = new JsonReader(new StringReader(new String(json, StandardCharsets.UTF_8)))) {

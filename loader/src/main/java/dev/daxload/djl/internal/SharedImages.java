@@ -1,4 +1,4 @@
-package dev.daxload.djl;
+package dev.daxload.djl.internal;
 
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;

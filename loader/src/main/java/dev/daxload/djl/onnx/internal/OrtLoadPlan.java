@@ -1,4 +1,4 @@
-package dev.daxload.djl.onnx;
+package dev.daxload.djl.onnx.internal;
 
 import dev.daxload.image.DaxImage;
 import java.io.IOException;

@@ -1,5 +1,6 @@
-package dev.daxload.image;
+package dev.daxload.image.internal;
 
+import dev.daxload.image.MapOptions;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.daxload.model.ModelWeights;

@@ -1,5 +1,7 @@
-package dev.daxload.image;
+package dev.daxload.image.internal;
 
+import dev.daxload.image.MapOptions;
+import dev.daxload.image.MmapException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

@@ -1,4 +1,6 @@
-package dev.daxload.image;
+package dev.daxload.image.internal;
+
+import dev.daxload.image.Superblock;
 
 /**
  * Constants of the static DAXFS version 5 image, as the kernel module reads it.

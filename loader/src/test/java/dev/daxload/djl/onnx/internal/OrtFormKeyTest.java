@@ -1,4 +1,4 @@
-package dev.daxload.djl.onnx;
+package dev.daxload.djl.onnx.internal;
 
 import static org.junit.jupiter.api.Assertions.*;
 

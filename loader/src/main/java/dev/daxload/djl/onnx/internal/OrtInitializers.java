@@ -1,4 +1,4 @@
-package dev.daxload.djl.onnx;
+package dev.daxload.djl.onnx.internal;
 
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
@@ -79,7 +79,7 @@ public final class OrtInitializers implements AutoCloseable {
         };
     }
 
-    public int count() {
+    int count() {
         return tensors.size();
     }
 
