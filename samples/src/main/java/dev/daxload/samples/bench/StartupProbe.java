@@ -25,7 +25,8 @@ import java.nio.file.Path;
  * included where the mode starts the engine); {@code first_ms}: JVM start to the first embedding
  * computed (Criteria modes), which is when a view's pages are first read; {@code own_ms}: daxload's own
  * share, from the call of {@code ModelWeights.open} to every tensor a view (a PyTorch array in {@code pt-views});
- * {@code own_cpu_ms}: the CPU time of the main thread over the same span (background JIT threads not counted).
+ * {@code own_cpu_ms}: the CPU time of the main thread over the same span (background JIT threads not counted);
+ * {@code own_proc_cpu_ms}: the whole process's CPU time over the same span (daxload's helper threads, the JIT, the GC).
  *
  * <pre>
  * usage: StartupProbe criteria-daxfs MODEL         (minilm or bge: Criteria with a daxfs: URL of BenchFiles' image;
@@ -85,6 +86,7 @@ public final class StartupProbe {
                 // open-shared: read-only shared (what ONNX Runtime initializers can use: FileChannel.map).
                 MapOptions options = mode.equals("open") ? MapOptions.copyOnWrite() : MapOptions.readOnly();
                 long c1 = cpuNanos();
+                long p1 = processCpuNanos();
                 long t1 = System.nanoTime();
                 int n;
                 try (ModelWeights w = ModelWeights.open(image, model, options)) {
@@ -92,6 +94,7 @@ public final class StartupProbe {
                 }
                 long t2 = System.nanoTime();
                 long c2 = cpuNanos();
+                long p2 = processCpuNanos();
                 long t3, t4;
                 try (DaxImage img = DaxImage.open(image, options)) {
                     t3 = System.nanoTime();
@@ -99,23 +102,26 @@ public final class StartupProbe {
                     t4 = System.nanoTime();
                 }
                 report(mode, System.currentTimeMillis() - jvmStart, t2 - t1, String.format(
-                        " own_ms=%.1f own_cpu_ms=%.1f again_map_ms=%.1f again_manifest_views_ms=%.1f tensors=%d",
-                        (t2 - t1) / 1e6, (c2 - c1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, n));
+                        " own_ms=%.1f own_cpu_ms=%.1f own_proc_cpu_ms=%.1f again_map_ms=%.1f again_manifest_views_ms=%.1f tensors=%d",
+                        (t2 - t1) / 1e6, (c2 - c1) / 1e6, (p2 - p1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, n));
             }
             // The PyTorch modes start the engine first and time each step, to show where the time goes.
             case "pt-views" -> {
                 try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
                     long c1 = cpuNanos();
+                    long p1 = processCpuNanos();
                     long t1 = System.nanoTime();
                     try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model)) {
                         long t2 = System.nanoTime();
                         NDList l = Loads.views(m, w);
                         long t3 = System.nanoTime();
                         long c3 = cpuNanos();
+                        long p3 = processCpuNanos();
                         long ready = System.currentTimeMillis();
                         report(mode, ready - jvmStart, t3 - t0, String.format(
-                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f own_ms=%.1f own_cpu_ms=%.1f tensors=%d", (t1 - t0) / 1e6,
-                                (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, l.size()) + touch(touch, l, jvmStart));
+                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f own_ms=%.1f own_cpu_ms=%.1f own_proc_cpu_ms=%.1f tensors=%d",
+                                (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, (p3 - p1) / 1e6,
+                                l.size()) + touch(touch, l, jvmStart));
                         m.close(); // before the weights: the arrays point into the mapping
                     }
                 }
@@ -158,6 +164,14 @@ public final class StartupProbe {
     /** CPU time of this thread: what the work itself took, whatever else the machine was running. */
     private static long cpuNanos() {
         return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
+    /**
+     * CPU time of the whole process (every thread: daxload's own helpers, and also the JIT compilers and
+     * the GC), so that work moved off the main thread is still counted.
+     */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static void report(String mode, long readyMs, long loadNanos, String extra) {
