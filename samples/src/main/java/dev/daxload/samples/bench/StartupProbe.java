@@ -36,9 +36,11 @@ import java.nio.file.Path;
  *        StartupProbe open MODEL                (daxload alone, no engine: ModelWeights.open, every tensor a TensorView)
  *        StartupProbe open-shared MODEL         (the same, mapped read-only shared instead of copy-on-write)
  *        StartupProbe pt-views MODEL            (ModelWeights.open + PtTensorViews.viewAll)
+ *        StartupProbe pt-views-populate MODEL   (the same, every page faulted in at open: MapOptions.withPopulate)
+ *        StartupProbe pt-views-huge MODEL       (the same with MADV_HUGEPAGE: MapOptions.withHugePages)
  *        StartupProbe pt-decode MODEL           (NDList.decode of the model's safetensors file)
  *        StartupProbe pt-direct MODEL           (each tensor read into a direct buffer, manager.create)
- *        (pt-views, pt-decode, pt-direct take a third argument, touch: then a first computation reads every
+ *        (the pt- modes take a third argument, touch: then a first computation reads every
  *        element of every array, the sum of each, and first_ms is JVM start to its end)
  * </pre>
  */
@@ -106,12 +108,16 @@ public final class StartupProbe {
                         (t2 - t1) / 1e6, (c2 - c1) / 1e6, (p2 - p1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, n));
             }
             // The PyTorch modes start the engine first and time each step, to show where the time goes.
-            case "pt-views" -> {
+            case "pt-views", "pt-views-populate", "pt-views-huge" -> {
+                // populate: every page of the mapping faulted in at open (MADV_POPULATE_READ), so the first
+                // computation takes no page faults; huge: MADV_HUGEPAGE, so page-cache folios of 2 MiB can be
+                // mapped whole (where the file system keeps them) instead of 4 KiB at a time.
+                MapOptions options = MapOptions.copyOnWrite().withPopulate(mode.endsWith("-populate")).withHugePages(mode.endsWith("-huge"));
                 try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
                     long c1 = cpuNanos();
                     long p1 = processCpuNanos();
                     long t1 = System.nanoTime();
-                    try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model)) {
+                    try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model, options)) {
                         long t2 = System.nanoTime();
                         NDList l = Loads.views(m, w);
                         long t3 = System.nanoTime();
