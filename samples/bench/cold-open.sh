@@ -80,9 +80,9 @@ for model in $MODELS; do for m in "${MODES[@]}"; do for c in none aot; do
   printf '%-15s %-11s %-5s %20s %20s %14s\n' "$model" "$m" "$c" "$bw / $bc" "$aw / $ac" "$(ratio "$bw" "$aw") / $(ratio "$bc" "$ac")"
 done; done; done
 echo
-echo "median own_proc_cpu_ms (every thread of the process: daxload's helpers, the JIT, the GC), after the change:"
+echo "median own_proc_cpu_ms (every thread of the process: daxload's helpers, the JIT, the GC; 10 ms ticks), before -> after:"
 for model in $MODELS; do for m in "${MODES[@]}"; do for c in none aot; do
-  printf '  %-15s %-11s %-5s %s\n' "$model" "$m" "$c" "$(median ${PROC["$model after $m $c"]})"
+  printf '  %-15s %-11s %-5s %s -> %s\n' "$model" "$m" "$c" "$(median ${PROC["$model before $m $c"]})" "$(median ${PROC["$model after $m $c"]})"
 done; done; done
 echo
 echo "the AOT cache alone, after the change (no cache / cache):"
