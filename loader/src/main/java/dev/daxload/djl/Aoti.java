@@ -92,6 +92,11 @@ final class Aoti {
                 library + " does not export " + name + ": this libtorch is too old for zero-copy views (2.3 or newer needed)"));
     }
 
+    /** Whether the shim is linked already (then {@link #get()} returns at once). */
+    static boolean linked() {
+        return instance != null;
+    }
+
     /** The shim of the libtorch that DJL's PyTorch engine loaded (loading the engine if needed). */
     static Aoti get() {
         Aoti a = instance;

@@ -24,6 +24,9 @@ final class ShimWarmup {
                     "views of {} tensors (or of tensors over 2 GiB) go through libtorch's C shim (FFM): DJL's from_blob"
                     + " binding takes F32 F64 F16 I64 I32 I8 U8 BOOL under 2 GiB only", dtypes);
         }
+        if (Aoti.linked()) {
+            return; // a later load: the linker's set-up is paid; a new dtype's code is one more small downcall
+        }
         Set<DType> wanted = Set.copyOf(dtypes);
         Thread.ofPlatform().daemon().name("daxload-shim-link").start(() -> {
             try {
