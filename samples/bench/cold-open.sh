@@ -44,7 +44,7 @@ probe() { # version mode model [cache options...] -> the READY line
   local version=$1 mode=$2 model=$3; shift 3
   "$JAVA" "${JOPTS[@]}" -Xmx2g "$@" -cp "$(cp_of "$version")" dev.daxload.samples.bench.StartupProbe "$mode" "$model" 2>/dev/null | grep '^READY'
 }
-declare -A OWN CPU
+declare -A OWN CPU PROC
 for model in $MODELS; do
   # One cache per version, mode and model, trained on the command it then serves.
   for v in "${VERSIONS[@]}"; do for m in "${MODES[@]}"; do
@@ -63,8 +63,9 @@ for model in $MODELS; do
       opts=(); [ "$c" = aot ] && opts=(-XX:AOTCache="$BENCH/cold-$v-$m-$model.aot" -Xlog:aot=error)
       line=$(probe "$v" "$m" "$model" "${opts[@]}") || { echo "$v $m $c $model: no READY line" >&2; exit 1; }
       own=$(sed -n 's/.* own_ms=\([0-9.]*\).*/\1/p' <<< "$line"); cpu=$(sed -n 's/.* own_cpu_ms=\([0-9.]*\).*/\1/p' <<< "$line")
-      OWN["$model $v $m $c"]+="$own "; CPU["$model $v $m $c"]+="${cpu:-0} "
-      printf 'round %d %-15s %-6s %-11s %-4s own %7s ms  cpu %7s ms\n' "$r" "$model" "$v" "$m" "$c" "$own" "${cpu:-?}"
+      proc=$(sed -n 's/.* own_proc_cpu_ms=\([0-9.]*\).*/\1/p' <<< "$line")
+      OWN["$model $v $m $c"]+="$own "; CPU["$model $v $m $c"]+="${cpu:-0} "; PROC["$model $v $m $c"]+="${proc:-0} "
+      printf 'round %d %-15s %-6s %-11s %-4s own %7s ms  cpu %7s ms  process cpu %7s ms\n' "$r" "$model" "$v" "$m" "$c" "$own" "${cpu:-?}" "${proc:-?}"
     done
   done
 done
@@ -77,6 +78,11 @@ for model in $MODELS; do for m in "${MODES[@]}"; do for c in none aot; do
   bw=$(median ${OWN["$model before $m $c"]}); bc=$(median ${CPU["$model before $m $c"]})
   aw=$(median ${OWN["$model after $m $c"]}); ac=$(median ${CPU["$model after $m $c"]})
   printf '%-15s %-11s %-5s %20s %20s %14s\n' "$model" "$m" "$c" "$bw / $bc" "$aw / $ac" "$(ratio "$bw" "$aw") / $(ratio "$bc" "$ac")"
+done; done; done
+echo
+echo "median own_proc_cpu_ms (every thread of the process: daxload's helpers, the JIT, the GC; 10 ms ticks), before -> after:"
+for model in $MODELS; do for m in "${MODES[@]}"; do for c in none aot; do
+  printf '  %-15s %-11s %-5s %s -> %s\n' "$model" "$m" "$c" "$(median ${PROC["$model before $m $c"]})" "$(median ${PROC["$model after $m $c"]})"
 done; done; done
 echo
 echo "the AOT cache alone, after the change (no cache / cache):"

@@ -16,6 +16,10 @@ MODELS=${MODELS:-minilm bge}
 bench_files $MODELS
 CP_JARS="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 cat "$BENCH"/*.daxfs samples/target/models/*/* samples/target/lib/*.jar > /dev/null
+# A server that runs only ONNX Runtime does not load PyTorch; DJL's ORT engine would load it as its
+# "alternative engine" because the samples' class path has it: 0.5-1 s more in both ways, and the largest
+# single source of round-to-round spread (bin/daxload-serve passes the same).
+JOPTS+=(-Dai.djl.onnx.disable_alternative=true)
 machine
 args_of() { # mode model -> the server's arguments
   local dir file pooling=mean

@@ -92,6 +92,11 @@ final class Aoti {
                 library + " does not export " + name + ": this libtorch is too old for zero-copy views (2.3 or newer needed)"));
     }
 
+    /** Whether the shim is linked already (then {@link #get()} returns at once). */
+    static boolean linked() {
+        return instance != null;
+    }
+
     /** The shim of the libtorch that DJL's PyTorch engine loaded (loading the engine if needed). */
     static Aoti get() {
         Aoti a = instance;
@@ -188,17 +193,21 @@ final class Aoti {
      *
      * @return the {@code at::Tensor*} handle
      */
-    long fromBlob(MemorySegment data, long[] shape, int dtypeCode, Arena scratch) {
+    long fromBlob(MemorySegment data, long[] shape, int dtypeCode, Scratch scratch) {
         int ndim = shape.length;
-        MemorySegment sizes = scratch.allocate(ValueLayout.JAVA_LONG, Math.max(1, ndim));
-        MemorySegment strides = scratch.allocate(ValueLayout.JAVA_LONG, Math.max(1, ndim));
+        // One buffer for sizes, strides and the result, reused from call to call: an allocation per
+        // tensor (three, zeroed, each registered with the arena) was a visible share of a cold viewAll.
+        MemorySegment buf = scratch.longs(2 * Math.max(1, ndim) + 1);
+        long stridesAt = 8L * Math.max(1, ndim);
         long stride = 1;
         for (int i = ndim - 1; i >= 0; i--) {
-            sizes.setAtIndex(ValueLayout.JAVA_LONG, i, shape[i]);
-            strides.setAtIndex(ValueLayout.JAVA_LONG, i, stride);
+            buf.set(ValueLayout.JAVA_LONG, 8L * i, shape[i]);
+            buf.set(ValueLayout.JAVA_LONG, stridesAt + 8L * i, stride);
             stride *= Math.max(1, shape[i]); // a 0 dimension leaves later strides as torch.empty makes them
         }
-        MemorySegment ret = scratch.allocate(ValueLayout.ADDRESS);
+        MemorySegment sizes = buf.asSlice(0, stridesAt);
+        MemorySegment strides = buf.asSlice(stridesAt, stridesAt);
+        MemorySegment ret = buf.asSlice(2 * stridesAt, 8);
         int rc;
         try {
             rc = (int) createFromBlob.invokeExact(data, (long) ndim, sizes, strides, 0L, dtypeCode, deviceCpu, 0, ret);
@@ -253,6 +262,27 @@ final class Aoti {
             int ignored = (int) deleteTensor().invokeExact(handle);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Native memory for the arguments of {@link #fromBlob}, reused across calls on one thread (a
+     * confined arena): the shape and strides of one tensor at a time.
+     */
+    static final class Scratch {
+        private final Arena arena;
+        private MemorySegment longs = MemorySegment.NULL;
+
+        Scratch(Arena arena) {
+            this.arena = arena;
+        }
+
+        /** At least {@code n} longs, not zeroed between calls. */
+        MemorySegment longs(int n) {
+            if (longs.byteSize() < 8L * n) {
+                longs = arena.allocate(ValueLayout.JAVA_LONG, Math.max(n, 17)); // rank 8: 2 * 8 + 1
+            }
+            return longs;
         }
     }
 }

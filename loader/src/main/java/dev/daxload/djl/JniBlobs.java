@@ -62,7 +62,9 @@ final class JniBlobs {
             Object instance = lookup.findStaticGetter(lib, "LIB", lib).invoke();
             MethodHandle h = lookup.findVirtual(lib, "torchFromBlob", MethodType.methodType(long.class,
                     ByteBuffer.class, long[].class, int.class, int.class, int[].class, boolean.class));
-            return Optional.of(new JniBlobs(instance, h));
+            // Typed once for invokeExact (the receiver as Object): a plain invoke adapts the call's type each
+            // time, which in a fresh JVM is interpreted work per tensor.
+            return Optional.of(new JniBlobs(instance, h.asType(h.type().changeParameterType(0, Object.class))));
         } catch (Throwable t) {
             LoggerFactory.getLogger(JniBlobs.class).info("DJL's torchFromBlob binding is not reachable ({}); views go through libtorch's C shim", t.toString());
             return Optional.empty();
@@ -92,7 +94,7 @@ final class JniBlobs {
         }
         try {
             // Layout 0: strided (dense), as the C shim makes them; DJL's native code reads the buffer's address only.
-            return (long) fromBlob.invoke(library, data.asByteBuffer(), shape.clone(), type.ordinal(), 0, cpu.clone(), false);
+            return (long) fromBlob.invokeExact(library, data.asByteBuffer(), shape.clone(), type.ordinal(), 0, cpu.clone(), false);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -89,8 +90,8 @@ public final class PtTensorViews {
      */
     public static PtNDArray view(NDManager manager, TensorView tensor) {
         PtNDManager pt = pyTorch(manager);
-        try (Arena scratch = Arena.ofConfined()) {
-            PtNDArray array = make(pt, tensor, Quantized.REFUSE, scratch);
+        try (Arena arena = Arena.ofConfined()) {
+            PtNDArray array = make(pt, tensor, Quantized.REFUSE, new Aoti.Scratch(arena));
             lease(pt, tensor);
             return array;
         }
@@ -105,8 +106,8 @@ public final class PtTensorViews {
      */
     public static PtNDArray rawBytes(NDManager manager, TensorView tensor) {
         PtNDManager pt = pyTorch(manager);
-        try (Arena scratch = Arena.ofConfined()) {
-            PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, scratch, true);
+        try (Arena arena = Arena.ofConfined()) {
+            PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, new Aoti.Scratch(arena), true);
             lease(pt, tensor);
             return array;
         }
@@ -137,14 +138,42 @@ public final class PtTensorViews {
      */
     public static Map<String, PtNDArray> viewMap(NDManager manager, Collection<TensorView> tensors, Quantized quantized) {
         PtNDManager pt = pyTorch(manager);
-        Map<String, PtNDArray> out = new LinkedHashMap<>();
-        try (Arena scratch = Arena.ofConfined()) {
-            for (TensorView t : tensors) {
-                out.put(t.name(), make(pt, t, quantized, scratch));
+        TensorView[] all = tensors.toArray(TensorView[]::new);
+        PtNDArray[] made = new PtNDArray[all.length];
+        boolean[] shim = new boolean[all.length];
+        EnumSet<DType> shimTypes = EnumSet.noneOf(DType.class);
+        for (int i = 0; i < all.length; i++) {
+            DType viewed = viewedType(all[i], quantized, false);
+            shim[i] = !viaJni(viewed, all[i].segment());
+            if (shim[i] && !viewed.isQuantized()) { // a quantized one left here is refused, not linked for
+                shimTypes.add(viewed);
+            }
+        }
+        if (!shimTypes.isEmpty()) {
+            ShimWarmup.start(shimTypes);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Aoti.Scratch scratch = new Aoti.Scratch(arena);
+            // DJL's binding first: its views are made while the shim links on the warm-up thread (in a
+            // fresh JVM the linking costs tens of milliseconds, about what the JNI views of a model take).
+            for (int pass = 0; pass < 2; pass++) {
+                for (int i = 0; i < all.length; i++) {
+                    if (shim[i] == (pass == 1)) {
+                        made[i] = make(pt, all[i], quantized, scratch);
+                    }
+                }
             }
         } catch (RuntimeException e) {
-            out.values().forEach(NDArray::close);
+            for (PtNDArray a : made) {
+                if (a != null) {
+                    a.close();
+                }
+            }
             throw e;
+        }
+        Map<String, PtNDArray> out = new LinkedHashMap<>();
+        for (int i = 0; i < all.length; i++) {
+            out.put(all[i].name(), made[i]);
         }
         // One lease per distinct mapping (normally one image) rather than one per tensor.
         IdentityHashMap<MemorySegment.Scope, Boolean> seen = new IdentityHashMap<>();
@@ -176,11 +205,25 @@ public final class PtTensorViews {
         return Aoti.get().dataPtr(pt.getHandle());
     }
 
-    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Arena scratch) {
+    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Aoti.Scratch scratch) {
         return make(manager, tensor, quantized, scratch, false);
     }
 
-    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Arena scratch, boolean raw) {
+    /** The dtype a view of {@code tensor} has: its own, or U8 for raw bytes. */
+    private static DType viewedType(TensorView tensor, Quantized quantized, boolean raw) {
+        return asBytes(tensor, quantized, raw) ? DType.U8 : tensor.dtype();
+    }
+
+    private static boolean asBytes(TensorView tensor, Quantized quantized, boolean raw) {
+        return raw || (tensor.dtype().isQuantized() && quantized == Quantized.RAW_BYTES);
+    }
+
+    /** DJL's JNI binding where it fits (no FFM linker in a fresh JVM), libtorch's C shim for the rest. */
+    private static boolean viaJni(DType viewed, MemorySegment data) {
+        return JniBlobs.fits(viewed, data) && JniBlobs.get().isPresent();
+    }
+
+    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Aoti.Scratch scratch, boolean raw) {
         DType dtype = tensor.dtype();
         MemorySegment data = tensor.segment();
         if (!data.scope().isAlive()) {
@@ -189,11 +232,10 @@ public final class PtTensorViews {
         if (!manager.isOpen()) {
             throw new IllegalStateException("tensor '" + tensor.name() + "': the NDManager is closed");
         }
-        boolean asBytes = raw || (dtype.isQuantized() && quantized == Quantized.RAW_BYTES);
-        DType viewed = asBytes ? DType.U8 : dtype;
+        DType viewed = viewedType(tensor, quantized, raw);
+        boolean asBytes = asBytes(tensor, quantized, raw);
         long[] shape = asBytes ? new long[] {data.byteSize()} : tensor.shape();
-        // DJL's JNI binding where it fits (no FFM linker in a fresh JVM), libtorch's C shim for the rest.
-        boolean jni = JniBlobs.fits(viewed, data) && JniBlobs.get().isPresent();
+        boolean jni = viaJni(viewed, data);
         int code = jni ? -1 : Aoti.get().dtype(viewed).orElseThrow(() -> new UnsupportedOperationException("tensor '" + tensor.name()
                 + "' is " + dtype + (dtype.isQuantized()
                         ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"

@@ -40,6 +40,17 @@ public final class ModelCatalog {
      * @throws ManifestException if there is no such model or the manifest is inconsistent with the image
      */
     public static ModelManifest load(DaxImage image, String model) throws IOException {
+        return load(image, model, null);
+    }
+
+    /**
+     * As {@link #load(DaxImage, String)}, taking the parse from {@code prefetch} (started on the image's
+     * file before it was mapped) where it read exactly the bytes of the validated image's manifest file;
+     * every check of the manifest against the image runs as always.
+     *
+     * @param prefetch from {@link ManifestPrefetch#start} for this image's file and model, or null
+     */
+    public static ModelManifest load(DaxImage image, String model, ManifestPrefetch prefetch) throws IOException {
         String path = model + "/" + ModelManifest.FILE_NAME;
         String where = image.source() + ":/" + path;
         DaxInode inode = image.lookup(path).orElseThrow(() -> new ManifestException(image.source()
@@ -58,8 +69,11 @@ public final class ModelCatalog {
                     + ModelManifest.HEAP_PER_BYTE + " bytes of heap per byte, over this JVM's budget of " + budget
                     + " bytes (a quarter of the maximum heap): raise -Xmx");
         }
-        MemorySegment bytes = image.content(inode);
-        ModelManifest manifest = ModelManifest.parse(bytes.toArray(ValueLayout.JAVA_BYTE), where);
+        byte[] bytes = image.content(inode).toArray(ValueLayout.JAVA_BYTE);
+        ModelManifest manifest = prefetch == null ? null : prefetch.forBytes(bytes);
+        if (manifest == null) {
+            manifest = ModelManifest.parse(bytes, where);
+        }
         if (!manifest.name().equals(model)) {
             throw new ManifestException(where + ": field 'name' is '" + manifest.name() + "' but the model's directory is '" + model + "'");
         }

@@ -179,11 +179,17 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
         return new ModelManifest(name, source, metadata, tensors, files, tables);
     }
 
-    /** The checks that relate a tensor's fields to each other, once each field has its type. */
+    /**
+     * The checks that relate a tensor's fields to each other, once each field has its type; {@code at}
+     * names the tensor in messages (null: made from its name when a check fails).
+     */
     private static TensorEntry checked(String where, String at, String tname, String file, DType dtype, long[] shape,
                                        long offset, long length, String crcHex) throws ManifestException {
         long elements = DType.elementCount(shape);
         Optional<Long> expected = elements < 0 ? Optional.empty() : dtype.byteSize(elements);
+        if (at == null && (expected.isEmpty() || expected.get() != length || (crcHex != null && !isHex8(crcHex)))) {
+            at = "tensor '" + tname + "'";
+        }
         if (expected.isEmpty() || expected.get() != length) {
             throw new ManifestException(where + ": " + at + ": length " + length + " does not match shape "
                     + java.util.Arrays.toString(shape) + " of " + dtype
@@ -202,12 +208,15 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
     /** A tensor object whose every field had the expected JSON type, read without a Gson tree. */
     private record Plain(String name, String file, String dtype, long[] shape, long offset, long length, String crc32c) {
         TensorEntry entry(String where, Set<String> names) throws ManifestException {
-            String at = "tensor '" + name + "'";
+            // Where-strings are built only on failure: this runs once per tensor, interpreted in a fresh JVM.
             if (!names.add(name)) {
-                throw new ManifestException(where + ": " + at + " appears twice");
+                throw new ManifestException(where + ": tensor '" + name + "' appears twice");
             }
-            DType d = DType.byName(dtype).orElseThrow(() -> new ManifestException(where + ": " + at + ": unknown dtype '" + dtype + "'"));
-            return checked(where, at, name, file, d, shape, offset, length, crc32c);
+            Optional<DType> d = DType.byName(dtype);
+            if (d.isEmpty()) {
+                throw new ManifestException(where + ": tensor '" + name + "': unknown dtype '" + dtype + "'");
+            }
+            return checked(where, null, name, file, d.get(), shape, offset, length, crc32c);
         }
     }
 
@@ -279,7 +288,8 @@ public record ModelManifest(String name, JsonObject source, JsonObject metadata,
             return false;
         }
         for (int i = 0; i < 8; i++) {
-            if (Character.digit(s.charAt(i), 16) < 0 || s.charAt(i) > 'f') {
+            char c = s.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
                 return false;
             }
         }

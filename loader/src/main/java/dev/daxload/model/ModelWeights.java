@@ -2,6 +2,7 @@ package dev.daxload.model;
 
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
+import dev.daxload.manifest.ManifestPrefetch;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;
@@ -58,9 +59,12 @@ public final class ModelWeights implements AutoCloseable {
     }
 
     public static ModelWeights open(Path imageFile, String model, MapOptions options) throws IOException {
+        // The manifest is read and parsed on another thread while the image is mapped and validated here
+        // (in a fresh JVM the two cost about the same); its result is used only if it matches the validated image.
+        ManifestPrefetch prefetch = ManifestPrefetch.start(imageFile, model);
         DaxImage image = DaxImage.open(imageFile, options);
         try {
-            return new ModelWeights(image, true, ModelCatalog.load(image, model));
+            return new ModelWeights(image, true, ModelCatalog.load(image, model, prefetch));
         } catch (IOException | RuntimeException e) {
             image.close();
             throw e;

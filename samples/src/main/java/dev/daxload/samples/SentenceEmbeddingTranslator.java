@@ -5,8 +5,10 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
+import java.util.function.Supplier;
 
 /**
  * Sentence embeddings from a BERT-style encoder (all-MiniLM-L6-v2, bge-small): tokenize, run, average
@@ -24,7 +26,7 @@ public final class SentenceEmbeddingTranslator implements NoBatchifyTranslator<S
         CLS
     }
 
-    private final HuggingFaceTokenizer tokenizer;
+    private final Supplier<HuggingFaceTokenizer> tokenizer;
     private final boolean withTokenTypes;
     private final Pooling pooling;
 
@@ -44,6 +46,18 @@ public final class SentenceEmbeddingTranslator implements NoBatchifyTranslator<S
      * @param pooling how token vectors are combined
      */
     public SentenceEmbeddingTranslator(HuggingFaceTokenizer tokenizer, boolean withTokenTypes, Pooling pooling) {
+        this(() -> tokenizer, withTokenTypes, pooling);
+    }
+
+    /**
+     * With a tokenizer that may still be loading: {@code tokenizer} is asked on the first input (a
+     * server loads it on another thread while the model loads).
+     *
+     * @param tokenizer gives the model's tokenizer, waiting for it if need be
+     * @param withTokenTypes whether the graph takes a {@code token_type_ids} input
+     * @param pooling how token vectors are combined
+     */
+    public SentenceEmbeddingTranslator(Supplier<HuggingFaceTokenizer> tokenizer, boolean withTokenTypes, Pooling pooling) {
         this.tokenizer = tokenizer;
         this.withTokenTypes = withTokenTypes;
         this.pooling = pooling;
@@ -51,18 +65,21 @@ public final class SentenceEmbeddingTranslator implements NoBatchifyTranslator<S
 
     @Override
     public NDList processInput(TranslatorContext ctx, String text) {
-        Encoding enc = tokenizer.encode(text);
+        Encoding enc = tokenizer.get().encode(text);
         NDManager m = ctx.getNDManager();
         long[] mask = enc.getAttentionMask();
         ctx.setAttachment(MASK, mask); // per call, not a field: predictors on several threads share this translator
-        NDArray ids = m.create(enc.getIds()).expandDims(0);
+        // Made in their [1, tokens] shape rather than reshaped: ONNX Runtime's arrays have no reshape of their
+        // own, which DJL would borrow from PyTorch, its "alternative engine" (loading libtorch for nothing).
+        Shape batchOfOne = new Shape(1, mask.length);
+        NDArray ids = m.create(enc.getIds(), batchOfOne);
         ids.setName("input_ids");
-        NDArray attention = m.create(mask).expandDims(0);
+        NDArray attention = m.create(mask, batchOfOne);
         attention.setName("attention_mask");
         if (!withTokenTypes) {
             return new NDList(ids, attention);
         }
-        NDArray types = m.create(enc.getTypeIds()).expandDims(0);
+        NDArray types = m.create(enc.getTypeIds(), batchOfOne);
         types.setName("token_type_ids");
         return new NDList(ids, attention, types);
     }

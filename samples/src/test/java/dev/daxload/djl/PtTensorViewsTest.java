@@ -207,6 +207,28 @@ class PtTensorViewsTest {
     }
 
     @Test
+    void viewAllKeepsManifestOrderWhileTheShimAndDjlsBindingShareTheWork() throws Exception {
+        // BF16 goes through the C shim, whose views are made after DJL's binding has made the others (while the
+        // shim links on a helper thread): the list must still follow the manifest, each view over its own tensor.
+        Path img = TestImages.write(tmp, "mixed.daxfs", List.of(
+                TestImages.tensor("bf1", "BF16", new long[] {6}, encode(DType.BF16, FLOATS)),
+                TestImages.tensor("f", "F32", new long[] {2}, f32(1, 2)),
+                TestImages.tensor("bf2", "BF16", new long[] {2, 3}, encode(DType.BF16, FLOATS)),
+                TestImages.tensor("h", "F16", new long[] {6}, encode(DType.F16, FLOATS))));
+        try (ModelWeights w = ModelWeights.open(img, TestImages.MODEL); NDManager sub = manager.newSubManager()) {
+            NDList all = PtTensorViews.viewAll(sub, w);
+            assertEquals(List.of("bf1", "f", "bf2", "h"), all.stream().map(NDArray::getName).toList());
+            for (NDArray a : all) {
+                assertEquals(w.tensor(a.getName()).segment().address(), PtTensorViews.dataAddress(a), a.getName());
+            }
+            assertEquals(new Shape(2, 3), all.get(2).getShape());
+            assertEquals(98.25f, all.get(2).toType(DataType.FLOAT32, true).sum().getFloat(), 0f);
+            assertEquals(3f, all.get(1).sum().getFloat(), 0f);
+            assertEquals(98.25f, all.get(3).toType(DataType.FLOAT32, true).sum().getFloat(), 0f);
+        }
+    }
+
+    @Test
     void viewAllNamesEveryTensorAndCanCloseTheWeightsWithTheManager() throws Exception {
         Path img = TestImages.write(tmp, "all.daxfs", List.of(
                 TestImages.tensor("b", "F32", new long[] {2}, f32(1, 2)),

@@ -62,6 +62,12 @@ public final class ImageValidator {
     private int[] modes;
     private long[] sizes;
     private long[] dataOffsets;
+    private int[] nlinks;
+    private boolean lastNameAscii; // what checkName found of the name it last passed, so the walk need not scan it again
+    /** Inodes read per bulk copy of the table (16 KiB of it). */
+    private static final int INODE_CHUNK = 256;
+    /** Directory entries read per bulk copy (about 17 KiB). */
+    private static final int DIRENT_CHUNK = 64;
     // The index: (directory, name) -> inode, and each directory's parent and name. Full paths are
     // never stored: under deep directories they cost memory quadratic in the depth (20k names under
     // fifteen 255-byte directories were 80 MB of strings).
@@ -204,9 +210,17 @@ public final class ImageValidator {
         modes = new int[inodeCount + 1];
         sizes = new long[inodeCount + 1];
         dataOffsets = new long[inodeCount + 1];
+        nlinks = new int[inodeCount + 1];
         List<long[]> ranges = new ArrayList<>(); // {start, end, ino}, base-relative
-        for (int ino = 1; ino <= inodeCount; ino++) {
-            checkInode(ino, ranges);
+        // The table is read a chunk at a time into a long[] (one bulk copy), not field by field: in a fresh
+        // JVM each read through a VarHandle is an interpreted call chain, and there are five per inode.
+        long[] table = new long[INODE_CHUNK * (INODE_SIZE / 8)];
+        for (int first = 1; first <= inodeCount; first += INODE_CHUNK) {
+            int n = Math.min(INODE_CHUNK, inodeCount - first + 1);
+            MemorySegment.copy(image, U64, inodeTable + (long) (first - 1) * INODE_SIZE, table, 0, n * (INODE_SIZE / 8));
+            for (int i = 0; i < n; i++) {
+                checkInode(first + i, table, i * (INODE_SIZE / 8), ranges);
+            }
         }
         checkOverlaps(ranges);
         long root = superblock.rootInode();
@@ -350,19 +364,24 @@ public final class ImageValidator {
         }
     }
 
-    private void checkInode(int ino, List<long[]> ranges) {
+    /**
+     * Checks inode {@code ino}, whose 64-byte entry is {@code t[k..k+7]}: the table read as little-endian
+     * longs, so each 32-bit field is half of one.
+     */
+    private void checkInode(int ino, long[] t, int k, List<long[]> ranges) {
         long at = inodeTable + (long) (ino - 1) * INODE_SIZE;
-        long stored = u32l(at + INODE_INO);
+        long stored = low32(t[k + INODE_INO / 8]);
         if (stored != ino) {
             error(ino, at + INODE_INO, "inode.ino", "inode table entry " + ino + " holds ino " + stored + "; inode numbers must equal their position");
             bad.set(ino);
         }
-        int mode = u32(at + INODE_MODE);
-        long size = u64(at + INODE_SIZE_FIELD);
-        long data = u64(at + INODE_DATA_OFFSET);
+        int mode = (int) (t[k + INODE_MODE / 8] >>> 32);
+        long size = t[k + INODE_SIZE_FIELD / 8];
+        long data = t[k + INODE_DATA_OFFSET / 8];
         modes[ino] = mode;
         sizes[ino] = size;
         dataOffsets[ino] = data;
+        nlinks[ino] = (int) t[k + INODE_NLINK / 8];
         long metaEnd = inodeTable - base + (long) inodeCount * INODE_SIZE;
         switch (mode & S_IFMT) {
             case S_IFREG -> {
@@ -484,6 +503,7 @@ public final class ImageValidator {
         record Pending(long ino, int pathBytes) {}
         ArrayDeque<Pending> queue = new ArrayDeque<>();
         queue.add(new Pending(root, 0));
+        byte[] dirents = new byte[DIRENT_CHUNK * DIRENT_STRIDE];
         var utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -494,16 +514,20 @@ public final class ImageValidator {
             Set<String> names = new HashSet<>();
             for (long k = 0; k < count; k++) {
                 long at = base + dirData + k * DIRENT_STRIDE;
-                long child = u32l(at + DIRENT_INO);
-                int entryMode = u32(at + DIRENT_MODE);
-                int nameLen = Short.toUnsignedInt(image.get(U16, at + DIRENT_NAME_LEN));
+                // Entries are read a chunk at a time (checkInode checked that all of them lie in the image).
+                int e = (int) (k % DIRENT_CHUNK) * DIRENT_STRIDE;
+                if (e == 0) {
+                    MemorySegment.copy(image, ValueLayout.JAVA_BYTE, at, dirents, 0, (int) Math.min(DIRENT_CHUNK, count - k) * DIRENT_STRIDE);
+                }
+                long child = Integer.toUnsignedLong(le32(dirents, e + DIRENT_INO));
+                int entryMode = le32(dirents, e + DIRENT_MODE);
+                int nameLen = (dirents[e + DIRENT_NAME_LEN] & 0xff) | (dirents[e + DIRENT_NAME_LEN + 1] & 0xff) << 8;
                 if (nameLen < 1 || nameLen > NAME_MAX) {
                     error(dir.ino, at + DIRENT_NAME_LEN, "dirent.name_len", "entry " + k + " has name_len " + nameLen + ", expected 1.." + NAME_MAX);
                     walkIncomplete = true;
                     continue;
                 }
-                byte[] raw = new byte[nameLen];
-                MemorySegment.copy(image, ValueLayout.JAVA_BYTE, at + DIRENT_NAME, raw, 0, nameLen);
+                byte[] raw = Arrays.copyOfRange(dirents, e + DIRENT_NAME, e + DIRENT_NAME + nameLen);
                 String name = checkName(dir.ino, at, k, raw, utf8);
                 if (name == null) {
                     walkIncomplete = true;
@@ -511,7 +535,7 @@ public final class ImageValidator {
                 }
                 // Bytes, not the decoded name, decide duplicates (two invalid names may decode alike);
                 // an ASCII name is its own bytes already.
-                if (!names.add(isAscii(raw) ? name : new String(raw, StandardCharsets.ISO_8859_1))) {
+                if (!names.add(lastNameAscii ? name : new String(raw, StandardCharsets.ISO_8859_1))) {
                     error(dir.ino, at + DIRENT_NAME, "dirent.duplicate", "name '" + name + "' appears twice in this directory");
                     walkIncomplete = true;
                     continue;
@@ -571,7 +595,7 @@ public final class ImageValidator {
                 warn(ino, at - INODE_NLINK, "inode.unreachable", "no directory entry names this inode");
                 continue;
             }
-            long nlink = u32l(at);
+            long nlink = Integer.toUnsignedLong(nlinks[ino]);
             boolean dir = isDirectory(ino);
             long expected = dir ? 2L + subdirs[ino] : refs[ino];
             if (nlink != expected) {
@@ -581,13 +605,14 @@ public final class ImageValidator {
         }
     }
 
-    private static boolean isAscii(byte[] raw) {
-        for (byte b : raw) {
-            if (b < 0) {
-                return false;
-            }
-        }
-        return true;
+    /** The unsigned low 32 bits of a little-endian long: its first 4-byte field. */
+    private static long low32(long v) {
+        return v & 0xffffffffL;
+    }
+
+    /** The little-endian 32-bit value at {@code b[i..i+3]}. */
+    private static int le32(byte[] b, int i) {
+        return (b[i] & 0xff) | (b[i + 1] & 0xff) << 8 | (b[i + 2] & 0xff) << 16 | b[i + 3] << 24;
     }
 
     /** Path of {@code name} in directory {@code dir}, for messages. */
@@ -633,10 +658,11 @@ public final class ImageValidator {
             }
             ascii &= b >= 0;
         }
-        if (Arrays.equals(raw, new byte[] {'.'}) || Arrays.equals(raw, new byte[] {'.', '.'})) {
+        if (raw[0] == '.' && (raw.length == 1 || (raw.length == 2 && raw[1] == '.'))) {
             error(dirIno, at + DIRENT_NAME, "dirent.name", "entry " + k + " is named '" + new String(raw, StandardCharsets.US_ASCII) + "'");
             return null;
         }
+        lastNameAscii = ascii;
         if (ascii) {
             return new String(raw, StandardCharsets.ISO_8859_1); // valid UTF-8, decoded alike; no decoder set-up per name
         }

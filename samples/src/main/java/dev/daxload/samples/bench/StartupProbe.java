@@ -25,7 +25,8 @@ import java.nio.file.Path;
  * included where the mode starts the engine); {@code first_ms}: JVM start to the first embedding
  * computed (Criteria modes), which is when a view's pages are first read; {@code own_ms}: daxload's own
  * share, from the call of {@code ModelWeights.open} to every tensor a view (a PyTorch array in {@code pt-views});
- * {@code own_cpu_ms}: the CPU time of the main thread over the same span (background JIT threads not counted).
+ * {@code own_cpu_ms}: the CPU time of the main thread over the same span (background JIT threads not counted);
+ * {@code own_proc_cpu_ms}: the whole process's CPU time over the same span (daxload's helper threads, the JIT, the GC).
  *
  * <pre>
  * usage: StartupProbe criteria-daxfs MODEL         (minilm or bge: Criteria with a daxfs: URL of BenchFiles' image;
@@ -35,9 +36,11 @@ import java.nio.file.Path;
  *        StartupProbe open MODEL                (daxload alone, no engine: ModelWeights.open, every tensor a TensorView)
  *        StartupProbe open-shared MODEL         (the same, mapped read-only shared instead of copy-on-write)
  *        StartupProbe pt-views MODEL            (ModelWeights.open + PtTensorViews.viewAll)
+ *        StartupProbe pt-views-populate MODEL   (the same, every page faulted in at open: MapOptions.withPopulate)
+ *        StartupProbe pt-views-huge MODEL       (the same with MADV_HUGEPAGE: MapOptions.withHugePages)
  *        StartupProbe pt-decode MODEL           (NDList.decode of the model's safetensors file)
  *        StartupProbe pt-direct MODEL           (each tensor read into a direct buffer, manager.create)
- *        (pt-views, pt-decode, pt-direct take a third argument, touch: then a first computation reads every
+ *        (the pt- modes take a third argument, touch: then a first computation reads every
  *        element of every array, the sum of each, and first_ms is JVM start to its end)
  * </pre>
  */
@@ -85,6 +88,7 @@ public final class StartupProbe {
                 // open-shared: read-only shared (what ONNX Runtime initializers can use: FileChannel.map).
                 MapOptions options = mode.equals("open") ? MapOptions.copyOnWrite() : MapOptions.readOnly();
                 long c1 = cpuNanos();
+                long p1 = processCpuNanos();
                 long t1 = System.nanoTime();
                 int n;
                 try (ModelWeights w = ModelWeights.open(image, model, options)) {
@@ -92,6 +96,7 @@ public final class StartupProbe {
                 }
                 long t2 = System.nanoTime();
                 long c2 = cpuNanos();
+                long p2 = processCpuNanos();
                 long t3, t4;
                 try (DaxImage img = DaxImage.open(image, options)) {
                     t3 = System.nanoTime();
@@ -99,23 +104,30 @@ public final class StartupProbe {
                     t4 = System.nanoTime();
                 }
                 report(mode, System.currentTimeMillis() - jvmStart, t2 - t1, String.format(
-                        " own_ms=%.1f own_cpu_ms=%.1f again_map_ms=%.1f again_manifest_views_ms=%.1f tensors=%d",
-                        (t2 - t1) / 1e6, (c2 - c1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, n));
+                        " own_ms=%.1f own_cpu_ms=%.1f own_proc_cpu_ms=%.1f again_map_ms=%.1f again_manifest_views_ms=%.1f tensors=%d",
+                        (t2 - t1) / 1e6, (c2 - c1) / 1e6, (p2 - p1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, n));
             }
             // The PyTorch modes start the engine first and time each step, to show where the time goes.
-            case "pt-views" -> {
+            case "pt-views", "pt-views-populate", "pt-views-huge" -> {
+                // populate: every page of the mapping faulted in at open (MADV_POPULATE_READ), so the first
+                // computation takes no page faults; huge: MADV_HUGEPAGE, so page-cache folios of 2 MiB can be
+                // mapped whole (where the file system keeps them) instead of 4 KiB at a time.
+                MapOptions options = MapOptions.copyOnWrite().withPopulate(mode.endsWith("-populate")).withHugePages(mode.endsWith("-huge"));
                 try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
                     long c1 = cpuNanos();
+                    long p1 = processCpuNanos();
                     long t1 = System.nanoTime();
-                    try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model)) {
+                    try (ModelWeights w = ModelWeights.open(BenchFiles.DIR.resolve(model + ".daxfs"), model, options)) {
                         long t2 = System.nanoTime();
                         NDList l = Loads.views(m, w);
                         long t3 = System.nanoTime();
                         long c3 = cpuNanos();
+                        long p3 = processCpuNanos();
                         long ready = System.currentTimeMillis();
                         report(mode, ready - jvmStart, t3 - t0, String.format(
-                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f own_ms=%.1f own_cpu_ms=%.1f tensors=%d", (t1 - t0) / 1e6,
-                                (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, l.size()) + touch(touch, l, jvmStart));
+                                " engine_ms=%.1f open_ms=%.1f views_ms=%.1f own_ms=%.1f own_cpu_ms=%.1f own_proc_cpu_ms=%.1f tensors=%d",
+                                (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t3 - t1) / 1e6, (c3 - c1) / 1e6, (p3 - p1) / 1e6,
+                                l.size()) + touch(touch, l, jvmStart));
                         m.close(); // before the weights: the arrays point into the mapping
                     }
                 }
@@ -158,6 +170,14 @@ public final class StartupProbe {
     /** CPU time of this thread: what the work itself took, whatever else the machine was running. */
     private static long cpuNanos() {
         return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
+    /**
+     * CPU time of the whole process (every thread: daxload's own helpers, and also the JIT compilers and
+     * the GC), so that work moved off the main thread is still counted.
+     */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static void report(String mode, long readyMs, long loadNanos, String extra) {

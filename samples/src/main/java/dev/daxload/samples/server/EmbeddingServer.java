@@ -13,6 +13,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.daxload.djl.DaxfsModels;
 import dev.daxload.djl.internal.SharedImages;
 import dev.daxload.image.MapOptions;
 import dev.daxload.model.ModelWeights;
@@ -27,6 +28,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.slf4j.Logger;
@@ -44,11 +46,11 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * <p>Each start-up phase is logged with its time since the JVM started: {@code jvm} (to {@code main}),
- * {@code engine} (ONNX Runtime), {@code map} (the image mapped, checked and indexed), {@code manifest}
- * (the model's manifest read, every tensor a view), {@code tokenizer} (its {@code tokenizer.json} read
- * from the image), {@code session} (DJL's {@code Criteria.loadModel}: side files, ONNX Runtime's session
- * over the views; it joins the mapping made in {@code map}), {@code first answer} (one embedding
- * computed) and {@code listening}.
+ * {@code map} (the image mapped, checked and indexed), {@code engine} (ONNX Runtime), {@code session}
+ * (DJL's {@code Criteria.loadModel}: the manifest, every tensor a view, side files, ONNX Runtime's session
+ * over the views; it joins the mapping made in {@code map}), {@code first
+ * answer} (one embedding computed) and {@code listening}; {@code tokenizer} (its {@code tokenizer.json} read
+ * from the image, or its file for the baseline) loads on a thread of its own meanwhile, in both ways.
  *
  * <pre>
  * usage: EmbeddingServer --image IMAGE --model NAME [--port 8080] [--host 127.0.0.1]
@@ -92,7 +94,6 @@ public final class EmbeddingServer implements AutoCloseable {
 
     private final Config config;
     private final SharedImages.Lease lease;
-    private final ModelWeights weights;
     private final ZooModel<String, float[]> model;
     private final HuggingFaceTokenizer tokenizer;
     private final HttpServer http;
@@ -101,11 +102,10 @@ public final class EmbeddingServer implements AutoCloseable {
     private final List<Predictor<String, float[]>> allPredictors = new ArrayList<>();
     private final int dim;
 
-    private EmbeddingServer(Config config, SharedImages.Lease lease, ModelWeights weights, ZooModel<String, float[]> model,
+    private EmbeddingServer(Config config, SharedImages.Lease lease, ZooModel<String, float[]> model,
                             HuggingFaceTokenizer tokenizer, HttpServer http, ExecutorService executor, int dim) {
         this.config = config;
         this.lease = lease;
-        this.weights = weights;
         this.model = model;
         this.tokenizer = tokenizer;
         this.http = http;
@@ -136,41 +136,50 @@ public final class EmbeddingServer implements AutoCloseable {
     public static EmbeddingServer start(Config config) throws Exception {
         LOG.info("start-up: jvm done at {} ms since JVM start (main reached)", sinceJvmStart());
         long t = System.nanoTime();
-        Engine.getEngine("OnnxRuntime");
-        t = phase("engine", t);
         boolean plain = config.onnx() != null;
         // The server keeps this lease for its life: Criteria.loadModel below joins the same mapping
-        // (one mapping per image per process), so mapping is a phase of its own and happens once.
+        // (one mapping per image per process), so mapping is a phase of its own and happens once. It comes
+        // first because the tokenizer is read from the image.
         SharedImages.Lease lease = plain ? null
                 : SharedImages.acquire(config.image(), config.sharedMapping() ? MapOptions.readOnly() : MapOptions.copyOnWrite());
-        ModelWeights weights = null;
+        if (!plain) {
+            t = phase("map", t);
+        }
+        // The tokenizer (its native library and its JSON) loads on a thread of its own, in both ways, while
+        // the engine starts and the model loads: it needs neither, and takes a few hundred ms cold.
+        CompletableFuture<HuggingFaceTokenizer> tokenizerLoad = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tokenizer-load").start(() -> {
+            long t0 = System.nanoTime();
+            try {
+                tokenizerLoad.complete(loadTokenizer(config, lease));
+                phase("tokenizer (on its own thread)", t0);
+            } catch (Throwable e) {
+                tokenizerLoad.completeExceptionally(e);
+            }
+        });
         ZooModel<String, float[]> model = null;
         HuggingFaceTokenizer tokenizer = null;
         try {
+            Engine.getEngine("OnnxRuntime");
+            t = phase("engine", t);
+            SentenceEmbeddingTranslator translator = new SentenceEmbeddingTranslator(tokenizerLoad::join, true, config.pooling());
             if (plain) {
-                tokenizer = HuggingFaceTokenizer.newInstance(config.tokenizerFile());
-                t = phase("tokenizer", t);
                 model = Criteria.builder().setTypes(String.class, float[].class)
                         .optModelPath(config.onnx().toAbsolutePath().getParent()).optModelName(config.model()).optEngine("OnnxRuntime")
-                        .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
+                        .optTranslator(translator)
                         .build().loadModel();
                 t = phase("session (the .onnx file read)", t);
             } else {
-                t = phase("map", t);
-                weights = ModelWeights.of(lease.image(), config.model());
-                t = phase("manifest (" + weights.tensors().size() + " tensors as views)", t);
-                // The tokenizer travels in the image as a side file: read in place from the mapping.
-                byte[] json = lease.image().content(lease.image().resolve(config.model() + "/files/tokenizer.json"))
-                        .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-                tokenizer = HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(json), java.util.Map.of());
-                t = phase("tokenizer", t);
+                // The load reads the manifest and makes the views itself (DaxfsModels.weights gives them): a
+                // ModelWeights of the server's own would read it twice.
                 model = Criteria.builder().setTypes(String.class, float[].class)
                         .optModelUrls("daxfs://" + config.image().toAbsolutePath() + "?model=" + config.model()
                                 + "&prepacking=" + config.prepacking() + "&mapping=" + (config.sharedMapping() ? "shared" : "private"))
-                        .optTranslator(new SentenceEmbeddingTranslator(tokenizer, true, config.pooling()))
+                        .optTranslator(translator)
                         .build().loadModel();
                 t = phase("session", t);
             }
+            tokenizer = join(tokenizerLoad);
             int dim;
             try (Predictor<String, float[]> p = model.newPredictor()) {
                 dim = p.predict("Every process on the host shares one physical copy.").length;
@@ -182,7 +191,7 @@ public final class EmbeddingServer implements AutoCloseable {
                 th.setDaemon(true);
                 return th;
             });
-            EmbeddingServer server = new EmbeddingServer(config, lease, weights, model, tokenizer, http, executor, dim);
+            EmbeddingServer server = new EmbeddingServer(config, lease, model, tokenizer, http, executor, dim);
             http.createContext("/embed", server::embed);
             http.createContext("/health", server::health);
             http.setExecutor(executor);
@@ -193,14 +202,39 @@ public final class EmbeddingServer implements AutoCloseable {
             if (model != null) {
                 model.close();
             }
+            if (tokenizer == null) {
+                tokenizer = tokenizerLoad.handle((tk, x) -> tk).join(); // waits for the load, failed or not
+            }
             if (tokenizer != null) {
                 tokenizer.close();
             }
-            if (weights != null) {
-                weights.close();
-            }
             if (lease != null) {
                 lease.close();
+            }
+            throw e;
+        }
+    }
+
+    /** The tokenizer: from its file for a plain server, else the image's side file, read in place from the mapping. */
+    private static HuggingFaceTokenizer loadTokenizer(Config config, SharedImages.Lease lease) throws IOException {
+        if (config.onnx() != null) {
+            return HuggingFaceTokenizer.newInstance(config.tokenizerFile());
+        }
+        byte[] json = lease.image().content(lease.image().resolve(config.model() + "/files/tokenizer.json"))
+                .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(json), java.util.Map.of());
+    }
+
+    /** The loaded tokenizer, or its load's own exception. */
+    private static HuggingFaceTokenizer join(CompletableFuture<HuggingFaceTokenizer> load) throws Exception {
+        try {
+            return load.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof Exception x) {
+                throw x;
+            }
+            if (e.getCause() instanceof Error x) {
+                throw x;
             }
             throw e;
         }
@@ -217,7 +251,7 @@ public final class EmbeddingServer implements AutoCloseable {
 
     /** The model's weights in the image, for diagnostics; null for a {@link Config#plain} server. */
     public ModelWeights weights() {
-        return weights;
+        return config.onnx() != null ? null : DaxfsModels.weights(model).orElse(null);
     }
 
     private void health(HttpExchange ex) throws IOException {
@@ -317,8 +351,7 @@ public final class EmbeddingServer implements AutoCloseable {
         }
         model.close();
         tokenizer.close();
-        if (weights != null) {
-            weights.close();
+        if (lease != null) {
             lease.close();
         }
     }

@@ -21,9 +21,15 @@ final class Children {
 
     /** Starts {@code main} of {@code mainClass} in a new JVM with this test's class path; stdout and stderr merged. */
     static Process start(Class<?> mainClass, List<String> args) throws IOException {
+        return start(mainClass, List.of(), args);
+    }
+
+    /** As {@link #start(Class, List)}, with {@code jvmOptions} (system properties) before the main class. */
+    static Process start(Class<?> mainClass, List<String> jvmOptions, List<String> args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true", "-DPYTORCH_FLAVOR=cpu",
-                "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), mainClass.getName()));
+                "--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true", "-DPYTORCH_FLAVOR=cpu"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), mainClass.getName()));
         cmd.addAll(args);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         p.getOutputStream().close();

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The embedding server on loopback, a process of its own serving real models from images: its answers
+ * The embedding server on loopback, a process of its own serving real models from images with ONNX Runtime
+ * alone (as {@code bin/daxload-serve} runs it: PyTorch not loaded as ORT's alternative engine): its answers
  * over HTTP equal the original ONNX file's, run through DJL the plain way in another process (the file
  * loaded by ONNX Runtime, same session settings, same tokenizer and pooling).
  */
@@ -64,7 +65,9 @@ class EmbeddingServerTest {
         refs.forEach(e -> expected.add(floats(e.getAsJsonArray())));
         assertEquals(SENTENCES.size(), expected.size());
 
-        Process server = Children.start(EmbeddingServer.class, List.of("--image", image.toString(), "--model", name,
+        // As bin/daxload-serve runs it: ONNX Runtime alone, PyTorch (on this class path) not loaded as ORT's
+        // "alternative engine", so nothing the server does may need an NDArray op that only PyTorch has.
+        Process server = Children.start(EmbeddingServer.class, List.of("-Dai.djl.onnx.disable_alternative=true"), List.of("--image", image.toString(), "--model", name,
                 "--port", "0", "--pooling", pooling.name().toLowerCase(java.util.Locale.ROOT), "--threads", "4"));
         try {
             int port = Integer.parseInt(Children.awaitLine(server, "start-up: listening on 127.0.0.1:").replaceAll(".*127\\.0\\.0\\.1:(\\d+).*", "$1"));
