@@ -27,6 +27,7 @@ module dev.daxload.loader {
 
     exports dev.daxload.image.internal to dev.daxload.packager, dev.daxload.bridge, dev.daxload.registry, dev.daxload.cli, dev.daxload.samples;
     exports dev.daxload.tensor.internal to dev.daxload.samples;
+    exports dev.daxload.manifest.internal to dev.daxload.samples;
     exports dev.daxload.djl.internal to dev.daxload.samples;
     exports dev.daxload.djl.onnx.internal to dev.daxload.packager, dev.daxload.cli, dev.daxload.samples;
     exports dev.daxload.djl.compat.internal to dev.daxload.registry;

@@ -3,6 +3,7 @@ package dev.daxload.manifest;
 import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
+import dev.daxload.manifest.internal.ManifestPrefetch;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,6 +48,8 @@ public final class ModelCatalog {
      * As {@link #load(DaxImage, String)}, taking the parse from {@code prefetch} (started on the image's
      * file before it was mapped) where it read exactly the bytes of the validated image's manifest file;
      * every check of the manifest against the image runs as always.
+     *
+     * <p>For daxload's own {@code ModelWeights.open}: the prefetch type is internal to daxload.
      *
      * @param prefetch from {@link ManifestPrefetch#start} for this image's file and model, or null
      */

@@ -2,7 +2,7 @@ package dev.daxload.model;
 
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
-import dev.daxload.manifest.ManifestPrefetch;
+import dev.daxload.manifest.internal.ManifestPrefetch;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;

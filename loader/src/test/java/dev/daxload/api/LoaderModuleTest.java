@@ -55,7 +55,7 @@ class LoaderModuleTest {
             assertTrue(DAXLOAD_MODULES.containsAll(e.getValue()), e.getKey() + " exported outside daxload: " + e.getValue());
             assertFalse(loader.isExported(e.getKey()), e.getKey() + " is exported to everyone");
         }
-        assertEquals(Set.of("dev.daxload.image.internal", "dev.daxload.tensor.internal", "dev.daxload.djl.internal",
+        assertEquals(Set.of("dev.daxload.image.internal", "dev.daxload.tensor.internal", "dev.daxload.manifest.internal", "dev.daxload.djl.internal",
                 "dev.daxload.djl.onnx.internal", "dev.daxload.djl.compat.internal"), qualified.keySet());
         assertEquals(Set.of("ai.djl.repository.RepositoryFactory"),
                 d.provides().stream().map(ModuleDescriptor.Provides::service).collect(Collectors.toSet()));

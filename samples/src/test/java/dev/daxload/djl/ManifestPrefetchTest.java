@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.daxload.image.DaxFormatException;
 import dev.daxload.image.DaxImage;
-import dev.daxload.manifest.ManifestPrefetch;
+import dev.daxload.manifest.internal.ManifestPrefetch;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
 import dev.daxload.manifest.TensorEntry;

@@ -1,4 +1,7 @@
-package dev.daxload.manifest;
+package dev.daxload.manifest.internal;
+
+import dev.daxload.manifest.ModelCatalog;
+import dev.daxload.manifest.ModelManifest;
 
 import static dev.daxload.image.internal.DaxfsLayout.BASE_INODE_COUNT;
 import static dev.daxload.image.internal.DaxfsLayout.BASE_INODE_OFFSET;
@@ -78,7 +81,7 @@ public final class ManifestPrefetch {
      * The manifest parsed from {@code bytes}, if the prefetch read exactly these bytes and parsed them;
      * waits for it to end. Null otherwise: the caller parses them itself.
      */
-    ModelManifest forBytes(byte[] bytes) {
+    public ModelManifest forBytes(byte[] bytes) {
         Parsed p = result.join();
         return p != null && Arrays.equals(p.bytes(), bytes) ? p.manifest() : null;
     }
