@@ -12,8 +12,8 @@
 #              JAVA_HOME_25 (default /usr/lib/jvm/temurin-25-jdk-amd64),
 #              DAXLOAD_DAXFS_SRC (the daxfs module's source, default <repo>/../shared/daxfs-module),
 #              DAXLOAD_QEMU_NO_DAXFS=1 (boot without the module),
-#              DAXLOAD_QEMU_ONLY=bridge|models (only the bridge's tests, or only the model-from-a-mount
-#              test; default both), DAXLOAD_QEMU_KERNEL_PACKAGE (the apt name pattern of the kernel,
+#              DAXLOAD_QEMU_ONLY=bridge|models|fidelity (only the bridge's tests, only the tests that
+#              mount models and trees, or only MountedFidelityTest; default all), DAXLOAD_QEMU_KERNEL_PACKAGE (the apt name pattern of the kernel,
 #              default ^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$).
 #
 # Model loading from a mount (samples' MountedModelTest, needs the module): all-MiniLM-L6-v2 is packed
@@ -41,10 +41,17 @@ JDK=${JAVA_HOME_25:-/usr/lib/jvm/temurin-25-jdk-amd64}
 # CONFIG_DMABUF_HEAPS_SYSTEM=y, checked below against the kernel's config).
 NINEP_MODULES=(netfs 9pnet 9pnet_virtio 9p)
 ONLY=${DAXLOAD_QEMU_ONLY:-}
+# "fidelity" is "models" with one of its two classes.
+SELECT_MODELS=(MountedModelTest MountedFidelityTest)
+if [ "$ONLY" = fidelity ]; then ONLY=models; SELECT_MODELS=(MountedFidelityTest); fi
+case "$ONLY" in ''|bridge|models) ;; *) die "DAXLOAD_QEMU_ONLY=$ONLY: expected bridge, models or fidelity" ;; esac
 KERNEL_PACKAGE=${DAXLOAD_QEMU_KERNEL_PACKAGE:-'^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$'}
-# Guest RAM set aside (memmap=) for the image that the model test mounts by phys=, and where QEMU puts it.
+# Guest RAM set aside (memmap=) for the image that the model test mounts by phys=, and where QEMU puts it;
+# its upper half is where MountedFidelityTest writes (through /dev/mem) the images it mounts by phys=.
 PHYS_ADDR=0x90000000
 PHYS_SIZE_MB=256
+PHYS_SCRATCH=0x98000000
+PHYS_SCRATCH_SIZE=$(( 128 << 20 ))
 GUEST_MB=3072
 
 say() { printf '[qemu-tests] %s\n' "$*" >&2; }
@@ -164,6 +171,8 @@ fi
 # The model test needs the module, so it runs only when the module is built.
 MODELS_TEST=
 if [ -n "$DAXFS_KO" ] && [ "$ONLY" != bridge ] && [ $# -eq 0 ]; then
+    # MountedModelTest loads all-MiniLM-L6-v2 from mounts; MountedFidelityTest mounts packed trees and
+    # model fixtures and compares them file by file and tensor by tensor.
     MODELS_TEST=dev.daxload.samples.MountedModelTest
 fi
 [ "$ONLY" != models ] || [ -n "$MODELS_TEST" ] || die "DAXLOAD_QEMU_ONLY=models needs the daxfs module (and no JUnit options)"
@@ -205,14 +214,15 @@ if [ -n "$MODELS_TEST" ]; then
             "$MINILM/all-minilm-l6-v2.onnx" --file tokenizer.json="$MINILM/all-minilm-l6-v2-tokenizer.json" -o "$IMG" 2>&1 | plain >&2 \
             || die "cannot pack $MINILM into $IMG"
     fi
-    [ "$(stat -c %s "$IMG")" -le $(( PHYS_SIZE_MB << 20 )) ] || die "$IMG is larger than the ${PHYS_SIZE_MB} MiB set aside for it"
+    [ "$(stat -c %s "$IMG")" -le $(( PHYS_SCRATCH - PHYS_ADDR )) ] || die "$IMG is larger than the $(( (PHYS_SCRATCH - PHYS_ADDR) >> 20 )) MiB set aside for it"
     # DJL's engines load their native libraries from its cache; the guest cannot download or unpack them.
     DJL_CACHE=${DJL_CACHE_DIR:-$HOME/.djl.ai}
     ls "$DJL_CACHE"/pytorch/*cpu*/libtorch_cpu.so >/dev/null 2>&1 \
         || say "warning: no CPU libtorch in $DJL_CACHE/pytorch (run the samples' tests on this host once): the PyTorch part will fail"
     QEMU_IMAGE=(-device "loader,file=$IMG,addr=$PHYS_ADDR,force-raw=on")
     MODELS_PROPS=(-Dai.djl.offline=true -DPYTORCH_FLAVOR=cpu -DDJL_CACHE_DIR="$DJL_CACHE"
-        -Ddaxload.testModels="$SAMPLES/target/models" -Ddaxload.mountImage="$IMG" -Ddaxload.physImage="$PHYS_ADDR")
+        -Ddaxload.testModels="$SAMPLES/target/models" -Ddaxload.mountImage="$IMG" -Ddaxload.physImage="$PHYS_ADDR"
+        -Ddaxload.physScratch="$PHYS_SCRATCH,$PHYS_SCRATCH_SIZE" -Ddaxload.testdata="$ROOT/testdata")
 fi
 
 # Other scripts (two-guests.sh) boot guests of their own from what was made above.
@@ -259,7 +269,7 @@ TESTLOG=$OUT/tests.log
     if [ -n "$MODELS_TEST" ]; then
         # Before the module goes: these mount images.
         launcher "$SCP" "$OUT/reports-models" "${MODELS_PROPS[@]}"
-        printf '%q ' --select-class "$MODELS_TEST"
+        for c in "${SELECT_MODELS[@]}"; do printf '%q ' --select-class "dev.daxload.samples.$c"; done
         echo
         echo 'rc3=$?; [ "$rc" = 0 ] && rc=$rc3'
     fi
