@@ -146,7 +146,8 @@ class MountedFidelityTest {
                         assertTrue(t.byteSize() == 0 || a >= whole.address() && a + t.byteSize() <= whole.address() + whole.byteSize(),
                                 what + " is not a view of the mount's memory");
                         assertEquals(-1, t.segment().mismatch(f.segment()), what + ": the loader's bytes from the mount differ from the image file's");
-                        byte[] kernel = Files.readAllBytes(dir.resolve(model).resolve(t.entry().file()));
+                        // The file's name as bytes: the guest's JVM runs in the C locale, where a String path holds only ASCII.
+                        byte[] kernel = Files.readAllBytes(HostPaths.resolve(dir.resolve(model), t.entry().file()));
                         assertEquals(-1, t.segment().mismatch(MemorySegment.ofArray(kernel)), what + ": the kernel's file differs from the loader's view");
                         tensors++;
                     }
