@@ -61,13 +61,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link UnsupportedOperationException} naming the tensor and the op, every write DJL's {@code NDArray}
  * offers ({@code addi}, {@code subi}, {@code muli}, {@code divi}, {@code modi}, {@code powi},
  * {@code negi}, {@code signi}, {@code set}, {@code setScalar}, {@code copyTo} into it), and its
- * {@code toByteBuffer} is read-only. What stays the caller's responsibility, because it does not pass
- * through the view's own methods:
+ * {@code toByteBuffer} is read-only. The ops that return libtorch views of the same bytes
+ * ({@code reshape}, {@code transpose}, {@code swapAxes}, {@code flatten}, {@code squeeze},
+ * {@code expandDims}, {@code broadcast}, {@code get} slicing, {@code split}, {@code stopGradient}) return
+ * arrays guarded the same way. What stays the caller's responsibility, because it does not pass through
+ * the view's own methods:
  * <ul>
- *   <li>arrays that share the view's memory without being it: {@code reshape}, {@code transpose},
- *       {@code swapAxes}, {@code flatten}, {@code squeeze}, {@code expandDims}, {@code broadcast},
- *       {@code split} and basic {@code get} slicing return libtorch views of the same bytes, and an
- *       in-place op on one of those is still a SIGSEGV: {@code duplicate()} first to write;</li>
+ *   <li>other ways to alias the bytes: an array made by DJL's {@code NDArrayEx}, by the engine from the
+ *       handle, or by an op not listed above that libtorch answers with a view; {@code duplicate()}
+ *       first to write;</li>
  *   <li>training: an optimizer's update ({@code getNDArrayInternal().sgdUpdate(...)}, {@code adamUpdate},
  *       ...) and {@code NDArrayEx}'s {@code rsubi}/{@code rdivi}/{@code rmodi}/{@code rpowi} write their
  *       argument in place;</li>

@@ -108,6 +108,55 @@ class ReadOnlyPtViewsTest {
         assertArrayEquals(before, Files.readAllBytes(img), "the image is unchanged");
     }
 
+    /**
+     * Ops that give libtorch views of the same bytes hand back guarded arrays: an in-place op on a
+     * reshape, a transpose, a slice, a split ... of a read-only view is refused, not a SIGSEGV (a missed
+     * one kills this JVM). Ops that copy give ordinary arrays that take writes.
+     */
+    @Test
+    void viewsDerivedFromAReadOnlyViewRefuseWritesToo() throws Exception {
+        try (ModelWeights w = ModelWeights.open(image(), TestImages.MODEL, MapOptions.readOnly())) {
+            TensorView t = w.tensor("w");
+            PtNDArray a = PtTensorViews.view(manager, t, PtTensorViews.Writes.REFUSE_IN_PLACE);
+            long start = t.segment().address();
+            Map<String, NDArray> aliases = new LinkedHashMap<>();
+            aliases.put("reshape", a.reshape(4));
+            aliases.put("reshape(Shape)", a.reshape(new Shape(1, 4)));
+            aliases.put("transpose", a.transpose());
+            aliases.put("transpose(1, 0)", a.transpose(1, 0));
+            aliases.put("swapAxes", a.swapAxes(0, 1));
+            aliases.put("flatten", a.flatten());
+            aliases.put("expandDims", a.expandDims(0));
+            aliases.put("squeeze", a.expandDims(0).squeeze());
+            aliases.put("squeeze(0)", a.expandDims(0).squeeze(0));
+            aliases.put("broadcast", a.broadcast(new Shape(3, 2, 2)));
+            aliases.put("get(\"1\")", a.get("1"));
+            aliases.put("get(1)", a.get(1));
+            aliases.put("get(NDIndex slice)", a.get(new NDIndex(":, 1:")));
+            aliases.put("split", a.split(2).get(1));
+            aliases.put("stopGradient", a.stopGradient());
+            aliases.put("transpose().transpose()", a.transpose().transpose());
+            for (var e : aliases.entrySet()) {
+                long data = PtTensorViews.dataAddress(e.getValue());
+                assertTrue(data >= start && data < start + t.byteSize(), e.getKey() + " is a view of the tensor's bytes");
+                var ex = assertThrows(UnsupportedOperationException.class, () -> e.getValue().addi(1), e.getKey() + ": addi let through");
+                assertTrue(ex.getMessage().startsWith("tensor 'w' is a read-only view"), e.getKey() + ": " + ex.getMessage());
+                assertThrows(UnsupportedOperationException.class, () -> e.getValue().set(new NDIndex("0"), 9), e.getKey() + ": set let through");
+            }
+            assertArrayEquals(new float[] {1, 3, 2, 4}, aliases.get("transpose").toFloatArray(), "the aliases read the tensor");
+            NDArray copy = a.add(1);
+            copy.addi(1); // a new array, in anonymous memory
+            assertArrayEquals(new float[] {3, 4, 5, 6}, copy.toFloatArray());
+            // Flattening the transpose cannot be a view (its strides do not allow it): libtorch copies, and the copy takes writes.
+            NDArray reshaped = a.transpose().reshape(4);
+            long data = PtTensorViews.dataAddress(reshaped);
+            assertFalse(data >= start && data < start + t.byteSize(), "reshape of a transpose is a copy");
+            reshaped.addi(1);
+            assertArrayEquals(new float[] {2, 4, 3, 5}, reshaped.toFloatArray());
+            assertArrayEquals(new float[] {1, 2, 3, 4}, a.toFloatArray(), "the view still holds the image's values");
+        }
+    }
+
     @Test
     void theDefaultStillRefusesReadOnlyMemoryAndSaysHowToAskForReadOnlyViews() throws Exception {
         try (ModelWeights w = ModelWeights.open(image(), TestImages.MODEL, MapOptions.readOnly())) {

@@ -49,11 +49,18 @@ import org.junit.jupiter.api.io.TempDir;
  * owner, size, link count, hard-link sharing, bytes, symlink target; and every tensor that the loader
  * serves from the mount must equal the image file's and the kernel's file of it.
  *
+ * <p>More trees and models are taken from {@code daxload.fidelityTrees} (directories) and
+ * {@code daxload.fidelityModels} (model sources, each packed as a model of its own beside the fixtures),
+ * both lists separated by {@code :}; {@code run-tests.sh} passes {@code DAXLOAD_QEMU_TREES} and
+ * {@code DAXLOAD_QEMU_MODELS} on (paths the guest sees: not under the host's /tmp or /run).
+ *
  * <p>Needs root and the daxfs module: it runs in the QEMU guest of {@code dmabuf-bridge/qemu/run-tests.sh}
  * ({@code daxload.physScratch}=ADDR,SIZE names the set-aside memory; {@code daxload.testdata} the fixtures).
  */
 class MountedFidelityTest {
     @TempDir static Path tmp;
+    /** Source trees and their images: the hard tree first, then any given. */
+    static final Map<Path, Path> trees = new java.util.LinkedHashMap<>();
     static Path tree;
     static Path treeImage;
     static Path modelImage;
@@ -72,6 +79,13 @@ class MountedFidelityTest {
         tree = writeHardTree(Files.createDirectories(tmp.resolve("tree")));
         treeImage = tmp.resolve("tree.daxfs");
         assertEquals(0, Daxload.run("pack", tree.toString(), "-o", treeImage.toString(), "-q"), "daxload pack of the hard tree");
+        trees.put(tree, treeImage);
+        for (String extra : given("daxload.fidelityTrees")) {
+            Path src = Path.of(extra);
+            Path image = tmp.resolve("tree-" + trees.size() + ".daxfs");
+            assertEquals(0, Daxload.run("pack", src.toString(), "-o", image.toString(), "-q"), "daxload pack " + src);
+            trees.put(src, image);
+        }
 
         Path testdata = Path.of(System.getProperty("daxload.testdata", "../testdata"));
         JsonObject files = JsonParser.parseString(Files.readString(testdata.resolve("expected.json"), StandardCharsets.UTF_8))
@@ -87,6 +101,11 @@ class MountedFidelityTest {
             args.addAll(List.of("--name", name, testdata.resolve(f.getKey()).toString()));
         }
         assertTrue(models.size() >= 10, "the fixtures: " + files.keySet());
+        for (String extra : given("daxload.fidelityModels")) {
+            String name = "x" + models.size() + "-" + Path.of(extra).getFileName().toString().replaceAll("[^A-Za-z0-9.]", "_");
+            models.add(name);
+            args.addAll(List.of("--name", name, extra));
+        }
         modelImage = tmp.resolve("models.daxfs");
         args.addAll(List.of("-o", modelImage.toString()));
         assertEquals(0, Daxload.run(args.toArray(String[]::new)), "daxload " + args);
@@ -113,14 +132,23 @@ class MountedFidelityTest {
     @ValueSource(strings = {"heap", "udmabuf", "phys"})
     void theHardTreeMountsAsItWasPacked(String via) throws Exception {
         needsTheModule();
-        Path dir = mount(treeImage, via);
-        try {
-            assertEquals(PackFidelityTest.snapshot(tree), PackFidelityTest.snapshot(dir), "names, types, modes, bytes, targets through the kernel");
-            assertEquals(attributes(tree), attributes(dir), "owners, sizes, link counts and hard-link sharing through the kernel");
-            System.out.printf("[mount fidelity] --via %s: tree of %d paths identical through the kernel%n", via, attributes(dir).size());
-        } finally {
-            umount(dir);
+        for (var t : trees.entrySet()) {
+            Path dir = mount(t.getValue(), via);
+            try {
+                assertEquals(PackFidelityTest.snapshot(t.getKey()), PackFidelityTest.snapshot(dir),
+                        t.getKey() + ": names, types, modes, bytes, targets through the kernel");
+                assertEquals(attributes(t.getKey()), attributes(dir), t.getKey() + ": owners, sizes, link counts and hard-link sharing through the kernel");
+                System.out.printf("[mount fidelity] --via %s: tree %s of %d paths identical through the kernel%n", via,
+                        t.getKey().equals(tree) ? "of the hard cases" : t.getKey(), attributes(dir).size());
+            } finally {
+                umount(dir);
+            }
         }
+    }
+
+    private static List<String> given(String property) {
+        String v = System.getProperty(property, "");
+        return v.isBlank() ? List.of() : Arrays.stream(v.split(":")).filter(x -> !x.isBlank()).toList();
     }
 
     @ParameterizedTest(name = "--via {0}")

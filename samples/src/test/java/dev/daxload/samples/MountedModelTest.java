@@ -163,6 +163,10 @@ class MountedModelTest {
                 if (!writable) {
                     UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> v.addi(1));
                     assertTrue(e.getMessage().contains("'" + t.name() + "' is a read-only view"), e.getMessage());
+                    // A libtorch view of the same bytes is guarded too (a write there would be the same SIGSEGV).
+                    NDArray flat = v.flatten();
+                    assertEquals(a, PtTensorViews.dataAddress(flat), t.name() + ": flatten is a view of the mount");
+                    assertThrows(UnsupportedOperationException.class, () -> flat.muli(2), t.name() + ": muli on its flatten()");
                     refused++;
                 }
                 if (v.getShape().dimension() == 2) {
@@ -179,7 +183,7 @@ class MountedModelTest {
             long grew = NativeAnonymousMemory.bytes() - anonBefore;
             System.out.printf("[mount %s] %d tensors, %d MB, all views of %s (%s); PyTorch: %s; anonymous memory +%d kB%n",
                     dir, mounted.tensors().size(), weightBytes >> 20, backing, writable ? "copy-on-write" : "read-only",
-                    matmuls + " products identical to the file's" + (writable ? "" : ", read-only views: addi refused on all " + refused),
+                    matmuls + " products identical to the file's" + (writable ? "" : ", read-only views: addi (and muli on flatten()) refused on all " + refused),
                     grew >> 10);
             // Read every weight twice over (compare, multiply): a copy would add ~90 MB.
             assertTrue(grew < weightBytes / 4, "anonymous memory grew by " + (grew >> 10) + " kB for " + (weightBytes >> 10) + " kB of weights");
