@@ -12,7 +12,12 @@
 # Environment: as run-tests.sh (DAXLOAD_QEMU_WORK, JAVA_HOME_25, DAXLOAD_DAXFS_SRC, DAXLOAD_QEMU_NO_BUILD),
 #              DAXLOAD_TWO_GUESTS_TIMEOUT (seconds, default 1500).
 # Output: the measurements on stdout and in $WORK/two-guests/report.txt; guest logs beside it.
-# Exit status: 0 when both guests served identical embeddings, 1 otherwise, 3 on set-up errors.
+# Exit status: 0 when the host held the image once while both guests served identical embeddings from
+# it, 1 otherwise (each broken check says which), 3 on set-up errors. .ci/run runs it.
+# "Once": the shared file holds the image (its allocated size covers the image and no more than the
+# shared memory), each QEMU maps pages of it (the guest reads the image there) and holds no private page
+# of it (no copy-on-write copy), and each guest's server maps its weights from /dev/mem at the BAR (not
+# a copy in guest RAM).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +35,9 @@ WORK=$(cd "$WORK" && pwd)
 # shellcheck disable=SC1091
 . "$WORK/setup.env"
 [ "$(stat -c %s "$IMG")" -le $(( SHM_MB << 20 )) ] || die "$IMG does not fit in ${SHM_MB} MiB"
+
+# The guests ask their servers with the host's curl (they run the host's root over 9p).
+command -v curl >/dev/null || die "no curl on this machine: the guests use it to ask their servers (apt-get install curl)"
 
 DIR=$WORK/two-guests
 rm -rf "$DIR"
@@ -87,6 +95,9 @@ grep -E 'RssAnon|RssFile|RssShmem' /proc/\$server/status
 grep -E '^(MemTotal|MemFree|Cached):' /proc/meminfo | tr -s ' ' | tr '\n' ' '; echo
 echo "[guest $n] serving; mapping of the image:"
 grep -i '/dev/mem' /proc/\$server/maps | head -3
+# The host checks this line: the weights are a mapping of /dev/mem at the BAR, not a copy.
+off=\$(printf '%08x' \$((bar)))
+grep -qi " \$off .*/dev/mem" /proc/\$server/maps && echo "[guest $n] weights mapped from /dev/mem at \$bar" 
 touch $(printf %q "$out/ready")
 while [ ! -f $(printf %q "$DIR/done") ]; do sleep 1; done
 kill \$server; wait \$server
@@ -153,13 +164,28 @@ say "both guests serve the model after $(( $(date +%s) - start ))s"
     fi
 } | tee "$DIR/report.txt"
 
+# The checks, while both still serve.
+ok=1
+fail() { say "FAILED: $*"; ok=0; }
+img_kb=$(( $(stat -c %s "$IMG") >> 10 ))
+shm_kb=$(du -k "$SHM" | cut -f1)
+[ "$shm_kb" -ge "$img_kb" ] && [ "$shm_kb" -le $(( SHM_MB << 10 )) ] \
+    || fail "the shared file holds $shm_kb kB for an image of $img_kb kB"
+for n in 1 2; do
+    q=$(qemu_pid "${PIDS[$((n - 1))]}")
+    [ "$(shared_kb "$q" Rss)" -gt 0 ] || fail "QEMU of guest $n maps no page of the shared file: its guest did not read the image there"
+    priv=$(( $(shared_kb "$q" Private_Clean) + $(shared_kb "$q" Private_Dirty) ))
+    [ "$priv" = 0 ] || fail "QEMU of guest $n holds $priv kB of the shared file privately (a second copy)"
+    grep -q "^\[guest $n\] weights mapped from /dev/mem at " "$DIR/guest$n/guest.log" \
+        || fail "guest $n's server does not map its weights from /dev/mem at the BAR"
+done
+cmp -s "$DIR/guest1/embedding.json" "$DIR/guest2/embedding.json" || fail "the guests' embeddings differ"
+
 touch "$DIR/done"
 for p in "${PIDS[@]}"; do wait "$p" || true; done
 PIDS=()
-ok=1
 for n in 1 2; do
     [ "$(cat "$DIR/guest$n/status" 2>/dev/null)" = 0 ] || { say "guest $n did not finish cleanly (see $DIR/guest$n/guest.log)"; ok=0; }
 done
-cmp -s "$DIR/guest1/embedding.json" "$DIR/guest2/embedding.json" || ok=0
 say "done in $(( $(date +%s) - start ))s"
 [ "$ok" = 1 ]

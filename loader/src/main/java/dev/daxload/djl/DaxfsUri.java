@@ -14,7 +14,9 @@ import java.util.Map;
  * one more copy of the weights), {@code verify=none|background|eager} (CRC32C of every tensor) and
  * {@code ortprepacked=image|load|none} (ONNX Runtime: its optimized form with prepacked weights from the
  * image where one matches this runtime and processor, falling back as {@code prepacking} says; or
- * always prepack at load; or never prepack).
+ * always prepack at load; or never prepack) and {@code views=writable|readonly} (PyTorch: views only of
+ * memory mapped writable, the default, or read-only views that refuse in-place ops, for a mounted
+ * image's dma-buf or {@code mapping=shared}: see {@link PtTensorViews.Writes}).
  *
  * @param image the image file or device
  * @param model the model's name, or null to take the image's only model
@@ -22,16 +24,17 @@ import java.util.Map;
  * @param prepacking whether ONNX Runtime may prepack (copy) weights
  * @param verify when to check checksums
  * @param ortPrepacked where ONNX Runtime's prepacked weights come from
+ * @param views what PyTorch views do about writes
  */
 record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean prepacking, Verify verify,
-        OrtLoadPlan.Source ortPrepacked) {
+        OrtLoadPlan.Source ortPrepacked, PtTensorViews.Writes views) {
 
     /** When tensors' CRC32C are checked. */
     enum Verify { NONE, BACKGROUND, EAGER }
 
     /** The query parameters a {@code daxfs:} URL takes; anything else is refused. */
     static final java.util.List<String> PARAMETERS = java.util.List.of("model", "mapping", "populate", "hugepages", "prepacking",
-            "verify", "ortprepacked");
+            "verify", "ortprepacked", "views");
 
     /**
      * Parses a {@code daxfs:} URI; query parameters come from DJL's parsing of the repository URI.
@@ -85,7 +88,12 @@ record DaxfsUri(Path image, String model, MapOptions mapOptions, boolean prepack
             case "none" -> OrtLoadPlan.Source.NONE;
             default -> throw new IllegalArgumentException(uri + ": ortprepacked must be 'image', 'load' or 'none', not '" + query.get("ortprepacked") + "'");
         };
-        return new DaxfsUri(Path.of(path), model, options, flag(uri, query, "prepacking"), verify, ortPrepacked);
+        PtTensorViews.Writes views = switch (query.getOrDefault("views", "writable")) {
+            case "writable" -> PtTensorViews.Writes.NEED_WRITABLE;
+            case "readonly" -> PtTensorViews.Writes.REFUSE_IN_PLACE;
+            default -> throw new IllegalArgumentException(uri + ": views must be 'writable' or 'readonly', not '" + query.get("views") + "'");
+        };
+        return new DaxfsUri(Path.of(path), model, options, flag(uri, query, "prepacking"), verify, ortPrepacked, views);
     }
 
     /** A boolean parameter: {@code true} or {@code false}, nothing else ({@code yes}, {@code 1} are refused, not read as false). */

@@ -226,7 +226,7 @@ final class ModelBinder implements BlockFactory {
                     djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
                     yield null;
                 }
-                case "PyTorch" -> PtParameterBinding.bind(djlModel, modelPath, arguments, weights);
+                case "PyTorch" -> PtParameterBinding.bind(djlModel, modelPath, arguments, weights, target.views());
                 default -> throw new IOException("daxfs: engine " + engine + " is not supported; use OnnxRuntime or PyTorch");
             };
             LOG.debug("daxfs: bound {} tensors of '{}' in {} us", weights == null ? "ORT's form, no" : weights.tensors().size(),

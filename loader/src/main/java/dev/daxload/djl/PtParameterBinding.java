@@ -32,7 +32,8 @@ final class PtParameterBinding {
 
     private PtParameterBinding() {}
 
-    static Block bind(Model model, Path modelPath, Map<String, ?> arguments, ModelWeights weights) throws IOException {
+    static Block bind(Model model, Path modelPath, Map<String, ?> arguments, ModelWeights weights, PtTensorViews.Writes writes)
+            throws IOException {
         Block block = architecture(arguments, weights.name()).newBlock(model, modelPath, arguments);
         Function<String, String> names = names(arguments.get(NAMES));
         NDManager manager = model.getNDManager();
@@ -49,7 +50,7 @@ final class PtParameterBinding {
                 throw new IOException("model '" + weights.name() + "': parameter '" + p.getKey() + "' has shape " + param.getShape()
                         + " but tensor '" + view.name() + "' has " + Arrays.toString(view.shape()));
             }
-            param.setArray(PtTensorViews.view(manager, view));
+            param.setArray(PtTensorViews.view(manager, view, writes));
         }
         if (!missing.isEmpty()) {
             List<String> some = weights.tensors().keySet().stream().limit(8).toList();

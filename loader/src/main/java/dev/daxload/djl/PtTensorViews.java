@@ -49,11 +49,35 @@ import java.util.concurrent.atomic.AtomicLong;
  * made by hand) are held by reference, so memory whose lifetime is the garbage collector's is not freed
  * under them; its owner must keep it mapped.
  *
- * <p><b>Writes.</b> Views are refused over memory that is not mapped writable: an in-place op on a view
- * of a read-only mapping is a SIGSEGV, not an exception. Open images copy-on-write
- * ({@code MapOptions.copyOnWrite()}, the default of {@link ModelWeights#open}): an in-place op then
- * copies the pages it writes, privately, and the image other processes see stays as it was. Writes to
- * the memory by other means (another mapping of a shared image) show through the views.
+ * <p><b>Writes.</b> By default ({@link Writes#NEED_WRITABLE}) views are refused over memory that is not
+ * mapped writable: an in-place op on a view of a read-only mapping is a SIGSEGV, not an exception. Open
+ * images copy-on-write ({@code MapOptions.copyOnWrite()}, the default of {@link ModelWeights#open}): an
+ * in-place op then copies the pages it writes, privately, and the image other processes see stays as it
+ * was. Writes to the memory by other means (another mapping of a shared image) show through the views.
+ *
+ * <p><b>Read-only views</b> ({@link Writes#REFUSE_IN_PLACE}, {@code views=readonly} in a {@code daxfs:}
+ * URL) are for memory that cannot be mapped copy-on-write: a mounted image's dma-buf (the kernel refuses
+ * {@code MAP_PRIVATE} on a dma-buf, and the daxfs module hands it out read-only), or an image mapped
+ * {@code MapOptions.readOnly()} on purpose. The view itself refuses, with an
+ * {@link UnsupportedOperationException} naming the tensor and the op, every write DJL's {@code NDArray}
+ * offers ({@code addi}, {@code subi}, {@code muli}, {@code divi}, {@code modi}, {@code powi},
+ * {@code negi}, {@code signi}, {@code set}, {@code setScalar}, {@code copyTo} into it), and its
+ * {@code toByteBuffer} is read-only. The ops that return libtorch views of the same bytes
+ * ({@code reshape}, {@code transpose}, {@code swapAxes}, {@code flatten}, {@code squeeze},
+ * {@code expandDims}, {@code broadcast}, {@code get} slicing, {@code split}, {@code stopGradient}) return
+ * arrays guarded the same way. What stays the caller's responsibility, because it does not pass through
+ * the view's own methods:
+ * <ul>
+ *   <li>other ways to alias the bytes: an array made by DJL's {@code NDArrayEx}, by the engine from the
+ *       handle, or by an op not listed above that libtorch answers with a view; {@code duplicate()}
+ *       first to write;</li>
+ *   <li>training: an optimizer's update ({@code getNDArrayInternal().sgdUpdate(...)}, {@code adamUpdate},
+ *       ...) and {@code NDArrayEx}'s {@code rsubi}/{@code rdivi}/{@code rmodi}/{@code rpowi} write their
+ *       argument in place;</li>
+ *   <li>native code given {@link #dataAddress}, and a TorchScript module handed the array.</li>
+ * </ul>
+ * Ops that return a new array ({@code add}, {@code matMul}, a block's {@code forward} in inference) are
+ * always safe, which is all that serving a model does.
  *
  * <p>Views are CPU tensors whatever the manager's device; {@code toDevice} copies one to a GPU.
  */
@@ -61,6 +85,20 @@ public final class PtTensorViews {
     private static final AtomicLong LEASES = new AtomicLong();
 
     private PtTensorViews() {}
+
+    /** What a view does about writes (see the class comment). */
+    public enum Writes {
+        /**
+         * Views only of memory mapped writable (copy-on-write), where an in-place op is safe and stays
+         * private; memory mapped read-only is refused with {@link IllegalArgumentException}. The default.
+         */
+        NEED_WRITABLE,
+        /**
+         * Views of any memory, read-only included; the view refuses DJL's in-place ops and writes with
+         * {@link UnsupportedOperationException} (see the class comment for what that does not cover).
+         */
+        REFUSE_IN_PLACE
+    }
 
     /** What to do with a block-quantized (GGUF) tensor, which has no PyTorch dtype. */
     public enum Quantized {
@@ -89,9 +127,21 @@ public final class PtTensorViews {
      *     mapped writable (see the class comment)
      */
     public static PtNDArray view(NDManager manager, TensorView tensor) {
+        return view(manager, tensor, Writes.NEED_WRITABLE);
+    }
+
+    /**
+     * A view of {@code tensor}, as {@link #view(NDManager, TensorView)}, with {@code writes} saying
+     * whether memory mapped read-only is refused ({@link Writes#NEED_WRITABLE}) or viewed with writes
+     * refused ({@link Writes#REFUSE_IN_PLACE}).
+     *
+     * @throws IllegalArgumentException as {@link #view(NDManager, TensorView)}; for read-only memory
+     *     only with {@link Writes#NEED_WRITABLE}
+     */
+    public static PtNDArray view(NDManager manager, TensorView tensor, Writes writes) {
         PtNDManager pt = pyTorch(manager);
         try (Arena arena = Arena.ofConfined()) {
-            PtNDArray array = make(pt, tensor, Quantized.REFUSE, new Aoti.Scratch(arena));
+            PtNDArray array = make(pt, tensor, Quantized.REFUSE, new Aoti.Scratch(arena), false, writes);
             lease(pt, tensor);
             return array;
         }
@@ -107,7 +157,7 @@ public final class PtTensorViews {
     public static PtNDArray rawBytes(NDManager manager, TensorView tensor) {
         PtNDManager pt = pyTorch(manager);
         try (Arena arena = Arena.ofConfined()) {
-            PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, new Aoti.Scratch(arena), true);
+            PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, new Aoti.Scratch(arena), true, Writes.NEED_WRITABLE);
             lease(pt, tensor);
             return array;
         }
@@ -137,6 +187,11 @@ public final class PtTensorViews {
      * and the exception names the tensor that failed.
      */
     public static Map<String, PtNDArray> viewMap(NDManager manager, Collection<TensorView> tensors, Quantized quantized) {
+        return viewMap(manager, tensors, quantized, Writes.NEED_WRITABLE);
+    }
+
+    /** Views of {@code tensors} by name, as {@link #viewMap(NDManager, Collection, Quantized)}, writes as {@code writes} says. */
+    public static Map<String, PtNDArray> viewMap(NDManager manager, Collection<TensorView> tensors, Quantized quantized, Writes writes) {
         PtNDManager pt = pyTorch(manager);
         TensorView[] all = tensors.toArray(TensorView[]::new);
         PtNDArray[] made = new PtNDArray[all.length];
@@ -159,7 +214,7 @@ public final class PtTensorViews {
             for (int pass = 0; pass < 2; pass++) {
                 for (int i = 0; i < all.length; i++) {
                     if (shim[i] == (pass == 1)) {
-                        made[i] = make(pt, all[i], quantized, scratch);
+                        made[i] = make(pt, all[i], quantized, scratch, false, writes);
                     }
                 }
             }
@@ -205,10 +260,6 @@ public final class PtTensorViews {
         return Aoti.get().dataPtr(pt.getHandle());
     }
 
-    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Aoti.Scratch scratch) {
-        return make(manager, tensor, quantized, scratch, false);
-    }
-
     /** The dtype a view of {@code tensor} has: its own, or U8 for raw bytes. */
     private static DType viewedType(TensorView tensor, Quantized quantized, boolean raw) {
         return asBytes(tensor, quantized, raw) ? DType.U8 : tensor.dtype();
@@ -223,7 +274,8 @@ public final class PtTensorViews {
         return JniBlobs.fits(viewed, data) && JniBlobs.get().isPresent();
     }
 
-    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Aoti.Scratch scratch, boolean raw) {
+    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Aoti.Scratch scratch, boolean raw,
+            Writes writes) {
         DType dtype = tensor.dtype();
         MemorySegment data = tensor.segment();
         if (!data.scope().isAlive()) {
@@ -240,15 +292,18 @@ public final class PtTensorViews {
                 + "' is " + dtype + (dtype.isQuantized()
                         ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
                         : ", which this libtorch has no dtype for")));
-        if (!WritableMemory.isWritable(data)) {
+        boolean readOnly = writes == Writes.REFUSE_IN_PLACE;
+        if (!readOnly && !WritableMemory.isWritable(data)) {
             throw new IllegalArgumentException("tensor '" + tensor.name() + "' lies in memory mapped read-only: an in-place op on"
                     + " its NDArray would kill the JVM with SIGSEGV; map the image copy-on-write (MapOptions.copyOnWrite(),"
-                    + " the default of ModelWeights.open)");
+                    + " the default of ModelWeights.open), or ask for read-only views, which refuse in-place ops"
+                    + " (PtTensorViews.Writes.REFUSE_IN_PLACE; views=readonly in a daxfs: URL)");
         }
         long handle = jni ? JniBlobs.get().orElseThrow().fromBlob(data, shape, viewed) : Aoti.get().fromBlob(data, shape, code, scratch);
         PtNDArray array;
         try {
-            array = new GuardedPtNDArray(manager, handle, tensor); // refuses ops once the weights fail a check
+            // Refuses ops once the weights fail a check, and writes through DJL if read-only.
+            array = new GuardedPtNDArray(manager, handle, tensor, readOnly);
         } catch (RuntimeException | Error e) {
             Aoti.get().delete(handle); // never reached DJL, which would otherwise own and free it
             throw e;

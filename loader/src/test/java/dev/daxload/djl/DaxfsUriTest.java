@@ -17,15 +17,17 @@ class DaxfsUriTest {
     @Test
     void documentedValuesParse() {
         DaxfsUri u = DaxfsUri.parse(URL, Map.of("model", "a", "mapping", "shared", "populate", "true", "hugepages", "true",
-                "prepacking", "true", "verify", "background"));
+                "prepacking", "true", "verify", "background", "views", "readonly"));
         assertEquals(Path.of("/srv/m.daxfs"), u.image());
         assertEquals("a", u.model());
         assertEquals(MapOptions.readOnly().withPopulate(true).withHugePages(true), u.mapOptions());
         assertTrue(u.prepacking());
         assertEquals(DaxfsUri.Verify.BACKGROUND, u.verify());
+        assertEquals(PtTensorViews.Writes.REFUSE_IN_PLACE, u.views());
         DaxfsUri d = DaxfsUri.parse(URL, Map.of());
         assertEquals(MapOptions.copyOnWrite(), d.mapOptions());
         assertEquals(DaxfsUri.Verify.NONE, d.verify());
+        assertEquals(PtTensorViews.Writes.NEED_WRITABLE, d.views(), "views of writable memory only, unless asked");
     }
 
     @Test
@@ -34,6 +36,7 @@ class DaxfsUriTest {
         refused(Map.of("hugepages", "1"), "hugepages must be 'true' or 'false', not '1'");
         refused(Map.of("prepacking", "on"), "prepacking must be 'true' or 'false', not 'on'");
         refused(Map.of("verify", "yes"), "verify must be 'none', 'background' or 'eager', not 'yes'");
+        refused(Map.of("views", "ro"), "views must be 'writable' or 'readonly', not 'ro'");
         refused(Map.of("mapping", "copy"), "mapping must be 'private' or 'shared', not 'copy'");
         refused(Map.of("modle", "a"), "unknown parameter 'modle'; a daxfs: URL takes model, mapping");
         refused(Map.of("model", "a/b"), "model must be the name of a model");

@@ -141,4 +141,49 @@ class DaxfsPyTorchTest {
         assertEquals(0, SharedImages.openCount(), "a failed load releases the image");
     }
 
+
+    /**
+     * {@code mapping=shared} maps the image read-only, as a mount's dma-buf is: the default refuses the
+     * views naming {@code views=readonly}; with it the block loads over the read-only memory, answers as
+     * with copied weights, and its parameters refuse in-place ops.
+     */
+    @Test
+    void aReadOnlyMappingLoadsWithViewsReadonlyAndRefusesInPlaceOps() throws Exception {
+        Random r = new Random(11);
+        float[] w1 = random(r, 64 * 32), b1 = random(r, 64), w2 = random(r, 8 * 64), b2 = random(r, 8);
+        Path image = TestImages.write(tmp, "ro-mlp.daxfs", List.of(
+                TestImages.tensor("fc1.weight", "F32", new long[] {64, 32}, floats(w1)),
+                TestImages.tensor("fc1.bias", "F32", new long[] {64}, floats(b1)),
+                TestImages.tensor("fc2.weight", "F32", new long[] {8, 64}, floats(w2)),
+                TestImages.tensor("fc2.bias", "F32", new long[] {8}, floats(b2))));
+        Map<String, String> names = Map.of("01Linear_weight", "fc1.weight", "01Linear_bias", "fc1.bias",
+                "03Linear_weight", "fc2.weight", "03Linear_bias", "fc2.bias");
+        String url = "daxfs://" + image.toAbsolutePath() + "?model=" + TestImages.MODEL + "&mapping=shared";
+        Criteria<NDList, NDList> writable = Criteria.builder().setTypes(NDList.class, NDList.class).optModelUrls(url)
+                .optEngine("PyTorch").optArgument("daxfs.block", new Mlp()).optArgument("daxfs.names", names)
+                .optTranslator(new NoopTranslator()).build();
+        Exception e = assertThrows(Exception.class, writable::loadModel);
+        assertTrue(e.getMessage().contains("read-only") && e.getMessage().contains("views=readonly"), e.getMessage());
+        Criteria<NDList, NDList> readOnly = Criteria.builder().setTypes(NDList.class, NDList.class).optModelUrls(url + "&views=readonly")
+                .optEngine("PyTorch").optArgument("daxfs.block", new Mlp()).optArgument("daxfs.names", names)
+                .optTranslator(new NoopTranslator()).build();
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            NDArray x = manager.create(random(r, 3 * 32), new Shape(3, 32));
+            float[] expected = reference(manager, x, w1, b1, w2, b2);
+            try (ZooModel<NDList, NDList> model = readOnly.loadModel(); Predictor<NDList, NDList> predictor = model.newPredictor()) {
+                NDArray weight = model.getBlock().getParameters().get(0).getValue().getArray();
+                var lease = SharedImages.acquire(image, dev.daxload.image.MapOptions.readOnly());
+                try (lease) {
+                    var weights = dev.daxload.model.ModelWeights.of(lease.image(), TestImages.MODEL);
+                    assertEquals(weights.tensor("fc1.weight").segment().address(), PtTensorViews.dataAddress(weight),
+                            "fc1.weight is the image's (read-only) memory");
+                }
+                assertArrayEquals(expected, predictor.predict(new NDList(x)).singletonOrThrow().toFloatArray(), 1e-5f);
+                var refused = assertThrows(UnsupportedOperationException.class, () -> weight.muli(2));
+                assertTrue(refused.getMessage().contains("'fc1.weight'") && refused.getMessage().contains("muli"), refused.getMessage());
+                assertArrayEquals(expected, predictor.predict(new NDList(x)).singletonOrThrow().toFloatArray(), 1e-5f);
+            }
+        }
+        assertEquals(0, SharedImages.openCount(), "closing the model unmaps the image");
+    }
 }

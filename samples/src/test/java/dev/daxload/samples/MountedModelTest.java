@@ -41,8 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
  * QEMU's {@code -device loader} in memory set aside with {@code memmap=}); then {@code ModelWeights} and
  * a {@code daxfs:} URL naming the mount directory serve every tensor as a view of that memory (the
  * mount's dma-buf, or the physical range through /dev/mem), ONNX Runtime computes what it computes over
- * the file-mapped image, and so does PyTorch over the physical range (a dma-buf maps read-only, where
- * PyTorch views are refused: an in-place op would crash the JVM).
+ * the file-mapped image, and so does PyTorch: over the physical range (copy-on-write) with ordinary
+ * views, over a dma-buf (which maps only read-only) with read-only views that refuse in-place ops.
  *
  * <p>Needs root and the daxfs module: it runs in the QEMU guest of {@code dmabuf-bridge/qemu/run-tests.sh},
  * which packs the image on the host ({@code daxload.mountImage}) and places it at {@code daxload.physImage};
@@ -142,6 +142,8 @@ class MountedModelTest {
             long weightBytes = 0;
             int matmuls = 0;
             int refused = 0;
+            // Read-only memory takes read-only views (an in-place op would be a SIGSEGV); the default refuses it.
+            PtTensorViews.Writes writes = writable ? PtTensorViews.Writes.NEED_WRITABLE : PtTensorViews.Writes.REFUSE_IN_PLACE;
             for (TensorView t : mounted.tensors().values()) {
                 long a = t.segment().address();
                 assertTrue(a >= start && a + t.byteSize() <= end, t.name() + " at 0x" + Long.toHexString(a) + " lies outside the mount's memory");
@@ -152,14 +154,21 @@ class MountedModelTest {
                     continue;
                 }
                 if (!writable) {
-                    // PyTorch views need memory an in-place op cannot crash on: refused here, by name.
                     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PtTensorViews.view(manager, t));
-                    assertTrue(e.getMessage().contains("'" + t.name() + "' lies in memory mapped read-only"), e.getMessage());
-                    refused++;
-                    continue;
+                    assertTrue(e.getMessage().contains("'" + t.name() + "' lies in memory mapped read-only")
+                            && e.getMessage().contains("views=readonly"), e.getMessage());
                 }
-                PtNDArray v = PtTensorViews.view(manager, t);
+                PtNDArray v = PtTensorViews.view(manager, t, writes);
                 assertEquals(a, PtTensorViews.dataAddress(v), t.name() + ": PyTorch's data_ptr is the mounted memory");
+                if (!writable) {
+                    UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> v.addi(1));
+                    assertTrue(e.getMessage().contains("'" + t.name() + "' is a read-only view"), e.getMessage());
+                    // A libtorch view of the same bytes is guarded too (a write there would be the same SIGSEGV).
+                    NDArray flat = v.flatten();
+                    assertEquals(a, PtTensorViews.dataAddress(flat), t.name() + ": flatten is a view of the mount");
+                    assertThrows(UnsupportedOperationException.class, () -> flat.muli(2), t.name() + ": muli on its flatten()");
+                    refused++;
+                }
                 if (v.getShape().dimension() == 2) {
                     // A layer's product as the model computes it, over the mount and over the file.
                     NDArray x = manager.arange((float) v.getShape().get(1) * 2).reshape(2, v.getShape().get(1)).div(1000f);
@@ -169,14 +178,20 @@ class MountedModelTest {
                     matmuls++;
                 }
             }
-            assertTrue(writable ? matmuls >= 36 : refused >= 36, "MiniLM has 36+ weight matrices; multiplied " + matmuls + ", refused " + refused);
+            assertTrue(matmuls >= 36, "MiniLM has 36+ weight matrices; multiplied " + matmuls);
+            assertEquals(writable ? 0 : mountedF32(mounted), refused, "every read-only view refused addi");
             long grew = NativeAnonymousMemory.bytes() - anonBefore;
             System.out.printf("[mount %s] %d tensors, %d MB, all views of %s (%s); PyTorch: %s; anonymous memory +%d kB%n",
                     dir, mounted.tensors().size(), weightBytes >> 20, backing, writable ? "copy-on-write" : "read-only",
-                    writable ? matmuls + " products identical to the file's" : refused + " F32 views refused (read-only memory)", grew >> 10);
+                    matmuls + " products identical to the file's" + (writable ? "" : ", read-only views: addi (and muli on flatten()) refused on all " + refused),
+                    grew >> 10);
             // Read every weight twice over (compare, multiply): a copy would add ~90 MB.
             assertTrue(grew < weightBytes / 4, "anonymous memory grew by " + (grew >> 10) + " kB for " + (weightBytes >> 10) + " kB of weights");
         }
+    }
+
+    private static int mountedF32(ModelWeights w) {
+        return (int) w.tensors().values().stream().filter(t -> t.dtype() == DType.F32).count();
     }
 
     /** A daxfs: URL naming the mount: ONNX Runtime's embeddings equal the file-mapped image's, side files come from the mount. */
