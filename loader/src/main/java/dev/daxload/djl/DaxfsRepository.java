@@ -10,6 +10,7 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
 import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.OrtNativeLibraries;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
 import dev.daxload.image.Mmap;
@@ -63,7 +64,11 @@ final class DaxfsRepository extends AbstractRepository {
         this.target = DaxfsUri.parse(uri, arguments);
         // DJL makes the repository in Criteria.build: the load's own work starts now, beside ORT's engine.
         boolean ort = Engine.hasEngine("OnnxRuntime");
-        this.prefetch = Boolean.getBoolean("daxload.noPrefetch") ? LoadPrefetch.none() : LoadPrefetch.start(ort, () -> prepare(ort));
+        boolean serial = Boolean.getBoolean("daxload.noPrefetch");
+        if (ort && serial) {
+            OrtNativeLibraries.useCache(); // before anything starts ORT's engine (LoadPrefetch does it on its engine thread)
+        }
+        this.prefetch = serial ? LoadPrefetch.none() : LoadPrefetch.start(ort, () -> prepare(ort));
         PendingLease p = pending; // the cleaning action must not hold this repository
         LoadPrefetch f = prefetch;
         CLEANER.register(this, () -> {

@@ -2,6 +2,7 @@ package dev.daxload.djl;
 
 import ai.djl.engine.Engine;
 import dev.daxload.djl.onnx.OrtLoadPlan;
+import dev.daxload.djl.onnx.OrtNativeLibraries;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Callable;
@@ -51,6 +52,7 @@ final class LoadPrefetch {
         if (startOrt) {
             Thread.ofPlatform().daemon().name("daxload-ort-engine").start(() -> {
                 try {
+                    OrtNativeLibraries.useCache(); // ORT's library from the per-host copy rather than inflated again
                     Engine.getEngine("OnnxRuntime");
                 } catch (RuntimeException | Error e) {
                     LOG.debug("daxfs: starting ONNX Runtime's engine ahead of the load failed ({}); the load will say why", e.toString());

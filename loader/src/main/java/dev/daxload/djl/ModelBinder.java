@@ -203,7 +203,14 @@ final class ModelBinder implements BlockFactory {
                     pendingOrt.remove();
                     if (plan != null && plan.usesImageForm()) {
                         if (djlModel.getName().equals(plan.graph().toString())) {
-                            // ORT maps the form's weights and prepacked blobs from the image file itself.
+                            // ORT maps the form's weights and prepacked blobs from the image file itself. The
+                            // graph is ORT's own output at OrtLoadPlan.OPTIMIZATION: its optimizers would find
+                            // nothing left to do, so they do not run again (an optLevel argument still overrides).
+                            try {
+                                options.setOptimizationLevel(SessionOptions.OptLevel.NO_OPT);
+                            } catch (ai.onnxruntime.OrtException e) {
+                                throw new IOException("daxfs: model '" + model + "': ONNX Runtime refused an optimization level: " + e.getMessage(), e);
+                            }
                             djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), plan, options);
                             yield null;
                         }
