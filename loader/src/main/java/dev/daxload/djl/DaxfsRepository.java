@@ -55,6 +55,7 @@ final class DaxfsRepository extends AbstractRepository {
     private final Map<String, Resolved> resolved = new ConcurrentHashMap<>();
     private volatile List<String> listed; // the image's models when the URL named none
     private final LoadPrefetch prefetch;
+    private final boolean ort; // ONNX Runtime's engine is on the class path
 
     /** What opening the image told us about one model, computed once. */
     private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact) {}
@@ -64,10 +65,8 @@ final class DaxfsRepository extends AbstractRepository {
         this.target = DaxfsUri.parse(uri, arguments);
         // DJL makes the repository in Criteria.build: the load's own work starts now, beside ORT's engine.
         boolean ort = Engine.hasEngine("OnnxRuntime");
+        this.ort = ort;
         boolean serial = Boolean.getBoolean("daxload.noPrefetch");
-        if (ort && serial) {
-            OrtNativeLibraries.useCache(); // before anything starts ORT's engine (LoadPrefetch does it on its engine thread)
-        }
         this.prefetch = serial ? LoadPrefetch.none() : LoadPrefetch.start(ort, () -> prepare(ort));
         PendingLease p = pending; // the cleaning action must not hold this repository
         LoadPrefetch f = prefetch;
@@ -237,6 +236,11 @@ final class DaxfsRepository extends AbstractRepository {
 
     @Override
     public Metadata locate(MRL mrl) throws IOException {
+        if (ort) {
+            // DJL creates the engine after locating the model: the libraries' place is set before then (a
+            // no-op when LoadPrefetch's engine thread did it; waits for it while it does).
+            OrtNativeLibraries.useCache();
+        }
         Resolved r;
         try {
             r = resolved(mrl.getArtifactId());
