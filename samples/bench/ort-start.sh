@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # Start-up and memory of the daxfs: route with ORT's form from the image against ONNX Runtime's own best
-# form: the start-up and memory phases of ort-form.sh (same probe, same inputs, made by it), plus the
-# daxfs: route with its background start switched off (-Ddaxload.noPrefetch=true), so the part the
-# background work hides shows in the same run, and ORT's best form with ORT's native library taken from
-# the per-host copy the daxfs: route makes (ORT's own -Donnxruntime.native.path), so that what the
-# route gains there is shown apart from the rest.
+# form: the start-up and memory phases of ort-form.sh (same probe, same inputs, made by it), plus ORT's
+# best form with ORT's native library taken from the per-host copy the daxfs: route makes (ORT's own
+# -Donnxruntime.native.path), so that what the route gains there is shown apart from the rest.
 #
 #   ort-best             ONNX Runtime's own best form of bge-small (optimized graph, data file, blobs)
 #   ort-best-libcache    the same, ORT told where its native library already lies (no inflation from its jar)
 #   daxfs-form           daxfs: of the image packed with --ort-prepack
-#   daxfs-form-serial    the same, the load's work done on the loading thread only
 #
 # For each start: JVM start to first answer (ms) and the process's CPU time (user + sys, ms): on a machine
 # shared with other work the CPU time is the steadier measure of how much each way does.
@@ -25,12 +22,11 @@ CP=${CP_OVERRIDE:-$CP}
 # An AOT cache refuses directories on the class path: the samples jar instead of its classes directory.
 [ "${AOT:-0}" = 1 ] && [ -z "${CP_OVERRIDE:-}" ] && CP="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 JOPTS+=(-Dai.djl.onnx.disable_alternative=true)
-MODES=(ort-best ort-best-libcache daxfs-form daxfs-form-serial)
+MODES=(ort-best ort-best-libcache daxfs-form)
 LIBCACHE=""
 way() { # MODE -> ARGS: the JVM's arguments up to the probe's class name, MODEL_MODE: the probe's mode
   local m=$1 extra=()
   case "$m" in
-    daxfs-form-serial) extra=(-Ddaxload.noPrefetch=true); m=daxfs-form ;;
     ort-best-libcache) extra=(-Donnxruntime.native.path="$LIBCACHE"); m=ort-best ;;
   esac
   [ "${AOT:-0}" = 1 ] && extra+=(-XX:AOTCache="$BENCH/ort-start-$m.aot" -Xlog:aot=error)
@@ -89,7 +85,7 @@ echo
   echo "first answer $m (ms, sorted): $(printf '%s\n' ${FIRST[$m]} | sort -n | tr '\n' ' ')median $(median ${FIRST[$m]}); CPU median $(median ${CPU[$m]}) ms"
 done
 [ "$ROUNDS" -gt 0 ] && for b in ort-best ort-best-libcache; do
-  for m in daxfs-form daxfs-form-serial; do
+  for m in daxfs-form; do
     echo "$m / $b: first answer $(ratio "$(median ${FIRST[$m]})" "$(median ${FIRST[$b]})"), CPU $(ratio "$(median ${CPU[$m]})" "$(median ${CPU[$b]})")"
   done
 done

@@ -99,16 +99,12 @@ final class ModelBinder implements BlockFactory {
             stale.close(); // an earlier load on this thread failed before reaching newBlock
             pendingOrt.remove();
         }
-        OrtLoadPlan plan = repository == null ? null : repository.takePreparedOrtPlan(model);
+        OrtLoadPlan plan = null;
         SharedImages.Lease lease = null;
         try {
-            if (plan != null) {
-                plan.confirm(); // prepared beside ORT's engine start (LoadPrefetch); only ORT's version was left to compare
-            } else {
-                lease = SharedImages.acquire(target.image(), DaxfsRepository.metadataOptions(target));
-                // The plan holds the mapping until newBlock has joined it.
-                plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
-            }
+            lease = SharedImages.acquire(target.image(), DaxfsRepository.metadataOptions(target));
+            // The plan holds the mapping until newBlock has joined it.
+            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
         } catch (IOException | RuntimeException e) {
             if (plan != null) {
                 plan.close();
