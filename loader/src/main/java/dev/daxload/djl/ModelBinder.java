@@ -156,6 +156,9 @@ final class ModelBinder implements BlockFactory {
         SharedImages.Lease taken = repository == null ? null : repository.takePendingLease();
         String engine = djlModel.getNDManager().getEngine().getEngineName();
         OrtLoadPlan ortPlan = "OnnxRuntime".equals(engine) ? pendingOrt.get() : null;
+        if (!"OnnxRuntime".equals(engine) && (pendingOrt.get() != null || pending.get() != null)) {
+            releaseOrtPreparations(); // an ONNX model loaded by another engine: nothing prepared for ORT is used
+        }
         // ORT's form from the image needs no tensor views: none are made unless checksums are asked for.
         boolean formOnly = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE;
         SharedImages.Lease lease;
@@ -233,6 +236,23 @@ final class ModelBinder implements BlockFactory {
         } catch (IOException | RuntimeException e) {
             lease.close();
             throw e;
+        }
+    }
+
+    /**
+     * Closes the ORT plan (and the mapping it holds) and the {@code SessionOptions} that {@link DaxfsArtifact#getOptions}
+     * made for this thread's load, which was an ONNX model's and is bound for another engine (PyTorch, say).
+     */
+    private void releaseOrtPreparations() {
+        OrtLoadPlan plan = pendingOrt.get();
+        pendingOrt.remove();
+        if (plan != null) {
+            plan.close();
+        }
+        SessionOptions options = pending.get();
+        pending.remove();
+        if (options != null) {
+            options.close();
         }
     }
 

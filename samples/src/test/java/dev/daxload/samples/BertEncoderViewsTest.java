@@ -101,6 +101,7 @@ class BertEncoderViewsTest {
                 copiedOut = pc.predict(input(m, 2)).head().toFloatArray();
             }
         }
+        assertEquals(0, dev.daxload.djl.SharedImages.openCount(), "closing the model unmaps the image (the ORT plan an ONNX model gets is released too)");
         assertArrayEquals(copiedOut, viewsOut, "views and copied parameters: the same bits");
         float[] ort;
         try (ZooModel<NDList, NDList> plain = Criteria.builder().setTypes(NDList.class, NDList.class)
