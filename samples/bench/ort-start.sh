@@ -1,37 +1,68 @@
 #!/usr/bin/env bash
 # Start-up and memory of the daxfs: route with ORT's form from the image against ONNX Runtime's own best
-# form: the start-up and memory phases of ort-form.sh (same probe, same inputs, made by it), plus the
-# daxfs: route with its background start switched off (-Ddaxload.noPrefetch=true), so the part the
-# background work hides shows in the same run.
+# form: the start-up and memory phases of ort-form.sh (same probe, same inputs, made by it), plus ORT's
+# best form with ORT's native library taken from the per-host copy the daxfs: route makes (ORT's own
+# -Donnxruntime.native.path), so that what the route gains there is shown apart from the rest.
 #
 #   ort-best             ONNX Runtime's own best form of bge-small (optimized graph, data file, blobs)
+#   ort-best-libcache    the same, ORT told where its native library already lies (no inflation from its jar)
 #   daxfs-form           daxfs: of the image packed with --ort-prepack
-#   daxfs-form-serial    the same, the load's work done on the loading thread only
+#
+# For each start: JVM start to first answer (ms) and the process's CPU time (user + sys, ms): on a machine
+# shared with other work the CPU time is the steadier measure of how much each way does.
 #
 # usage: samples/bench/ort-start.sh [ROUNDS]   (default 7, 0 for memory only; run ort-form.sh once first to make the inputs)
-# env: MODEL (bge), PROCS ("1 4"), SKIP_BUILD=1, CP_OVERRIDE (a class path to run instead of the build's)
+# env: MODEL (bge), PROCS ("1 4"), AOT=1 (every way with a JDK AOT cache trained on its own start, same flags),
+#      SKIP_BUILD=1, CP_OVERRIDE (a class path to run instead of the build's)
 source "$(dirname "$0")/common.sh"
 ROUNDS=${1:-7}
 MODEL=${MODEL:-bge}
 PROCS=(${PROCS:-1 4})
 CP=${CP_OVERRIDE:-$CP}
+# An AOT cache refuses directories on the class path: the samples jar instead of its classes directory.
+[ "${AOT:-0}" = 1 ] && [ -z "${CP_OVERRIDE:-}" ] && CP="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 JOPTS+=(-Dai.djl.onnx.disable_alternative=true)
-MODES=(ort-best daxfs-form daxfs-form-serial)
+MODES=(ort-best ort-best-libcache daxfs-form)
+LIBCACHE=""
+way() { # MODE -> ARGS: the JVM's arguments up to the probe's class name, MODEL_MODE: the probe's mode
+  local m=$1 extra=()
+  case "$m" in
+    ort-best-libcache) extra=(-Donnxruntime.native.path="$LIBCACHE"); m=ort-best ;;
+  esac
+  [ "${AOT:-0}" = 1 ] && extra+=(-XX:AOTCache="$BENCH/ort-start-$m.aot" -Xlog:aot=error)
+  ARGS=("${JOPTS[@]}" "${extra[@]}" -Xmx1g -cp "$CP" dev.daxload.samples.bench.OrtFormProbe); MODEL_MODE=$m
+}
 run() { # MODE COMMAND -> the probe for that way
-  local m=$1; shift
-  local extra=(); [ "$m" = daxfs-form-serial ] && { extra=(-Ddaxload.noPrefetch=true); m=daxfs-form; }
+  way "$1"
   # exec: run in a subshell (command substitution, background), whose pid then is the JVM's
-  exec "$JAVA" "${JOPTS[@]}" "${extra[@]}" -Xmx1g -cp "$CP" dev.daxload.samples.bench.OrtFormProbe "$1" "$m" "$MODEL"
+  exec "$JAVA" "${ARGS[@]}" "$2" "$MODEL_MODE" "$MODEL"
 }
 machine
-declare -A FIRST ANON PSS
+# One daxfs-form start first: it makes the per-host copy of ORT's native library (once per host) that
+# ort-best-libcache points ORT at; with AOT=1 also the caches, each trained on its own way's start.
+for m in daxfs-form ort-best; do
+  if [ "${AOT:-0}" = 1 ]; then
+    rm -f "$BENCH/ort-start-$m.aot"
+    "$JAVA" "${JOPTS[@]}" -Xmx1g -XX:AOTCacheOutput="$BENCH/ort-start-$m.aot" -cp "$CP" dev.daxload.samples.bench.OrtFormProbe start "$m" "$MODEL" > /dev/null 2>&1 \
+      || { echo "AOT training of $m failed" >&2; exit 1; }
+  else
+    "$JAVA" "${JOPTS[@]}" -Xmx1g -cp "$CP" dev.daxload.samples.bench.OrtFormProbe start "$m" "$MODEL" > /dev/null 2>&1
+  fi
+done
+LIBCACHE=$(ls -dt "${ENGINE_CACHE_DIR:-${DJL_CACHE_DIR:-$HOME/.djl.ai}}"/onnxruntime/native-*-onnxruntime-* | head -1)
+echo "ORT's native library per host: $LIBCACHE; AOT cache: ${AOT:-0}"
+declare -A FIRST CPU ANON PSS
 n=${#MODES[@]}
+TIMEFORMAT="CPU %U %S"
 for r in $(seq 1 "$ROUNDS"); do
   for i in $(seq 0 $((n - 1))); do
     m=${MODES[$(( (i + r) % n ))]}
-    f=$(run "$m" start 2>/dev/null | sed -n 's/^READY.*first_ms=\([0-9]*\).*/\1/p')
-    [ -n "$f" ] || { echo "start $m failed" >&2; exit 1; }
-    FIRST[$m]+="$f "; echo "start round $r $m first answer $f ms"
+    way "$m"
+    out=$( { time "$JAVA" "${ARGS[@]}" start "$MODEL_MODE" "$MODEL" 2>/dev/null; } 2>&1 )
+    f=$(sed -n 's/^READY.*first_ms=\([0-9]*\).*/\1/p' <<< "$out")
+    c=$(awk '/^CPU/ {printf "%d", ($2 + $3) * 1000}' <<< "$out")
+    [ -n "$f" ] || { echo "start $m failed: $out" >&2; exit 1; }
+    FIRST[$m]+="$f "; CPU[$m]+="$c "; echo "start round $r $m first answer $f ms, CPU $c ms, load $(cut -d' ' -f1 /proc/loadavg)"
   done
 done
 for np in "${PROCS[@]}"; do
@@ -50,8 +81,14 @@ for np in "${PROCS[@]}"; do
 done
 machine
 echo
-[ "$ROUNDS" -gt 0 ] && for m in "${MODES[@]}"; do echo "first answer $m (ms, sorted): $(printf '%s\n' ${FIRST[$m]} | sort -n | tr '\n' ' ')median $(median ${FIRST[$m]})"; done
-[ "$ROUNDS" -gt 0 ] && echo "first answer daxfs-form / ort-best: $(ratio "$(median ${FIRST[daxfs-form]})" "$(median ${FIRST[ort-best]})"), daxfs-form-serial / ort-best: $(ratio "$(median ${FIRST[daxfs-form-serial]})" "$(median ${FIRST[ort-best]})")"
+[ "$ROUNDS" -gt 0 ] && for m in "${MODES[@]}"; do
+  echo "first answer $m (ms, sorted): $(printf '%s\n' ${FIRST[$m]} | sort -n | tr '\n' ' ')median $(median ${FIRST[$m]}); CPU median $(median ${CPU[$m]}) ms"
+done
+[ "$ROUNDS" -gt 0 ] && for b in ort-best ort-best-libcache; do
+  for m in daxfs-form; do
+    echo "$m / $b: first answer $(ratio "$(median ${FIRST[$m]})" "$(median ${FIRST[$b]})"), CPU $(ratio "$(median ${CPU[$m]})" "$(median ${CPU[$b]})")"
+  done
+done
 for np in "${PROCS[@]}"; do
   echo "x$np: RssAnon per process ort-best $((ANON["ort-best $np"] / 1024)) MiB, daxfs-form $((ANON["daxfs-form $np"] / 1024)) MiB (+$(( (ANON["daxfs-form $np"] - ANON["ort-best $np"]) / 1024 )) MiB); PSS total $((PSS["ort-best $np"] / 1024)) vs $((PSS["daxfs-form $np"] / 1024)) MiB ($(ratio "${PSS["daxfs-form $np"]}" "${PSS["ort-best $np"]}"))"
 done

@@ -10,7 +10,7 @@ import ai.djl.repository.zoo.DefaultModelZoo;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
-import dev.daxload.djl.onnx.internal.OrtLoadPlan;
+import dev.daxload.djl.onnx.internal.OrtNativeLibraries;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
 import dev.daxload.image.internal.Mmap;
@@ -54,7 +54,7 @@ final class DaxfsRepository extends AbstractRepository {
     private final PendingLease pending = new PendingLease();
     private final Map<String, Resolved> resolved = new ConcurrentHashMap<>();
     private volatile List<String> listed; // the image's models when the URL named none
-    private final LoadPrefetch prefetch;
+    private final boolean ort; // ONNX Runtime's engine is on the class path
 
     /** What opening the image told us about one model, computed once. */
     private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact) {}
@@ -62,57 +62,9 @@ final class DaxfsRepository extends AbstractRepository {
     DaxfsRepository(String name, URI uri) {
         super(name, uri);
         this.target = DaxfsUri.parse(uri, arguments);
-        // DJL makes the repository in Criteria.build: the load's own work starts now, beside ORT's engine.
-        boolean ort = Engine.hasEngine("OnnxRuntime");
-        this.prefetch = Boolean.getBoolean("daxload.noPrefetch") ? LoadPrefetch.none() : LoadPrefetch.start(ort, () -> prepare(ort));
+        this.ort = Engine.hasEngine("OnnxRuntime");
         PendingLease p = pending; // the cleaning action must not hold this repository
-        LoadPrefetch f = prefetch;
-        CLEANER.register(this, () -> {
-            f.release();
-            p.release();
-        });
-    }
-
-    /**
-     * What {@link LoadPrefetch} does ahead of the load: maps the image, reads the model's manifest, writes
-     * its side files and, for an ONNX model, prepares ORT's plan; nothing when the model is still to be
-     * chosen among several.
-     */
-    private LoadPrefetch.Prepared prepare(boolean ort) throws IOException {
-        List<String> models = models();
-        if (models.size() != 1) {
-            return null;
-        }
-        String model = models.get(0);
-        Resolved r = resolved(model);
-        DaxImage image = pending.image(target);
-        // A mount serves its side files itself (getResourceDirectory): nothing to write ahead for it.
-        Path side = MountedSideFiles.of(target.image(), model, r.manifest()).isPresent() ? null
-                : SideFiles.write(image, model, r.manifest());
-        OrtLoadPlan plan = null;
-        try {
-            if (ort && "OnnxRuntime".equals(r.artifact().getArguments().get("engine"))) {
-                SharedImages.Lease lease = SharedImages.acquire(target.image(), metadataOptions(target));
-                try {
-                    // The plan holds the mapping until the load's newBlock has joined it.
-                    plan = OrtLoadPlan.prepare(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
-                } catch (IOException | RuntimeException e) {
-                    lease.close();
-                    throw e;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            if (side != null) {
-                SideFiles.delete(side);
-            }
-            throw e;
-        }
-        return new LoadPrefetch.Prepared(model, side, plan);
-    }
-
-    /** The ORT plan prepared ahead for {@code model} (not yet confirmed), once; null when there is none. */
-    OrtLoadPlan takePreparedOrtPlan(String model) {
-        return prefetch.takeOrtPlan(model);
+        CLEANER.register(this, p::release);
     }
 
     DaxfsUri target() {
@@ -233,6 +185,10 @@ final class DaxfsRepository extends AbstractRepository {
 
     @Override
     public Metadata locate(MRL mrl) throws IOException {
+        if (ort) {
+            // DJL creates the engine after locating the model: the libraries' place is set before then.
+            OrtNativeLibraries.useCache();
+        }
         Resolved r;
         try {
             r = resolved(mrl.getArtifactId());
@@ -263,10 +219,6 @@ final class DaxfsRepository extends AbstractRepository {
     @Override
     public Path getResourceDirectory(Artifact artifact) throws IOException {
         DaxfsArtifact a = (DaxfsArtifact) artifact;
-        Path ahead = prefetch.takeSideFiles(a.model());
-        if (ahead != null) {
-            return a.binder().sideFiles(ahead);
-        }
         try {
             java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).manifest());
             if (onMount.isPresent()) {

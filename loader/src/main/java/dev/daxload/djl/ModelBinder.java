@@ -100,16 +100,12 @@ final class ModelBinder implements BlockFactory {
             stale.close(); // an earlier load on this thread failed before reaching newBlock
             pendingOrt.remove();
         }
-        OrtLoadPlan plan = repository == null ? null : repository.takePreparedOrtPlan(model);
+        OrtLoadPlan plan = null;
         SharedImages.Lease lease = null;
         try {
-            if (plan != null) {
-                plan.confirm(); // prepared beside ORT's engine start (LoadPrefetch); only ORT's version was left to compare
-            } else {
-                lease = SharedImages.acquire(target.image(), DaxfsRepository.metadataOptions(target));
-                // The plan holds the mapping until newBlock has joined it.
-                plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
-            }
+            lease = SharedImages.acquire(target.image(), DaxfsRepository.metadataOptions(target));
+            // The plan holds the mapping until newBlock has joined it.
+            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
         } catch (IOException | RuntimeException e) {
             if (plan != null) {
                 plan.close();
@@ -161,6 +157,9 @@ final class ModelBinder implements BlockFactory {
         SharedImages.Lease taken = repository == null ? null : repository.takePendingLease();
         String engine = djlModel.getNDManager().getEngine().getEngineName();
         OrtLoadPlan ortPlan = "OnnxRuntime".equals(engine) ? pendingOrt.get() : null;
+        if (!"OnnxRuntime".equals(engine) && (pendingOrt.get() != null || pending.get() != null)) {
+            releaseOrtPreparations(); // an ONNX model loaded by another engine: nothing prepared for ORT is used
+        }
         // ORT's form from the image needs no tensor views: none are made unless checksums are asked for.
         boolean formOnly = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE;
         SharedImages.Lease lease;
@@ -204,7 +203,10 @@ final class ModelBinder implements BlockFactory {
                     pendingOrt.remove();
                     if (plan != null && plan.usesImageForm()) {
                         if (djlModel.getName().equals(plan.graph().toString())) {
-                            // ORT maps the form's weights and prepacked blobs from the image file itself.
+                            // ORT maps the form's weights and prepacked blobs from the image file itself. ORT's
+                            // optimizers run again at its default level, though the graph is their output: switched
+                            // off (NO_OPT) they saved 4-5 ms of session creation, but serving at seq 128 measured
+                            // 1.02-1.17x slower in three A/B runs (docs/benchmarks.md), so they stay as ORT has them.
                             djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), plan, options);
                             yield null;
                         }
@@ -235,6 +237,23 @@ final class ModelBinder implements BlockFactory {
         } catch (IOException | RuntimeException e) {
             lease.close();
             throw e;
+        }
+    }
+
+    /**
+     * Closes the ORT plan (and the mapping it holds) and the {@code SessionOptions} that {@link DaxfsArtifact#getOptions}
+     * made for this thread's load, which was an ONNX model's and is bound for another engine (PyTorch, say).
+     */
+    private void releaseOrtPreparations() {
+        OrtLoadPlan plan = pendingOrt.get();
+        pendingOrt.remove();
+        if (plan != null) {
+            plan.close();
+        }
+        SessionOptions options = pending.get();
+        pending.remove();
+        if (options != null) {
+            options.close();
         }
     }
 

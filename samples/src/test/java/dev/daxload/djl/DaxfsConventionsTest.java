@@ -77,7 +77,7 @@ class DaxfsConventionsTest {
 
     @Test
     void oneMappingPerLoad() throws Exception {
-        // Counted from build(): the repository starts mapping the image then, ahead of the load (LoadPrefetch).
+        // Counted from build(), though a URL naming its model maps nothing before the load.
         // The image is a file this process may write, so the copy-on-write mapping the URL asks for (the default)
         // costs no native linker: resolving and binding share it.
         long before = SharedImages.mappingsMade(image);

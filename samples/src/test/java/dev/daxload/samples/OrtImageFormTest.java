@@ -175,6 +175,48 @@ class OrtImageFormTest {
     }
 
     /**
+     * ONNX Runtime's native library comes from one copy per host (OrtNativeLibraries): the first process
+     * extracts it into DJL's engine cache, the next maps that same file without writing it again, and
+     * with the cache switched off ORT inflates its own temporary copy as before; the answers are the same
+     * bits every way. Fresh JVMs, since this one has ORT loaded already.
+     */
+    @Test
+    void ortsNativeLibraryIsExtractedOncePerHostAndAnswersAreUnchanged() throws Exception {
+        Path cache = tmp.resolve("engine-cache");
+        String[] first = nativeProbe(cache, true);
+        Path lib = Path.of(first[1]);
+        assertTrue(lib.startsWith(cache.resolve("onnxruntime")) && Files.isRegularFile(lib), "ORT's library came from " + first[1]);
+        long written = Files.getLastModifiedTime(lib).toMillis();
+        Object inode = Files.getAttribute(lib, "unix:ino");
+        String[] second = nativeProbe(cache, true);
+        assertEquals(first[1], second[1], "the second process maps the same copy");
+        assertEquals(inode, Files.getAttribute(lib, "unix:ino"));
+        assertEquals(written, Files.getLastModifiedTime(lib).toMillis(), "and does not write it again");
+        String[] off = nativeProbe(cache, false);
+        assertFalse(off[1].startsWith(cache.toString()), "-Ddaxload.ortNativeCache=false leaves ORT to its own copy: " + off[1]);
+        assertEquals(off[0], first[0], "same answer with ORT's own copy of its library");
+        assertEquals(off[0], second[0]);
+    }
+
+    /** {output hash, library file} of {@link OrtNativeLibraryProbe} run on the form image in a fresh JVM. */
+    static String[] nativeProbe(Path cache, boolean useCache) throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(javaBin, "--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true",
+                "-Dai.djl.onnx.disable_alternative=true", "-DENGINE_CACHE_DIR=" + cache, "-Ddaxload.ortNativeCache=" + useCache,
+                "-cp", System.getProperty("java.class.path"), OrtNativeLibraryProbe.class.getName(),
+                "daxfs://" + image.toAbsolutePath() + "?model=minilm")
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "native library probe: " + out);
+        return new String[] {line(out, "OUTPUT "), line(out, "LIBRARY ")};
+    }
+
+    private static String line(String out, String prefix) {
+        return out.lines().filter(l -> l.startsWith(prefix)).findFirst().orElseThrow(() -> new AssertionError("no " + prefix + "line: " + out))
+                .substring(prefix.length()).trim();
+    }
+
+    /**
      * Weights once on disk: every initializer of the form whose name is a tensor of the model points at
      * that tensor's own bytes in the image, and the form's data file holds only the prepacked blobs and
      * what ORT made anew. Returns the bytes read from the tensors.

@@ -69,8 +69,8 @@ public final class OrtLoadPlan implements AutoCloseable {
     }
 
     /**
-     * Everything of the decision that does not ask ONNX Runtime, so that it can run while ORT's engine
-     * starts: the image's forms are read, those made for another processor or optimization level set
+     * Everything of the decision that does not ask ONNX Runtime (so it may run before ORT's engine is
+     * up): the image's forms are read, those made for another processor or optimization level set
      * aside, and the first one left gets its session files (graph and link). {@link #confirm()} then
      * compares the forms' ORT version with the running one before the plan is used.
      */
