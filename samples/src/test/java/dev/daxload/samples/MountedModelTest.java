@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.NoopTranslator;
+import ai.djl.util.Pair;
 import dev.daxload.cli.Daxload;
 import dev.daxload.djl.PtTensorViews;
 import dev.daxload.djl.internal.SharedImages;
@@ -18,6 +23,8 @@ import dev.daxload.packager.image.FileContent;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.model.ModelPackager;
 import dev.daxload.packager.source.OnnxReader;
+import dev.daxload.samples.bert.BertEncoder;
+import dev.daxload.samples.bert.OnnxBertNames;
 import dev.daxload.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -25,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -115,6 +123,7 @@ class MountedModelTest {
         assertEquals(0, Daxload.run("mount", image.toString(), dir.toString(), "--via", via), "daxload mount --via " + via);
         try {
             weightsAreViewsOfTheMountedMemory(dir, mappedFrom);
+            pyTorchRunsTheWholeModelOnViewsOfTheMount(dir, mappedFrom);
             onnxRuntimeOverTheMountGivesTheSameEmbeddings(dir);
         } finally {
             assertEquals(0, Daxload.run("umount", dir.toString()), "daxload umount " + dir);
@@ -192,6 +201,46 @@ class MountedModelTest {
 
     private static int mountedF32(ModelWeights w) {
         return (int) w.tensors().values().stream().filter(t -> t.dtype() == DType.F32).count();
+    }
+
+    /**
+     * The whole of all-MiniLM-L6-v2 on DJL's PyTorch engine ({@link BertEncoder} with the real weights), its
+     * parameters read-only views of the mounted memory ({@code views=readonly}: a dma-buf mapping is
+     * read-only): every parameter's data_ptr inside that mapping, the outputs the same bits as the same
+     * encoder over the file-mapped image.
+     */
+    private static void pyTorchRunsTheWholeModelOnViewsOfTheMount(Path dir, String mappedFrom) throws Exception {
+        BertEncoder.Config config = BertEncoder.Config.MINILM_L6;
+        Map<String, String> names;
+        try (ModelWeights w = ModelWeights.open(image, MODEL)) {
+            names = OnnxBertNames.of(w.tensors().keySet(), config.layers());
+        }
+        float[] fromFile = bertOutput("daxfs://" + image.toAbsolutePath() + "?model=" + MODEL, config, names, null);
+        float[] fromMount = bertOutput("daxfs://" + dir.toAbsolutePath() + "?model=" + MODEL + "&views=readonly", config, names, mappedFrom);
+        assertArrayEquals(fromFile, fromMount, "PyTorch over the mount: the whole model's output equals the file-mapped image's");
+        System.out.printf("[mount %s] PyTorch (BertEncoder, read-only views): %d output values identical to the file-mapped image's%n",
+                dir, fromMount.length);
+    }
+
+    private static float[] bertOutput(String url, BertEncoder.Config config, Map<String, String> names, String mappedFrom) throws Exception {
+        try (ZooModel<NDList, NDList> model = Criteria.builder().setTypes(NDList.class, NDList.class)
+                        .optModelUrls(url).optEngine("PyTorch")
+                        .optArgument("daxfs.block", new BertEncoder.Factory(config)).optArgument("daxfs.names", names)
+                        .optTranslator(new NoopTranslator()).build().loadModel();
+             Predictor<NDList, NDList> p = model.newPredictor();
+             NDManager m = NDManager.newBaseManager("PyTorch")) {
+            if (mappedFrom != null) {
+                int bound = 0;
+                for (Pair<String, Parameter> param : model.getBlock().getParameters()) {
+                    long at = PtTensorViews.dataAddress(param.getValue().getArray());
+                    String where = mappingOf(at);
+                    assertTrue(where.contains(mappedFrom), param.getKey() + ": data_ptr " + Long.toHexString(at) + " lies in " + where + ", not the mount's " + mappedFrom + " mapping");
+                    bound++;
+                }
+                assertEquals(5 + config.layers() * 16, bound, "every parameter of the encoder is a view");
+            }
+            return p.predict(BertEncoderViewsTest.input(m, 2)).head().toFloatArray();
+        }
     }
 
     /** A daxfs: URL naming the mount: ONNX Runtime's embeddings equal the file-mapped image's, side files come from the mount. */
