@@ -29,6 +29,11 @@ final class PullCommand implements Callable<Integer> {
             description = "the image file to write (default: the shared cache; its path is printed)")
     Path output;
 
+    @Option(names = "--streams", paramLabel = "N", defaultValue = "" + ImagePull.DEFAULT_STREAMS,
+            description = "ranged GETs at once, each written at its place in the file (default: ${DEFAULT-VALUE}; "
+                    + "1: one GET, bytes in order)")
+    int streams;
+
     @Mixin
     RegistryOptions registry;
 
@@ -37,6 +42,9 @@ final class PullCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (streams < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--streams: " + streams + " (at least 1)");
+        }
         ImageReference ref = ImageReference.parse(reference);
         if (output == null) {
             Path cached = OciImages.fetch(ref, registry.options(ref, System.in));
@@ -46,7 +54,7 @@ final class PullCommand implements Callable<Integer> {
         }
         ImagePull.Result r;
         try (ProgressBar bar = new ProgressBar("pulling", quiet)) {
-            r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress);
+            r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress, streams);
         }
         if (!quiet) {
             spec.commandLine().getErr().printf("%s: %s, %s%s%n", r.target(), r.imageDigest(), Sizes.human(r.imageBytes()),
