@@ -12,7 +12,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -64,6 +63,7 @@ final class BlobDownload {
     private final PrefixHasher hasher;
     private final AtomicLong received = new AtomicLong();
     private final AtomicInteger breaks = new AtomicInteger();
+    private final java.util.Set<InputStream> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean aborted;
 
     BlobDownload(RegistryClient client, String repository, String digest, long size, Path partial, FileChannel out,
@@ -96,6 +96,7 @@ final class BlobDownload {
                 parallel(streams);
             } catch (RangesIgnored e) {
                 LOG.info("{}: the registry ignored a range; fetching the blob in one stream from byte 0", what);
+                aborted = false; // every stream of the parallel attempt has ended
                 journal.restart();
                 whole();
             }
@@ -135,6 +136,7 @@ final class BlobDownload {
                 return null;
             }));
         }
+        pool.shutdown();
         IOException first = null;
         for (Future<Void> f : futures) {
             try {
@@ -142,27 +144,43 @@ final class BlobDownload {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 first = first == null ? new IOException(what + ": interrupted", e) : first;
-                abort(pool);
+                abort();
             } catch (ExecutionException e) {
-                if (first == null || first instanceof Kept && !(e.getCause() instanceof Kept)) {
-                    first = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+                IOException failure = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+                if (rank(failure) > rank(first)) {
+                    first = failure;
                 }
-                abort(pool);
+                abort();
             }
         }
-        pool.shutdown();
         if (first != null) {
             throw first;
         }
     }
 
-    private void abort(ExecutorService pool) {
+    /**
+     * Which failure a pull reports when several streams fail: the registry breaking the protocol, else why the partial
+     * file is kept, else whatever the other streams saw as they were stopped.
+     */
+    private static int rank(IOException e) {
+        if (e == null) {
+            return 0;
+        }
+        return e instanceof Kept ? 2 : e instanceof RegistryException || e instanceof RangesIgnored ? 3 : 1;
+    }
+
+    /**
+     * Stops every stream: their answers are closed, which ends a blocked read. (Not by interrupting the threads: an
+     * interrupt in a file write closes the FileChannel for every thread.)
+     */
+    private void abort() {
         aborted = true;
-        pool.shutdownNow(); // interrupts the streams still reading
-        try {
-            pool.awaitTermination(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        for (InputStream in : open) {
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // the stream is being abandoned either way
+            }
         }
     }
 
@@ -222,7 +240,12 @@ final class BlobDownload {
     private void stream(long from, long to, boolean sequential) throws IOException {
         HttpResponse<InputStream> r = client.openBlob(repository, digest, from, to == size && (from == 0 || sequential) ? -1 : to);
         long pos = from;
-        try (InputStream in = r.body()) {
+        InputStream body = r.body();
+        open.add(body);
+        if (aborted) {
+            body.close();
+        }
+        try (InputStream in = body) {
             if (r.statusCode() == 206) {
                 String range = r.headers().firstValue("Content-Range").orElse("");
                 Matcher m = CONTENT_RANGE.matcher(range);
@@ -265,6 +288,8 @@ final class BlobDownload {
                     break;
                 }
             }
+        } finally {
+            open.remove(body);
         }
         if (pos < to) {
             throw new IOException("the answer ended at byte " + pos + " of the range " + from + "-" + (to - 1));

@@ -37,6 +37,7 @@ final class RangeJournal implements AutoCloseable {
     private final long size;
     private final long chunkBytes;
     private final AtomicLongArray reached;
+    private final java.util.concurrent.atomic.AtomicLong present = new java.util.concurrent.atomic.AtomicLong();
     private final ByteBuffer slot = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
 
     private RangeJournal(Path path, FileChannel file, long size, long chunkBytes, long[] reached) {
@@ -45,6 +46,9 @@ final class RangeJournal implements AutoCloseable {
         this.size = size;
         this.chunkBytes = chunkBytes;
         this.reached = new AtomicLongArray(reached);
+        for (int i = 0; i < reached.length; i++) {
+            present.addAndGet(reached[i] - start(i));
+        }
     }
 
     /**
@@ -168,7 +172,7 @@ final class RangeJournal implements AutoCloseable {
     }
 
     private void advance(int chunk, long position) throws IOException {
-        reached.set(chunk, position);
+        present.addAndGet(position - reached.getAndSet(chunk, position));
         if (file == null) {
             return;
         }
@@ -191,11 +195,7 @@ final class RangeJournal implements AutoCloseable {
 
     /** How many bytes are present in all. */
     long present() {
-        long sum = 0;
-        for (int i = 0; i < reached.length(); i++) {
-            sum += reached.get(i) - start(i);
-        }
-        return sum;
+        return present.get();
     }
 
     /** Forgets every chunk (the registry ignored a range: the blob comes again from byte 0, in one stream). */
