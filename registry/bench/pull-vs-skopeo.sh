@@ -5,7 +5,9 @@
 # ends with the bytes on disk (daxload pull fsyncs before its rename; skopeo is followed by sync -f).
 #   registry/bench/pull-vs-skopeo.sh SIZE_GB [ROUNDS]      e.g. registry/bench/pull-vs-skopeo.sh 4 3
 # STREAMS="1 4" (the default) also times daxload pull --streams N for each N in the same rounds; the first is the
-# baseline of the streams ratios, the last is what the kill -9 test uses.
+# baseline of the streams ratios, the last is what the kill -9 test uses. LINK_MBPS=M puts a relay between the pulls
+# and the registry that carries at most M MB/s per connection (slow-link.py): a distant registry; skopeo goes through
+# it too (it fetches its one layer over one connection).
 # Needs docker-registry, skopeo and python3; uses bin/daxload (built on first use). Leaves nothing behind.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +16,7 @@ rounds=${2:-3}
 read -r -a streams <<< "${STREAMS:-1 4}"
 mkdir -p "$here/target"
 work=$(mktemp -d "${TMPDIR:-$here/target}/pull-bench.XXXXXX")
-cleanup() { [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { [ -n "${link_pid:-}" ] && kill "$link_pid" 2>/dev/null; [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 daxload="$here/bin/daxload"
 
@@ -53,6 +55,14 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && brea
 host=127.0.0.1:$port
 "$daxload" push -q --plain-http "$work/image.daxfs" "$host/bench/synthetic:modelpack" >/dev/null
 "$daxload" push -q --plain-http --as-image "$work/image.daxfs" "$host/bench/synthetic:image" >/dev/null
+if [ -n "${LINK_MBPS:-}" ]; then
+  link_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 "$here/registry/bench/slow-link.py" "$link_port" "$port" "$LINK_MBPS" &
+  link_pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$link_port/v2/" >/dev/null && break; sleep 0.1; done
+  echo "pulls go through a relay of $LINK_MBPS MB/s per connection" >&2
+  host=127.0.0.1:$link_port
+fi
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 cpu_ms() {  # user+sys CPU of the children reaped so far, in ms
@@ -60,7 +70,7 @@ cpu_ms() {  # user+sys CPU of the children reaped so far, in ms
 }
 header=round
 for n in "${streams[@]}"; do header+=",pull_s${n}_ms,pull_s${n}_cpu_ms"; done
-printf '%s,skopeo_copy_ms,dd_fsync_ms\n' "$header" > "$work/results.csv"
+printf '%s,open_ms,skopeo_copy_ms,read_ms,dd_fsync_ms\n' "$header" > "$work/results.csv"
 for r in $(seq "$rounds"); do
   row=$r
   for n in "${streams[@]}"; do
@@ -70,12 +80,26 @@ for r in $(seq "$rounds"); do
     t1=$(ms)
     cmp -s "$work/image.daxfs" "$work/pulled.daxfs" || { echo "pull-vs-skopeo: pulled bytes differ (--streams $n)" >&2; exit 1; }
     row+=",$((t1 - t0)),$(awk '{printf "%d", ($2 + $3) * 1000}' "$work/time.txt")"
+    if [ "$n" = "${streams[0]}" ]; then
+      # the model loaded from the pulled image: a new JVM maps it and opens every tensor's view (zero copy)
+      t2=$(ms); "$daxload" tensors "$work/pulled.daxfs" synthetic >/dev/null; open_ms=$(( $(ms) - t2 ))
+    fi
   done
+  row+=",$open_ms"
   rm -f "$work/pulled.daxfs"; rm -rf "$work/skopeo"; rm -f "$work/dd.out"
   t1=$(ms)
   skopeo copy -q --src-tls-verify=false "docker://$host/bench/synthetic:image" "dir:$work/skopeo" >/dev/null; sync -f "$work/skopeo"; t2=$(ms)
+  # pull-then-load the usual way: the weights read from the pulled layer into the loading process's memory
+  python3 -c 'import os, sys
+f = max((os.path.join(sys.argv[1], n) for n in os.listdir(sys.argv[1])), key=os.path.getsize)
+buf = bytearray(os.path.getsize(f)); view = memoryview(buf); pos = 0
+with open(f, "rb", buffering=0) as src:
+    while pos < len(buf):
+        n = src.readinto(view[pos:pos + (16 << 20)]); pos += n
+        if not n: break' "$work/skopeo"
+  t2r=$(ms)
   dd if="$work/image.daxfs" of="$work/dd.out" bs=16M conv=fsync status=none; t3=$(ms)
-  printf '%s,%d,%d\n' "$row" $((t2 - t1)) $((t3 - t2)) >> "$work/results.csv"
+  printf '%s,%d,%d,%d\n' "$row" $((t2 - t1)) $((t2r - t2)) $((t3 - t2r)) >> "$work/results.csv"
 done
 rm -rf "$work/skopeo" "$work/dd.out"
 cat "$work/results.csv"
@@ -131,4 +155,10 @@ base = f"pull_s{streams[0]}_ms"
 for n in streams[1:]:
     print(f"  --streams {streams[0]} / --streams {n} (> 1.0: {n} streams faster): {ratio(base, f'pull_s{n}_ms'):.2f}")
 print(f"  skopeo copy {med('skopeo_copy_ms')} ms, dd+fsync {med('dd_fsync_ms')} ms")
+loaded = lambda r: int(r[base]) + int(r["open_ms"])
+usual = lambda r: int(r["skopeo_copy_ms"]) + int(r["read_ms"])
+print(f"  pull start to a loaded model: daxload pull --streams {streams[0]} then open (new JVM, zero copy) "
+      f"{statistics.median(loaded(r) for r in rows)} ms (open {med('open_ms')} ms); skopeo copy then weights read into "
+      f"memory {statistics.median(usual(r) for r in rows)} ms (read {med('read_ms')} ms); "
+      f"usual/daxload {statistics.median(usual(r) / loaded(r) for r in rows):.2f}")
 PY

@@ -72,8 +72,12 @@ public final class ImagePull {
     public record Resolved(ImageReference reference, ModelPackArtifact.ImageLayer layer) {
     }
 
-    /** How many ranged GETs a pull runs at once unless told otherwise (docs/fleet.md says why this many). */
-    public static final int DEFAULT_STREAMS = 4;
+    /**
+     * How many GETs a pull runs at once unless told otherwise: one. Where the CPU is the limit (a registry on a fast
+     * link) more streams cost more CPU per byte and finish later; they pay where one connection is the limit (a
+     * distant registry, a per-connection rate limit). docs/fleet.md has the numbers.
+     */
+    public static final int DEFAULT_STREAMS = 1;
 
     /**
      * Pulls {@code ref} into {@code target} with {@link #DEFAULT_STREAMS} streams.
