@@ -192,7 +192,13 @@ public final class ImagePull {
         if (!Files.exists(journalPath) && streams == 1) {
             return RangeJournal.inMemory(layer.size(), have);
         }
-        return RangeJournal.open(journalPath, layer.digest(), layer.size(), chunkBytes(layer.size(), streams), have);
+        RangeJournal journal = RangeJournal.open(journalPath, layer.digest(), layer.size(), chunkBytes(layer.size(), streams), have);
+        if (journal.claimedEnd() > have) {
+            // the partial file was replaced or cut short behind the journal's back: believe neither
+            LOG.info("{}: claims bytes up to {} of a partial file of {}; starting again", journalPath, journal.claimedEnd(), have);
+            journal.restart();
+        }
+        return journal;
     }
 
     /**

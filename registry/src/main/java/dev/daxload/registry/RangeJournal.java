@@ -193,6 +193,17 @@ final class RangeJournal implements AutoCloseable {
         return size;
     }
 
+    /** One past the last byte any chunk claims (0 when none claims any). */
+    long claimedEnd() {
+        long end = 0;
+        for (int i = 0; i < reached.length(); i++) {
+            if (reached.get(i) > start(i)) {
+                end = reached.get(i);
+            }
+        }
+        return end;
+    }
+
     /** How many bytes are present in all. */
     long present() {
         return present.get();

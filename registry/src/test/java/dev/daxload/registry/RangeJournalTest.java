@@ -42,13 +42,16 @@ class RangeJournalTest {
             j.wrote(70, 90);
             assertEquals(100, j.contiguous());
             assertEquals(100, j.present());
+            assertEquals(100, j.claimedEnd());
         }
     }
 
     @Test
     void oneSequentialWriteAcrossChunksAdvancesEach() throws Exception {
         try (RangeJournal j = RangeJournal.open(dir.resolve("j"), DIGEST, 100, 30, 0)) {
+            assertEquals(0, j.claimedEnd());
             j.wrote(0, 75);
+            assertEquals(75, j.claimedEnd());
             assertEquals(30, j.reached(0));
             assertEquals(60, j.reached(1));
             assertEquals(75, j.reached(2));
