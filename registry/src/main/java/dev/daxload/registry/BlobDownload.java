@@ -271,6 +271,7 @@ final class BlobDownload {
                             + " bytes the manifest declares; nothing written past them"
                             : ": the registry sent more than the range " + from + "-" + (to - 1) + " asked for"));
                 }
+                hasher.offer(pos, buffer, n);
                 buf.clear().limit(n);
                 while (buf.hasRemaining()) {
                     out.write(buf, pos + buf.position());
