@@ -47,7 +47,7 @@ final class PullCommand implements Callable<Integer> {
         }
         ImageReference ref = ImageReference.parse(reference);
         if (output == null) {
-            Path cached = OciImages.fetch(ref, registry.options(ref, System.in));
+            Path cached = OciImages.fetch(ref, registry.options(ref, System.in), streams);
             spec.commandLine().getOut().println(cached);
             spec.commandLine().getOut().flush();
             return 0;
