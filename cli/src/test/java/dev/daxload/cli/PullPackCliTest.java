@@ -1,0 +1,267 @@
+package dev.daxload.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.daxload.cli.DaxloadCliTest.Run;
+import dev.daxload.image.DaxImage;
+import dev.daxload.manifest.ModelCatalog;
+import dev.daxload.manifest.ModelManifest;
+import dev.daxload.manifest.TensorEntry;
+import dev.daxload.packager.source.Fixtures;
+import dev.daxload.registry.RegistryClient;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * {@code daxload pull --pack} against a real registry (CNCF Distribution, {@link LocalRegistry}): the test pushes
+ * artifacts shaped as modctl pushes them (ModelPack manifest and config, one layer per file, the file's path in
+ * {@code org.cncf.model.filepath}, weights raw or as a one-file tar, config.json as a weight-config layer), pulls them
+ * with {@code --pack}, and compares with {@code pack-model} of the same files and with the reference readers' values
+ * in testdata/expected.json.
+ */
+class PullPackCliTest {
+    static final Path TESTDATA = PackModelCliTest.TESTDATA;
+    static final String WEIGHT = "application/vnd.cncf.model.weight.v1.";
+    static final String CONFIG = "application/vnd.cncf.model.weight.config.v1.";
+    static final byte[] CONFIG_JSON = "{\"architectures\":[\"SileroVad\"],\"hidden_size\":64}\n".getBytes(StandardCharsets.UTF_8);
+
+    @TempDir
+    static Path dir;
+    static LocalRegistry registry;
+    static RegistryClient client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        LocalRegistry.assumeInstalled();
+        registry = LocalRegistry.start(dir.resolve("registry"));
+        client = new RegistryClient(registry.host(), registry.host(), new RegistryClient.Options(true, Optional.empty(), Optional.empty(), 0));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (registry != null) {
+            registry.close();
+        }
+    }
+
+    /** A file pushed as one layer: its media type's suffix ({@code raw}, {@code tar}, or anything else for refusals). */
+    record Layer(String mediaTypePrefix, String suffix, String path, byte[] content) {
+        byte[] blob() throws IOException {
+            return suffix.equals("tar") ? tar(path, content) : content;
+        }
+    }
+
+    /** One file in a tar, as modctl's default (uncompressed) tar layer holds it. */
+    static byte[] tar(String name, byte[] content) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream t = new TarArchiveOutputStream(out)) {
+            t.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            TarArchiveEntry e = new TarArchiveEntry(name);
+            e.setSize(content.length);
+            e.setMode(0644);
+            t.putArchiveEntry(e);
+            t.write(content);
+            t.closeArchiveEntry();
+        }
+        return out.toByteArray();
+    }
+
+    /** Pushes a ModelPack artifact of {@code layers} as modctl does; returns the weight layer's digest. */
+    static String push(String repo, String format, List<Layer> layers) throws Exception {
+        JsonArray descriptors = new JsonArray();
+        JsonArray diffIds = new JsonArray();
+        String weightDigest = null;
+        for (Layer l : layers) {
+            byte[] blob = l.blob();
+            String digest = RegistryCliTest.digest(blob);
+            client.uploadBlob(repo, blob);
+            JsonObject d = new JsonObject();
+            d.addProperty("mediaType", l.mediaTypePrefix() + l.suffix());
+            d.addProperty("digest", digest);
+            d.addProperty("size", blob.length);
+            JsonObject ann = new JsonObject();
+            ann.addProperty("org.cncf.model.filepath", l.path());
+            d.add("annotations", ann);
+            descriptors.add(d);
+            diffIds.add(digest);
+            if (l.mediaTypePrefix().equals(WEIGHT)) {
+                weightDigest = digest;
+            }
+        }
+        JsonObject config = new JsonObject();
+        JsonObject descriptor = new JsonObject();
+        descriptor.addProperty("name", repo);
+        config.add("descriptor", descriptor);
+        JsonObject cfg = new JsonObject();
+        cfg.addProperty("format", format);
+        config.add("config", cfg);
+        JsonObject modelfs = new JsonObject();
+        modelfs.addProperty("type", "layers");
+        modelfs.add("diffIds", diffIds);
+        config.add("modelfs", modelfs);
+        byte[] configBytes = config.toString().getBytes(StandardCharsets.UTF_8);
+        client.uploadBlob(repo, configBytes);
+        JsonObject c = new JsonObject();
+        c.addProperty("mediaType", "application/vnd.cncf.model.config.v1+json");
+        c.addProperty("digest", RegistryCliTest.digest(configBytes));
+        c.addProperty("size", configBytes.length);
+        JsonObject m = new JsonObject();
+        m.addProperty("schemaVersion", 2);
+        m.addProperty("mediaType", "application/vnd.oci.image.manifest.v1+json");
+        m.addProperty("artifactType", "application/vnd.cncf.model.manifest.v1+json");
+        m.add("config", c);
+        m.add("layers", descriptors);
+        client.putManifest(repo, "v1", m.toString().getBytes(StandardCharsets.UTF_8), "application/vnd.oci.image.manifest.v1+json");
+        return weightDigest;
+    }
+
+    static Run pullPack(String repo, Path out) {
+        return DaxloadCliTest.run("pull", "--pack", "-q", "--plain-http", "--name", "m", registry.host() + "/" + repo + ":v1",
+                "-o", out.toString());
+    }
+
+    static JsonObject expected(String fixture) throws IOException {
+        return JsonParser.parseString(Files.readString(TESTDATA.resolve("expected.json"), StandardCharsets.UTF_8))
+                .getAsJsonObject().getAsJsonObject("files").getAsJsonObject(fixture);
+    }
+
+    @ParameterizedTest(name = "{0} as {1}")
+    @CsvSource({"edge-cases.safetensors,raw", "edge-cases.safetensors,tar", "silero-vad.safetensors,raw", "silero-vad.safetensors,tar",
+        "edge-cases.gguf,raw", "edge-cases.gguf,tar", "silero-vad.gguf,raw", "silero-vad.gguf,tar"})
+    void anArtifactPacksToTheImagePackModelGivesAndEveryTensorIsTheReferences(String fixture, String form) throws Exception {
+        byte[] weights = Files.readAllBytes(TESTDATA.resolve(fixture));
+        String repo = "pack/" + fixture.replace('.', '-') + "-" + form;
+        String format = fixture.endsWith(".gguf") ? "gguf" : "safetensors";
+        String digest = push(repo, format, List.of(new Layer(WEIGHT, form, fixture, weights), new Layer(CONFIG, form, "config.json", CONFIG_JSON)));
+        Path out = dir.resolve(repo.replace('/', '-') + ".daxfs");
+        Run r = pullPack(repo, out);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("@sha256:"), "prints the pinned reference: " + r.out());
+
+        // the same files in a directory, packed by pack-model: the same image, byte for byte
+        Path src = Files.createDirectories(dir.resolve("src-" + repo.replace('/', '-')));
+        Files.write(src.resolve(fixture), weights);
+        Files.write(src.resolve("config.json"), CONFIG_JSON);
+        Path ref = dir.resolve(repo.replace('/', '-') + "-pack-model.daxfs");
+        Run p = DaxloadCliTest.run("pack-model", "-q", "--name", "m", src.toString(), "-o", ref.toString());
+        assertEquals(0, p.code(), p.err());
+        assertEquals(-1, Files.mismatch(ref, out), "pull --pack and pack-model give the same image");
+
+        // through the loader: every tensor what the reference reader read
+        JsonObject want = expected(fixture);
+        try (DaxImage img = DaxImage.open(out)) {
+            ModelManifest m = ModelCatalog.load(img, "m");
+            JsonArray tensors = want.getAsJsonArray("tensors");
+            assertEquals(tensors.size(), m.tensors().size(), "tensor count");
+            for (JsonElement x : tensors) {
+                JsonObject t = x.getAsJsonObject();
+                String name = t.get("name").getAsString();
+                TensorEntry e = m.tensor(name).orElseThrow(() -> new AssertionError("no tensor '" + name + "' in the image"));
+                assertEquals(t.get("nbytes").getAsLong(), e.length(), name + " length");
+                byte[] bytes = img.segment().asSlice(e.offset(), e.length()).toArray(ValueLayout.JAVA_BYTE);
+                String sha = Fixtures.imageSha256(t).orElseThrow();
+                assertEquals(sha, Fixtures.sha256(bytes), name + " bytes in the image");
+            }
+            assertTrue(m.files().contains("files/config.json"), "config.json is a side file: " + m.files());
+            assertArrayEquals(CONFIG_JSON, img.content("m/files/config.json").toArray(ValueLayout.JAVA_BYTE));
+        }
+
+        // the weight layer went over the wire once, plus the header prefix(es) read to plan the image
+        long size = form.equals("tar") ? tar(fixture, weights).length : weights.length;
+        long served = registry.bytesServed("GET", digest);
+        assertTrue(served >= size && served <= size + Math.min(size, 64 << 10) * 2,
+                "the registry served " + served + " bytes of a " + size + "-byte layer");
+    }
+
+    /** Files beside {@code target} now: nothing at it, no temporary file left either. */
+    static List<String> beside(Path target) throws IOException {
+        try (Stream<Path> s = Files.list(target.getParent())) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.contains(target.getFileName().toString().replace(".daxfs", "")))
+                    .sorted().toList();
+        }
+    }
+
+    @Test
+    void aFlippedByteInAStoredLayerIsNamedByDigestAndNothingIsWritten() throws Exception {
+        byte[] weights = Files.readAllBytes(TESTDATA.resolve("silero-vad.safetensors"));
+        // a blob of its own (blobs are shared by digest across repositories): the last tensor byte changed
+        weights[weights.length - 1] ^= 0x5a;
+        String digest = push("flip/silero", "safetensors", List.of(new Layer(WEIGHT, "raw", "model.safetensors", weights)));
+        Path data = registry.blobData(digest);
+        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 0x01);
+        }
+        Path outDir = Files.createDirectories(dir.resolve("flip-out"));
+        Path out = outDir.resolve("flipped.daxfs");
+        Run r = pullPack("flip/silero", out);
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains(digest) && r.err().contains("hash to"), r.err());
+        assertFalse(Files.exists(out), "nothing at the target");
+        try (Stream<Path> s = Files.list(outDir)) {
+            assertEquals(List.of(), s.toList(), "nothing beside it");
+        }
+    }
+
+    @Test
+    void aCompressedLayerIsRefusedNamingItsMediaType() throws Exception {
+        byte[] weights = Files.readAllBytes(TESTDATA.resolve("edge-cases.safetensors"));
+        push("gz/edge", "safetensors", List.of(new Layer(WEIGHT, "tar+gzip", "model.safetensors", weights)));
+        Path out = dir.resolve("gz.daxfs");
+        Run r = pullPack("gz/edge", out);
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("application/vnd.cncf.model.weight.v1.tar+gzip") && r.err().contains("gz/edge"), r.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aLayerThatIsNotWeightsDaxloadReadsIsNamedByDigestAndNothingIsWritten() throws Exception {
+        byte[] junk = new byte[5000];
+        java.util.Arrays.fill(junk, (byte) 7);
+        String digest = push("junk/w", "safetensors", List.of(new Layer(WEIGHT, "raw", "model.safetensors", junk)));
+        Path out = dir.resolve("junk.daxfs");
+        Run r = pullPack("junk/w", out);
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains(digest) && r.err().contains("model.safetensors"), r.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void anArtifactThatIsNotModelPackIsRefused() throws Exception {
+        byte[] blob = "x".getBytes(StandardCharsets.UTF_8);
+        client.uploadBlob("other/x", blob);
+        String manifest = """
+                {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example",
+                 "config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":1},
+                 "layers":[{"mediaType":"application/vnd.example.layer","digest":"%s","size":1}]}"""
+                .formatted(RegistryCliTest.digest(blob), RegistryCliTest.digest(blob));
+        client.putManifest("other/x", "v1", manifest.getBytes(StandardCharsets.UTF_8), "application/vnd.oci.image.manifest.v1+json");
+        Path out = dir.resolve("other.daxfs");
+        Run r = pullPack("other/x", out);
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("not a ModelPack artifact") && r.err().contains("application/vnd.example"), r.err());
+        assertFalse(Files.exists(out));
+    }
+}
