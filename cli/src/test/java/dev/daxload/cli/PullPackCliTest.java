@@ -79,6 +79,7 @@ class PullPackCliTest {
             TarArchiveEntry e = new TarArchiveEntry(name);
             e.setSize(content.length);
             e.setMode(0644);
+            e.setModTime(0); // the same bytes, so the same digest, every time
             t.putArchiveEntry(e);
             t.write(content);
             t.closeArchiveEntry();
@@ -263,5 +264,55 @@ class PullPackCliTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("not a ModelPack artifact") && r.err().contains("application/vnd.example"), r.err());
         assertFalse(Files.exists(out));
+    }
+
+    /** A safetensors file with one F32 tensor {@code name} of {@code count} values and a {@code padBytes}-long metadata string. */
+    static byte[] safetensors(String name, int count, int padBytes, float base) {
+        String header = "{\"__metadata__\":{\"pad\":\"" + "p".repeat(padBytes) + "\"},\"" + name
+                + "\":{\"dtype\":\"F32\",\"shape\":[" + count + "],\"data_offsets\":[0," + 4 * count + "]}}";
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + h.length + 4 * count).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h);
+        for (int i = 0; i < count; i++) {
+            b.putFloat(base + i);
+        }
+        return b.array();
+    }
+
+    @Test
+    void aHeaderLongerThanTheFirstRangeIsReadByLongerRangesAndTwoWeightLayersGoIntoOneModel() throws Exception {
+        // 300 KB of metadata: the first 64 KiB range ends inside the header, so a longer range is asked for
+        byte[] a = safetensors("encoder.weight", 70_000, 300_000, 1.5f);
+        byte[] b = safetensors("decoder.weight", 1000, 10, -7f);
+        push("big/header", "safetensors", List.of(new Layer(WEIGHT, "tar", "model-00001-of-00002.safetensors", a),
+                new Layer(WEIGHT, "raw", "model-00002-of-00002.safetensors", b), new Layer(CONFIG, "raw", "config.json", CONFIG_JSON)));
+        Path out = dir.resolve("big-header.daxfs");
+        Run r = pullPack("big/header", out);
+        assertEquals(0, r.code(), r.err());
+        Path src = Files.createDirectories(dir.resolve("src-big-header"));
+        Files.write(src.resolve("model-00001-of-00002.safetensors"), a);
+        Files.write(src.resolve("model-00002-of-00002.safetensors"), b);
+        Files.write(src.resolve("config.json"), CONFIG_JSON);
+        Path ref = dir.resolve("big-header-pack-model.daxfs");
+        Run p = DaxloadCliTest.run("pack-model", "-q", "--name", "m", src.toString(), "-o", ref.toString());
+        assertEquals(0, p.code(), p.err());
+        assertEquals(-1, Files.mismatch(ref, out), "pull --pack and pack-model give the same image");
+        try (DaxImage img = DaxImage.open(out)) {
+            ModelManifest m = ModelCatalog.load(img, "m");
+            TensorEntry enc = m.tensor("encoder.weight").orElseThrow();
+            var seg = img.segment().asSlice(enc.offset(), enc.length());
+            assertEquals(1.5f, seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0));
+            assertEquals(1.5f + 69_999, seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4L * 69_999));
+            TensorEntry dec = m.tensor("decoder.weight").orElseThrow();
+            assertEquals(-7f + 999, img.segment().get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+                    dec.offset() + 4L * 999));
+        }
+        byte[] first = tar("model-00001-of-00002.safetensors", a);
+        long size = first.length;
+        String digest = RegistryCliTest.digest(first);
+        long served = registry.bytesServed("GET", digest);
+        long headerEnd = 512 + 8 + java.nio.ByteBuffer.wrap(a, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        assertEquals(size + (64 << 10) + headerEnd, served,
+                "a 64 KiB range, the range its length names, then the layer once: " + served + " bytes of a " + size + "-byte layer");
     }
 }

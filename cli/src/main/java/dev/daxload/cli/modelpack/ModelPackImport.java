@@ -208,8 +208,21 @@ public final class ModelPackImport {
                     throw new RegistryException(what + ": " + e.getMessage().replace(file.toString(), layer.path()), e);
                 }
             }
-            want = grow(want, layer, what, "its header");
+            want = Math.max(grow(want, layer, what, "its header"), safetensorsHeaderEnd(prefix, start, layer));
         }
+    }
+
+    /**
+     * Where a safetensors header ends in the layer, read from its 8-byte length, so that the next range is the one
+     * needed rather than a guess; 0 when the prefix does not say (a GGUF file, a cut length).
+     */
+    private static long safetensorsHeaderEnd(byte[] prefix, long start, ArtifactLayers.Layer layer) {
+        if (!layer.path().endsWith(".safetensors") || prefix.length < start + 8) {
+            return 0;
+        }
+        long n = java.nio.ByteBuffer.wrap(prefix, (int) start, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        long end = start + 8 + n;
+        return n > 0 && end > 0 && end <= Math.min(layer.size(), MAX_PREFIX) ? end : 0;
     }
 
     private static java.util.Optional<TarMember> findMember(byte[] prefix, ArtifactLayers.Layer layer, String what) throws RegistryException {
