@@ -155,7 +155,9 @@ class PullPackCliTest {
         String format = fixture.endsWith(".gguf") ? "gguf" : "safetensors";
         String digest = push(repo, format, List.of(new Layer(WEIGHT, form, fixture, weights), new Layer(CONFIG, form, "config.json", CONFIG_JSON)));
         Path out = dir.resolve(repo.replace('/', '-') + ".daxfs");
+        long before = servedSettled(digest);
         Run r = pullPack(repo, out);
+        long served = servedSettled(digest) - before; // blobs are shared by digest: other tests' pulls count too
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("@sha256:"), "prints the pinned reference: " + r.out());
 
@@ -189,17 +191,21 @@ class PullPackCliTest {
 
         // the weight layer went over the wire once, plus the header prefix(es) read to plan the image
         long size = form.equals("tar") ? tar(fixture, weights).length : weights.length;
-        long served = registry.bytesServed("GET", digest);
         assertTrue(served >= size && served <= size + Math.min(size, 64 << 10) * 2,
                 "the registry served " + served + " bytes of a " + size + "-byte layer");
     }
 
-    /** Files beside {@code target} now: nothing at it, no temporary file left either. */
-    static List<String> beside(Path target) throws IOException {
-        try (Stream<Path> s = Files.list(target.getParent())) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> n.contains(target.getFileName().toString().replace(".daxfs", "")))
-                    .sorted().toList();
+    /** Bytes served for GETs of {@code digest} once the registry has logged the answers in flight. */
+    static long servedSettled(String digest) throws Exception {
+        long last = registry.bytesServed("GET", digest);
+        int stable = 0;
+        for (int i = 0; i < 40 && stable < 4; i++) {
+            Thread.sleep(50);
+            long now = registry.bytesServed("GET", digest);
+            stable = now == last ? stable + 1 : 0;
+            last = now;
         }
+        return last;
     }
 
     @Test
@@ -314,5 +320,26 @@ class PullPackCliTest {
         long headerEnd = 512 + 8 + java.nio.ByteBuffer.wrap(a, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(size + (64 << 10) + headerEnd, served,
                 "a 64 KiB range, the range its length names, then the layer once: " + served + " bytes of a " + size + "-byte layer");
+    }
+
+    @Test
+    void aFilePathOutsideTheModelIsRefusedAndAHiddenFileIsSkipped() throws Exception {
+        byte[] weights = Files.readAllBytes(TESTDATA.resolve("edge-cases.safetensors"));
+        push("path/escape", "safetensors", List.of(new Layer(WEIGHT, "raw", "model.safetensors", weights),
+                new Layer(CONFIG, "raw", "../../escape.json", CONFIG_JSON)));
+        Path out = dir.resolve("escape.daxfs");
+        Run r = pullPack("path/escape", out);
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("'../../escape.json' is not a relative path inside the model"), r.err());
+        assertFalse(Files.exists(out));
+
+        push("path/hidden", "safetensors", List.of(new Layer(WEIGHT, "raw", "model.safetensors", weights),
+                new Layer("application/vnd.cncf.model.doc.v1.", "raw", ".gitattributes", CONFIG_JSON)));
+        Path hidden = dir.resolve("hidden.daxfs");
+        Run h = pullPack("path/hidden", hidden);
+        assertEquals(0, h.code(), h.err());
+        try (DaxImage img = DaxImage.open(hidden)) {
+            assertEquals(List.of(), ModelCatalog.load(img, "m").files(), "no side files: the hidden one is skipped, as pack-model skips it");
+        }
     }
 }

@@ -92,6 +92,9 @@ public final class ArtifactLayers {
                 throw new RegistryException(at + " (" + digest + "): no " + FILEPATH + " annotation (the file's path in the model)");
             }
             checkPath(path, at + " (" + digest + ") " + FILEPATH);
+            if (hidden(path)) {
+                continue; // pack-model skips hidden files (.gitattributes, .cache) too
+            }
             out.add(new Layer(digest, size, path, weight, tar));
         }
         if (out.stream().noneMatch(Layer::weight)) {
@@ -103,11 +106,20 @@ public final class ArtifactLayers {
     /** A relative path inside the model: no leading '/', no '.' or '..' parts, no empty parts. */
     static void checkPath(String path, String what) throws RegistryException {
         for (String part : path.split("/", -1)) {
-            if (part.isEmpty() || part.equals(".") || part.equals("..") || part.startsWith(".") || part.indexOf('\0') >= 0) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..") || part.indexOf('\0') >= 0) {
                 throw new RegistryException(what + ": '" + path + "' is not a relative path inside the model"
-                        + " (no leading '/', no empty, hidden, '.' or '..' parts)");
+                        + " (no leading '/', no empty, '.' or '..' parts)");
             }
         }
+    }
+
+    private static boolean hidden(String path) {
+        for (String part : path.split("/")) {
+            if (part.startsWith(".")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String string(JsonObject o, String key) {
