@@ -342,4 +342,27 @@ class PullPackCliTest {
             assertEquals(List.of(), ModelCatalog.load(img, "m").files(), "no side files: the hidden one is skipped, as pack-model skips it");
         }
     }
+
+    @Test
+    void aShardedSafetensorsModelWithItsIndexPacksAsPackModelPacksTheDirectory() throws Exception {
+        Path sharded = TESTDATA.resolve("sharded");
+        List<Layer> layers = new java.util.ArrayList<>();
+        for (String f : List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")) {
+            layers.add(new Layer(WEIGHT, "tar", f, Files.readAllBytes(sharded.resolve(f))));
+        }
+        layers.add(new Layer(CONFIG, "raw", "model.safetensors.index.json", Files.readAllBytes(sharded.resolve("model.safetensors.index.json"))));
+        push("pack/sharded", "safetensors", layers);
+        Path out = dir.resolve("sharded.daxfs");
+        Run r = pullPack("pack/sharded", out);
+        assertEquals(0, r.code(), r.err());
+        Path ref = dir.resolve("sharded-pack-model.daxfs");
+        Run p = DaxloadCliTest.run("pack-model", "-q", "--name", "m", sharded.toString(), "-o", ref.toString());
+        assertEquals(0, p.code(), p.err());
+        assertEquals(-1, Files.mismatch(ref, out), "pull --pack and pack-model give the same image");
+        JsonObject index = expected("sharded/model.safetensors.index.json");
+        try (DaxImage img = DaxImage.open(out)) {
+            ModelManifest m = ModelCatalog.load(img, "m");
+            assertEquals(index.getAsJsonObject("weight_map").size(), m.tensors().size(), "every tensor of the index");
+        }
+    }
 }
