@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # daxload pull --pack of a ModelPack artifact (one raw safetensors weight layer and a config.json layer, as modctl
 # pushes them) from a registry on loopback, against the usual way to the same image: fetch the layer to a file
-# (curl, then sync) and pack-model it. Rounds alternate the two; both images are fsynced before their rename, and
+# (curl, then sync, then sha256sum: the digest check any pull makes) and pack-model it. Rounds alternate the two; both images are fsynced before their rename, and
 # the two images are compared byte for byte.
 #   cli/bench/pull-pack.sh SIZE_GB [ROUNDS]      e.g. cli/bench/pull-pack.sh 1 3
 # Needs docker-registry, curl and python3; uses bin/daxload (built on first use). Leaves nothing behind.
@@ -51,7 +51,7 @@ upload() {  # monolithic blob upload; prints the digest
   local loc
   loc=$(curl -fsS -D - -o /dev/null -X POST "http://$host/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
   case "$loc" in http*) ;; *) loc="http://$host$loc";; esac
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$loc&digest=$d"
+  curl -fsS -o /dev/null -H "Content-Type: application/octet-stream" -T "$1" "$loc&digest=$d"  # -T streams the file
   echo "$d"
 }
 weights=$(upload "$work/model.safetensors")
@@ -81,6 +81,8 @@ for r in $(seq "$rounds"); do
   curl -fsS -o "$work/fetched/model.safetensors" "http://$host/v2/$repo/blobs/$weights"
   curl -fsS -o "$work/fetched/config.json" "http://$host/v2/$repo/blobs/$config"
   sync -f "$work/fetched/model.safetensors"
+  # a pull checks what it fetched (skopeo, modctl, ORAS do): the layer's digest
+  [ "sha256:$(sha256sum "$work/fetched/model.safetensors" | cut -d' ' -f1)" = "$weights" ] || { echo "pull-pack: fetched layer differs" >&2; exit 1; }
   t2=$(ms)
   /usr/bin/time -f '%e %U %S' -o "$work/time2.txt" "$daxload" pack-model -q --name synthetic "$work/fetched" -o "$work/packed.daxfs"
   t3=$(ms)
@@ -96,7 +98,7 @@ size = int(sys.argv[2])
 med = lambda k: statistics.median(int(r[k]) for r in rows)
 usual = lambda r: int(r["fetch_ms"]) + int(r["pack_model_ms"])
 print(f"weights {size / 2**30:.2f} GiB, {len(rows)} rounds (medians), load average {open('/proc/loadavg').read().split()[0]} at the end:")
-print(f"  pull --pack {med('pull_pack_ms')} ms (CPU {med('pull_pack_cpu_ms')} ms); fetch + sync {med('fetch_ms')} ms then pack-model "
+print(f"  pull --pack {med('pull_pack_ms')} ms (CPU {med('pull_pack_cpu_ms')} ms); fetch + sync + sha256sum {med('fetch_ms')} ms then pack-model "
       f"{med('pack_model_ms')} ms (CPU {med('pack_model_cpu_ms')} ms, curl's not counted)")
 print(f"  (fetch + pack-model) / pull --pack: {statistics.median(usual(r) / int(r['pull_pack_ms']) for r in rows):.2f}; "
       f"disk written: pull --pack {size / 2**30:.2f} GiB (the image), the usual way {2 * size / 2**30:.2f} GiB (file, then image)")
