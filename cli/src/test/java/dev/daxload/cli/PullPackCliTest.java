@@ -365,4 +365,28 @@ class PullPackCliTest {
             assertEquals(index.getAsJsonObject("weight_map").size(), m.tensors().size(), "every tensor of the index");
         }
     }
+
+    @Test
+    void aManifestThatMisstatesALayersSizeIsRefusedNamingTheLayer() throws Exception {
+        byte[] weights = Files.readAllBytes(TESTDATA.resolve("silero-vad.gguf"));
+        String digest = RegistryCliTest.digest(weights);
+        client.uploadBlob("size/gguf", weights);
+        byte[] config = "{}".getBytes(StandardCharsets.UTF_8);
+        client.uploadBlob("size/gguf", config);
+        for (long declared : new long[] {weights.length - 1L, weights.length + 4096L}) {
+            String manifest = """
+                    {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+                     "artifactType":"application/vnd.cncf.model.manifest.v1+json",
+                     "config":{"mediaType":"application/vnd.cncf.model.config.v1+json","digest":"%s","size":%d},
+                     "layers":[{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"%s","size":%d,
+                                "annotations":{"org.cncf.model.filepath":"model.gguf"}}]}"""
+                    .formatted(RegistryCliTest.digest(config), config.length, digest, declared);
+            client.putManifest("size/gguf", "v1", manifest.getBytes(StandardCharsets.UTF_8), "application/vnd.oci.image.manifest.v1+json");
+            Path out = dir.resolve("size-" + declared + ".daxfs");
+            Run r = pullPack("size/gguf", out);
+            assertEquals(1, r.code(), "declared " + declared + " of " + weights.length);
+            assertTrue(r.err().contains(digest), r.err());
+            assertFalse(Files.exists(out));
+        }
+    }
 }

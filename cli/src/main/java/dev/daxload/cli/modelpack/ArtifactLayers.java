@@ -39,7 +39,7 @@ public final class ArtifactLayers {
      *                           artifact of weight files daxload can stream
      */
     public static List<Layer> of(RegistryClient.FetchedManifest fetched, ImageReference ref) throws RegistryException {
-        String where = ref + " (" + fetched.digest() + ")";
+        String where = ref.digest().isPresent() ? ref.toString() : ref + " (" + fetched.digest() + ")";
         JsonObject m;
         try {
             m = JsonParser.parseString(new String(fetched.body(), StandardCharsets.UTF_8)).getAsJsonObject();
