@@ -389,4 +389,42 @@ class PullPackCliTest {
             assertFalse(Files.exists(out));
         }
     }
+
+    /** A GGUF v3 file: one string key of {@code padBytes} bytes and one F32 tensor "w" of 8 values. */
+    static byte[] gguf(int padBytes) {
+        byte[] key = "general.pad".getBytes(StandardCharsets.UTF_8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(padBytes + 4096).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put("GGUF".getBytes(StandardCharsets.US_ASCII)).putInt(3).putLong(1).putLong(1);
+        b.putLong(key.length).put(key).putInt(8).putLong(padBytes).put("q".repeat(padBytes).getBytes(StandardCharsets.US_ASCII));
+        b.putLong(1).put((byte) 'w').putInt(1).putLong(8).putInt(0).putLong(0);
+        b.position((b.position() + 31) / 32 * 32);
+        for (int i = 0; i < 8; i++) {
+            b.putFloat(0.25f * i);
+        }
+        return java.util.Arrays.copyOf(b.array(), b.position());
+    }
+
+    @Test
+    void aGgufHeaderLongerThanTheFirstRangeIsReadByLongerRanges() throws Exception {
+        byte[] weights = gguf(200_000); // the first 64 KiB range ends inside the key/values, the next (256 KiB) holds them
+        String digest = push("big/gguf", "gguf", List.of(new Layer(WEIGHT, "raw", "model.gguf", weights)));
+        Path out = dir.resolve("big-gguf.daxfs");
+        long before = servedSettled(digest);
+        Run r = pullPack("big/gguf", out);
+        long served = servedSettled(digest) - before;
+        assertEquals(0, r.code(), r.err());
+        Path src = Files.createDirectories(dir.resolve("src-big-gguf"));
+        Files.write(src.resolve("model.gguf"), weights);
+        Path ref = dir.resolve("big-gguf-pack-model.daxfs");
+        Run p = DaxloadCliTest.run("pack-model", "-q", "--name", "m", src.toString(), "-o", ref.toString());
+        assertEquals(0, p.code(), p.err());
+        assertEquals(-1, Files.mismatch(ref, out), "pull --pack and pack-model give the same image");
+        try (DaxImage img = DaxImage.open(out)) {
+            TensorEntry w = ModelCatalog.load(img, "m").tensor("w").orElseThrow();
+            assertEquals(0.25f * 7, img.segment().get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+                    w.offset() + 28));
+        }
+        assertEquals(weights.length + (64 << 10) + Math.min(weights.length, 256 << 10), served,
+                "a 64 KiB range, a 256 KiB range, then the layer once");
+    }
 }
