@@ -34,8 +34,8 @@ final class PullCommand implements Callable<Integer> {
                     + "1: one GET, bytes in order)")
     int streams;
 
-    @Option(names = "--pack", description = "REF is a ModelPack artifact of safetensors or GGUF weight files (modctl's,"
-            + " Docker Model Runner's): pack them into a DAXFS image at OUT as their layers stream, as pack-model packs"
+    @Option(names = "--pack", description = "REF is a ModelPack artifact of safetensors or GGUF weight files (as modctl"
+            + " pushes them, raw or tar layers): pack them into a DAXFS image at OUT as their layers stream, as pack-model packs"
             + " a directory of them; config, doc and code layers become side files")
     boolean pack;
 
