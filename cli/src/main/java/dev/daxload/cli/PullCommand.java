@@ -29,6 +29,20 @@ final class PullCommand implements Callable<Integer> {
             description = "the image file to write (default: the shared cache; its path is printed)")
     Path output;
 
+    @Option(names = "--streams", paramLabel = "N", defaultValue = "" + ImagePull.DEFAULT_STREAMS,
+            description = "ranged GETs at once, each written at its place in the file (default: ${DEFAULT-VALUE}; "
+                    + "1: one GET, bytes in order)")
+    int streams;
+
+    @Option(names = "--pack", description = "REF is a ModelPack artifact of safetensors or GGUF weight files (as modctl"
+            + " pushes them, raw or tar layers): pack them into a DAXFS image at OUT as their layers stream, as pack-model packs"
+            + " a directory of them; config, doc and code layers become side files")
+    boolean pack;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "with --pack: the model's name in the image (default: the"
+            + " repository's last part)")
+    String name;
+
     @Mixin
     RegistryOptions registry;
 
@@ -37,20 +51,49 @@ final class PullCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (streams < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--streams: " + streams + " (at least 1)");
+        }
         ImageReference ref = ImageReference.parse(reference);
+        if (pack) {
+            return pack(ref);
+        }
+        if (name != null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--name goes with --pack");
+        }
         if (output == null) {
-            Path cached = OciImages.fetch(ref, registry.options(ref, System.in));
+            Path cached = OciImages.fetch(ref, registry.options(ref, System.in), streams);
             spec.commandLine().getOut().println(cached);
             spec.commandLine().getOut().flush();
             return 0;
         }
         ImagePull.Result r;
         try (ProgressBar bar = new ProgressBar("pulling", quiet)) {
-            r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress);
+            r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress, streams);
         }
         if (!quiet) {
             spec.commandLine().getErr().printf("%s: %s, %s%s%n", r.target(), r.imageDigest(), Sizes.human(r.imageBytes()),
                     r.resumedFrom() > 0 ? " (resumed at " + Sizes.human(r.resumedFrom()) + ")" : "");
+        }
+        spec.commandLine().getOut().println(r.reference());
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+
+    private int pack(ImageReference ref) throws Exception {
+        if (output == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--pack needs -o OUT (the image to write)");
+        }
+        String model = name != null ? name : ref.repository().substring(ref.repository().lastIndexOf('/') + 1);
+        dev.daxload.cli.modelpack.ModelPackImport.Result r;
+        try (ProgressBar bar = new ProgressBar("packing", quiet)) {
+            r = dev.daxload.cli.modelpack.ModelPackImport.pull(ref, model, output, registry.client(ref, System.in),
+                    new dev.daxload.packager.image.ImageWriter().progress(bar), ImageOutput::validate);
+        }
+        if (!quiet) {
+            spec.commandLine().getErr().printf("%s: model %s, %d tensors from %d weight layers, %s%s%n", output, model, r.tensors(),
+                    r.weightLayers(), Sizes.human(r.layout().size()),
+                    r.leftOut().isEmpty() ? "" : "; left out (the same weights in another format): " + String.join(", ", r.leftOut()));
         }
         spec.commandLine().getOut().println(r.reference());
         spec.commandLine().getOut().flush();

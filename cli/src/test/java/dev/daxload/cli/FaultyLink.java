@@ -29,9 +29,14 @@ final class FaultyLink implements AutoCloseable {
             return false;
         }
 
-        /** Bytes per second for answers (0: as fast as it goes). */
+        /** Bytes per second for answers, per connection (0: as fast as it goes). */
         default long bytesPerSecond() {
             return 0;
+        }
+
+        /** Whether to drop the {@code Range} header of blob GETs (a registry or proxy that does not serve ranges). */
+        default boolean ignoreRanges() {
+            return false;
         }
     }
 
@@ -39,6 +44,7 @@ final class FaultyLink implements AutoCloseable {
     private final int upstreamPort;
     private final Fault fault;
     private final AtomicInteger blobGets = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong blobBytes = new java.util.concurrent.atomic.AtomicLong();
     private final Thread acceptor;
 
     FaultyLink(int upstreamPort, Fault fault) throws IOException {
@@ -54,6 +60,11 @@ final class FaultyLink implements AutoCloseable {
 
     int blobGets() {
         return blobGets.get();
+    }
+
+    /** Bytes passed to the client in answers to blob GETs so far (headers included), over every connection. */
+    long blobBytes() {
+        return blobBytes.get();
     }
 
     private void accept() {
@@ -82,6 +93,9 @@ final class FaultyLink implements AutoCloseable {
                         .getBytes(StandardCharsets.US_ASCII));
                 return;
             }
+            if (blobGet && fault.ignoreRanges()) {
+                head = head.replaceAll("(?im)^range:.*\r\n", "");
+            }
             String forwarded = head.replaceAll("(?im)^connection:.*\r\n", "")
                     .replaceFirst("\r\n\r\n$", "\r\nConnection: close\r\n\r\n");
             upstream.getOutputStream().write(forwarded.getBytes(StandardCharsets.ISO_8859_1));
@@ -101,6 +115,9 @@ final class FaultyLink implements AutoCloseable {
                 }
                 toClient.write(buf, 0, r);
                 sent += r;
+                if (blobGet) {
+                    blobBytes.addAndGet(r);
+                }
                 if (rate > 0) {
                     long due = t0 + sent * 1_000_000_000L / rate;
                     long wait = due - System.nanoTime();

@@ -33,10 +33,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ImagePull {
     private static final Logger LOG = LoggerFactory.getLogger(ImagePull.class);
-    private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
     private static final String PARTIAL_SUFFIX = ".daxload-pull";
-    /** Stream failures in a row (each resumed from the last byte written) before a pull gives up. */
-    private static final int STREAM_ATTEMPTS = 5;
+    private static final String JOURNAL_SUFFIX = ".daxload-pull-ranges";
 
     /**
      * What a pull did.
@@ -75,77 +73,79 @@ public final class ImagePull {
     }
 
     /**
-     * Pulls {@code ref} into {@code target}.
+     * How many GETs a pull runs at once unless told otherwise: one. Where the CPU is the limit (a registry on a fast
+     * link) more streams cost more CPU per byte and finish later; they pay where one connection is the limit (a
+     * distant registry, a per-connection rate limit). docs/fleet.md has the numbers.
+     */
+    public static final int DEFAULT_STREAMS = 1;
+
+    /**
+     * Pulls {@code ref} into {@code target} with {@link #DEFAULT_STREAMS} streams.
      *
      * @param progress bytes of the image present so far (resumed bytes included)
      * @throws IOException naming the reference and digest; nothing is at {@code target} unless it was there before
      */
     public static Result pull(ImageReference ref, Path target, RegistryClient client, Progress progress) throws IOException {
+        return pull(ref, target, client, progress, DEFAULT_STREAMS);
+    }
+
+    /**
+     * Pulls {@code ref} into {@code target}, with up to {@code streams} ranged GETs at once. With one stream the bytes
+     * arrive in order and the partial file's size says what it holds; with more, a journal beside it
+     * ({@link #journalPath}) says which chunks are there, so a pull killed either way resumes with what is missing.
+     *
+     * @param progress bytes of the image present so far (resumed bytes included)
+     * @throws IOException naming the reference and digest; nothing is at {@code target} unless it was there before
+     */
+    public static Result pull(ImageReference ref, Path target, RegistryClient client, Progress progress, int streams)
+            throws IOException {
+        if (streams < 1) {
+            throw new IllegalArgumentException("streams: " + streams + " (at least 1)");
+        }
         Path destination = destinationOf(target);
         Resolved resolved = resolve(ref, client);
         ModelPackArtifact.ImageLayer layer = resolved.layer();
         String what = resolved.reference() + " (layer " + layer.digest() + ")";
         Path partial = partialPath(destination, layer.digest());
-        removeOtherPartials(destination, partial);
-        long resumedFrom = 0;
-        long received = 0;
+        Path journalPath = journalPath(partial);
+        removeOtherPartials(destination, partial, journalPath);
+        long resumedFrom;
+        long received;
         long t0 = System.nanoTime();
         long tReceived;
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
-            MessageDigest md = Digests.sha256();
-            long have = out.size();
-            if (have > layer.size()) {
-                out.truncate(0);
-                have = 0;
+            RangeJournal journal = openJournal(journalPath, layer, out, streams);
+            resumedFrom = journal.present();
+            if (resumedFrom > 0) {
+                LOG.info("{}: resuming with {} of {} bytes present ({})", what, resumedFrom, layer.size(), partial);
             }
-            if (have > 0) {
-                Digests.update(md, BlobSource.of(out, have));
-                resumedFrom = have;
-                LOG.info("{}: resuming at byte {} of {} ({})", what, have, layer.size(), partial);
-            }
-            progress.bytes(have, layer.size());
-            long pos = have;
-            int failures = 0;
-            WriteBehind flusher = new WriteBehind(out, have);
-            while (pos < layer.size()) {
-                long before = pos;
-                try {
-                    pos = stream(client, resolved, out, md, pos, what, (done, total) -> {
-                        flusher.written(done);
-                        progress.bytes(done, total);
-                    });
-                } catch (RegistryException e) {
-                    // the registry broke the protocol (more bytes than declared, a wrong range): what it sent is not kept
-                    out.close();
-                    Files.deleteIfExists(partial);
-                    throw e;
-                } catch (IOException e) {
-                    if (isDiskFull(e)) {
-                        throw new RegistryException(what + ": " + destination.getParent() + " is full at byte " + pos + " of "
-                                + layer.size() + "; nothing at " + destination + "; the " + pos + " bytes received are kept in "
-                                + partial + " for the next pull (delete it to free the space)", e);
-                    }
-                    if (++failures >= STREAM_ATTEMPTS) {
-                        throw new RegistryException(what + ": the transfer broke " + failures + " times, last at byte " + pos
-                                + " of " + layer.size() + " (" + e.getMessage() + "); nothing at " + destination
-                                + "; pull again to resume from " + partial, e);
-                    }
-                    LOG.warn("{}: transfer broke at byte {} ({}), resuming", what, pos, e.toString());
-                    pos = out.size();
-                }
-                received += Math.max(0, pos - before);
-                if (pos > before) {
-                    failures = 0;
-                }
-            }
-            String got = Digests.of(md);
-            if (!got.equals(layer.digest())) {
+            progress.bytes(resumedFrom, layer.size());
+            BlobDownload.Outcome got;
+            WriteBehind flusher = new WriteBehind(out, journal.contiguous());
+            try {
+                got = new BlobDownload(client, resolved.reference().repository(), layer.digest(), layer.size(), partial, out,
+                        journal, what, progress, flusher).run(streams);
+            } catch (BlobDownload.Kept e) {
+                journal.close();
+                throw new RegistryException(e.getMessage() + "; nothing at " + destination, e.getCause());
+            } catch (IOException | RuntimeException e) {
+                // the registry broke the protocol (more bytes than declared, a wrong range): what it sent is not kept
+                journal.delete();
                 out.close();
                 Files.deleteIfExists(partial);
-                throw new RegistryException(what + ": the bytes received hash to " + got + ", not " + layer.digest()
+                throw e;
+            }
+            received = got.received();
+            if (!got.digest().equals(layer.digest())) {
+                journal.delete();
+                out.close();
+                Files.deleteIfExists(partial);
+                throw new RegistryException(what + ": the bytes received hash to " + got.digest() + ", not " + layer.digest()
                         + " (the registry's copy is corrupt or was changed); nothing at " + destination);
             }
+            // every byte is there and hashes right: from here on the partial file alone says so (its size is the blob's)
+            journal.delete();
             tReceived = System.nanoTime();
             flusher.finish();
             // the last flush to the disk and the check of every tensor (reads from the page cache) overlap
@@ -178,45 +178,35 @@ public final class ImagePull {
     }
 
     /**
-     * Streams from {@code pos} until the blob ends; returns the position reached. A registry that ignores the range
-     * restarts the file; one that sends more than the manifest declares is refused.
+     * What the partial file holds. A journal beside it (a pull with several streams left it) says; without one, the
+     * file is a prefix of the blob (one stream wrote it in order). One stream with no journal keeps none: its file's
+     * size will say; several get a journal of chunks made from that prefix.
      */
-    private static long stream(RegistryClient client, Resolved resolved, FileChannel out, MessageDigest md, long pos,
-                               String what, Progress progress) throws IOException {
-        ModelPackArtifact.ImageLayer layer = resolved.layer();
-        HttpResponse<InputStream> r = client.openBlob(resolved.reference().repository(), layer.digest(), pos);
-        try (InputStream in = r.body()) {
-            if (r.statusCode() == 206) {
-                String range = r.headers().firstValue("Content-Range").orElse("");
-                Matcher m = CONTENT_RANGE.matcher(range);
-                if (!m.matches() || Long.parseLong(m.group(1)) != pos) {
-                    throw new RegistryException(what + ": asked for bytes from " + pos + ", the registry sent range '" + range + "'");
-                }
-            } else if (pos > 0) {
-                LOG.info("{}: the registry ignored the range; starting again from byte 0", what);
-                out.truncate(0);
-                md.reset();
-                pos = 0;
-            }
-            byte[] chunk = new byte[1 << 20];
-            ByteBuffer buf = ByteBuffer.wrap(chunk);
-            while (true) {
-                int n = in.read(chunk);
-                if (n < 0) {
-                    return pos;
-                }
-                if (pos + n > layer.size()) {
-                    throw new RegistryException(what + ": the registry sent more than the " + layer.size()
-                            + " bytes the manifest declares; nothing written past them");
-                }
-                buf.clear().limit(n);
-                while (buf.hasRemaining()) {
-                    pos += out.write(buf, pos);
-                }
-                md.update(chunk, 0, n);
-                progress.bytes(pos, layer.size());
-            }
+    private static RangeJournal openJournal(Path journalPath, ModelPackArtifact.ImageLayer layer, FileChannel out,
+                                            int streams) throws IOException {
+        long have = out.size();
+        if (have > layer.size()) {
+            out.truncate(0);
+            have = 0;
         }
+        if (!Files.exists(journalPath) && streams == 1) {
+            return RangeJournal.inMemory(layer.size(), have);
+        }
+        RangeJournal journal = RangeJournal.open(journalPath, layer.digest(), layer.size(), chunkBytes(layer.size(), streams), have);
+        if (journal.claimedEnd() > have) {
+            // the partial file was replaced or cut short behind the journal's back: believe neither
+            LOG.info("{}: claims bytes up to {} of a partial file of {}; starting again", journalPath, journal.claimedEnd(), have);
+            journal.restart();
+        }
+        return journal;
+    }
+
+    /**
+     * Bytes per ranged GET with several streams: about four chunks per stream, so the gap-free end (which the hash
+     * follows) trails the transfer by a few chunks, clamped to 8-64 MiB (fewer requests for big images).
+     */
+    static long chunkBytes(long size, int streams) {
+        return Math.max(8L << 20, Math.min(64L << 20, size / (4L * streams)));
     }
 
     /** Opens the image the way a loader will and checks every tensor of every model against its checksum. */
@@ -269,23 +259,25 @@ public final class ImagePull {
         return destination.resolveSibling("." + destination.getFileName() + "." + hex + PARTIAL_SUFFIX);
     }
 
+    /** The journal of a pull with several streams: which chunks of {@code partial} are there ({@link RangeJournal}). */
+    public static Path journalPath(Path partial) {
+        String name = partial.getFileName().toString();
+        return partial.resolveSibling(name.substring(0, name.length() - PARTIAL_SUFFIX.length()) + JOURNAL_SUFFIX);
+    }
+
     /** Partials of other digests for the same target are from pulls of other versions: they will never be resumed. */
-    private static void removeOtherPartials(Path destination, Path keep) {
+    private static void removeOtherPartials(Path destination, Path keep, Path keepJournal) {
         String prefix = "." + destination.getFileName() + ".";
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(destination.getParent(),
-                p -> p.getFileName().toString().startsWith(prefix) && p.getFileName().toString().endsWith(PARTIAL_SUFFIX))) {
+                p -> p.getFileName().toString().startsWith(prefix) && (p.getFileName().toString().endsWith(PARTIAL_SUFFIX)
+                        || p.getFileName().toString().endsWith(JOURNAL_SUFFIX)))) {
             for (Path p : ds) {
-                if (!p.equals(keep)) {
+                if (!p.equals(keep) && !p.equals(keepJournal)) {
                     Files.deleteIfExists(p);
                 }
             }
         } catch (IOException e) {
             LOG.debug("could not clean old partial pulls beside {}: {}", destination, e.toString());
         }
-    }
-
-    private static boolean isDiskFull(IOException e) {
-        String m = String.valueOf(e.getMessage());
-        return m.contains("No space left") || m.contains("Disk quota");
     }
 }

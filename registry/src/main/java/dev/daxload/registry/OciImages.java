@@ -44,6 +44,16 @@ public final class OciImages {
      * @throws IOException naming the reference (and digest) when it cannot be resolved, pulled or checked
      */
     public static Path fetch(ImageReference ref, RegistryClient.Options options) throws IOException {
+        return fetch(ref, options, ImagePull.DEFAULT_STREAMS);
+    }
+
+    /**
+     * The cached image {@code ref} names, pulled first when it is not cached, with up to {@code streams} ranged GETs
+     * at once (see {@link ImagePull#pull(ImageReference, Path, RegistryClient, Progress, int)}).
+     *
+     * @throws IOException naming the reference (and digest) when it cannot be resolved, pulled or checked
+     */
+    public static Path fetch(ImageReference ref, RegistryClient.Options options, int streams) throws IOException {
         Path cache = cacheDirectory();
         Path blobs = Files.createDirectories(cache.resolve("blobs").resolve("sha256"));
         Path manifests = Files.createDirectories(cache.resolve("manifests").resolve("sha256"));
@@ -69,7 +79,7 @@ public final class OciImages {
                 return image; // another process pulled it while this one waited
             }
             LOG.info("{}: pulling {} into {}", resolved.reference(), layer, image);
-            ImagePull.pull(resolved.reference(), image, client, Progress.NONE);
+            ImagePull.pull(resolved.reference(), image, client, Progress.NONE, streams);
             try {
                 Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("r--r--r--"));
             } catch (UnsupportedOperationException | IOException e) {

@@ -219,8 +219,19 @@ public final class RegistryClient {
      * {@code from}, or 200 with the whole blob when the registry ignores ranges: the caller looks.
      */
     public HttpResponse<InputStream> openBlob(String repository, String digest, long from) throws IOException {
+        return openBlob(repository, digest, from, -1);
+    }
+
+    /**
+     * Opens bytes {@code from} to {@code to} (exclusive; -1: to the end) of blob {@code digest}: a {@code Range}
+     * request unless the whole blob is asked for. The caller checks the answer's status and {@code Content-Range}.
+     */
+    public HttpResponse<InputStream> openBlob(String repository, String digest, long from, long to) throws IOException {
         HttpResponse<InputStream> r = send(() -> {
             HttpRequest.Builder b = request(repository + "/blobs/" + digest).GET();
+            if (to >= 0) {
+                return b.header("Range", "bytes=" + from + "-" + (to - 1));
+            }
             return from > 0 ? b.header("Range", "bytes=" + from + "-") : b;
         }, HttpResponse.BodyHandlers.ofInputStream(), "GET blob " + digest);
         if (r.statusCode() != 200 && r.statusCode() != 206) {

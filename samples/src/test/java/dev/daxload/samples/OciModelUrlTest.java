@@ -92,6 +92,38 @@ class OciModelUrlTest {
     }
 
     @Test
+    void streamsInTheUrlPullsWithThatManyRangedGets() throws Exception {
+        // an image of its own (its last byte of padding changed), so the cache cannot answer
+        Path variant = tmp.resolve("minilm-streams.daxfs");
+        Files.copy(tmp.resolve("minilm.daxfs"), variant);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(variant.toFile(), "rw")) {
+            f.seek(f.length() - 1);
+            f.write(0x44);
+        }
+        ImageReference ref = ImageReference.parse(registry.host() + "/models/minilm-streams:v1");
+        RegistryClient client = RegistryClient.of(ref, new RegistryClient.Options(true, Optional.empty(), Optional.empty(), 0));
+        ImagePush.Result p = ImagePush.push(variant, ref, client, ImagePush.DEFAULT_CHUNK_BYTES, Progress.NONE);
+        String url = "oci://" + p.reference().toString().replace(":v1@", "@") + "?model=minilm&prepacking=false&plain-http=true&streams=4";
+        try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(modelDir.resolve("all-minilm-l6-v2-tokenizer.json"))) {
+            SentenceEmbeddingTranslator translator = new SentenceEmbeddingTranslator(tokenizer, true);
+            try (ZooModel<String, float[]> model = load(url, translator);
+                 Predictor<String, float[]> predictor = model.newPredictor()) {
+                assertEquals(384, predictor.predict(MiniLmDemo.SENTENCES.get(0)).length);
+            }
+            long size = Files.size(variant);
+            long chunk = 8 << 20; // ImagePull.chunkBytes for an image this small
+            assertEquals((size + chunk - 1) / chunk, registry.requests("GET", "/blobs/" + p.imageDigest()), "one ranged GET per chunk");
+            assertEquals(size, registry.bytesServed("GET", "/blobs/" + p.imageDigest()), "every byte once");
+            Exception bad = assertThrows(Exception.class, () -> load(url.replace("streams=4", "streams=0"), translator));
+            StringBuilder messages = new StringBuilder();
+            for (Throwable t = bad; t != null; t = t.getCause()) {
+                messages.append(t).append('\n');
+            }
+            assertTrue(messages.toString().contains("streams must be"), messages.toString());
+        }
+    }
+
+    @Test
     void aReferenceThatDoesNotExistIsModelNotFoundFromLoadModel() throws Exception {
         Criteria<String, float[]> criteria = Criteria.builder().setTypes(String.class, float[].class)
                 .optModelUrls("oci://" + registry.host() + "/models/minilm:nope?model=minilm&plain-http=true")

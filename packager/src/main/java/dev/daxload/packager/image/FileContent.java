@@ -25,6 +25,16 @@ public interface FileContent {
     /** A description for messages: a path, a path and a range. */
     String describe();
 
+    /**
+     * Where this content's bytes come in the order the writer writes files: ascending, ties in inode order.
+     * Contents that can be read at any time say 0; one read from a stream in a single pass (a registry
+     * layer, say) gives its place in that stream, so the stream never has to go back. The layout does not
+     * depend on it: only the order of the writes.
+     */
+    default long writeOrder() {
+        return 0;
+    }
+
     /** The whole of a file, as it is when the image is written. */
     static FileContent of(Path file, long size) {
         return range(file, 0, size);

@@ -229,12 +229,18 @@ public final class ImageWriter {
         try (DataCopier copier = new DataCopier(ch)) {
             long written = 0;
             progress.progress(0, totalFileBytes);
+            List<RegularFile> files = new ArrayList<>();
             for (Placed p : placed) {
                 if (p.node instanceof RegularFile f && dataOffset.containsKey(f)) {
-                    writeFile(copier, f, STATIC_BASE_OFFSET + dataOffset.get(f));
-                    written += f.content().size();
-                    progress.progress(written, totalFileBytes);
+                    files.add(f);
                 }
+            }
+            // stable: contents that do not care keep inode order; streamed ones come in their stream's order
+            files.sort(java.util.Comparator.comparingLong(f -> f.content().writeOrder()));
+            for (RegularFile f : files) {
+                writeFile(copier, f, STATIC_BASE_OFFSET + dataOffset.get(f));
+                written += f.content().size();
+                progress.progress(written, totalFileBytes);
             }
             for (RegularFile f : late) {
                 ((FileContent.Late) f.content()).produce(layout);

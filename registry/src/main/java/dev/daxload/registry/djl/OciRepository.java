@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
 final class OciRepository extends AbstractRepository {
     private static final Logger LOG = LoggerFactory.getLogger(OciRepository.class);
     /** Query options this repository reads itself; the rest are the {@code daxfs:} options, passed on. */
-    static final List<String> OWN_OPTIONS = List.of("plain-http", "ca-file");
+    static final List<String> OWN_OPTIONS = List.of("plain-http", "ca-file", "streams");
 
     private final ImageReference reference;
     private Repository delegate;
@@ -53,7 +53,18 @@ final class OciRepository extends AbstractRepository {
             Optional<Path> ca = Optional.ofNullable(arguments.get("ca-file")).map(Path::of);
             RegistryClient.Options options = new RegistryClient.Options(Boolean.parseBoolean(plain), ca,
                     Credentials.stored(reference.registry(), System.getenv()), 4);
-            Path image = OciImages.fetch(reference, options);
+            String streamsArg = arguments.getOrDefault("streams", Integer.toString(dev.daxload.registry.ImagePull.DEFAULT_STREAMS));
+            int streams;
+            try {
+                streams = Integer.parseInt(streamsArg);
+            } catch (NumberFormatException e) {
+                streams = 0;
+            }
+            if (streams < 1 || streams > 64) {
+                throw new IllegalArgumentException(uri + ": streams must be a number of ranged GETs from 1 to 64, not '"
+                        + streamsArg + "'");
+            }
+            Path image = OciImages.fetch(reference, options, streams);
             String query = arguments.entrySet().stream().filter(e -> !OWN_OPTIONS.contains(e.getKey()))
                     .map(e -> enc(e.getKey()) + "=" + enc(e.getValue())).collect(Collectors.joining("&"));
             URI daxfs = URI.create("daxfs://" + image.toUri().getRawPath() + (query.isEmpty() ? "" : "?" + query));

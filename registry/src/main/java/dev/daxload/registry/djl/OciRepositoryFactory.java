@@ -16,7 +16,8 @@ import java.util.Set;
  *         .build().loadModel();
  * }</pre>
  *
- * Options of its own: {@code plain-http=true} (a registry on loopback) and {@code ca-file=PEM}. Credentials come
+ * Options of its own: {@code plain-http=true} (a registry on loopback), {@code ca-file=PEM} and
+ * {@code streams=N} (ranged GETs at once, for a registry where one connection is the limit). Credentials come
  * from {@code $REGISTRY_AUTH_FILE} or {@code ~/.docker/config.json}.
  */
 public final class OciRepositoryFactory implements RepositoryFactory {
