@@ -272,6 +272,88 @@ class PullPackCliTest {
         assertFalse(Files.exists(out));
     }
 
+    /**
+     * Pushes a Docker Model Runner artifact as {@code docker model package} writes one (its {@code types.go}): config
+     * {@code application/vnd.docker.ai.model.config.v0.1+json}, layers of the given media types, no path annotations.
+     */
+    static void pushDockerModel(String repo, List<java.util.Map.Entry<String, byte[]>> layers) throws Exception {
+        JsonArray descriptors = new JsonArray();
+        JsonArray diffIds = new JsonArray();
+        for (var l : layers) {
+            String digest = RegistryCliTest.digest(l.getValue());
+            client.uploadBlob(repo, l.getValue());
+            JsonObject d = new JsonObject();
+            d.addProperty("mediaType", l.getKey());
+            d.addProperty("digest", digest);
+            d.addProperty("size", l.getValue().length);
+            descriptors.add(d);
+            diffIds.add(digest);
+        }
+        JsonObject config = JsonParser.parseString("{\"config\":{\"format\":\"gguf\"},\"descriptor\":{}}").getAsJsonObject();
+        JsonObject rootfs = new JsonObject();
+        rootfs.addProperty("type", "rootfs");
+        rootfs.add("diff_ids", diffIds);
+        config.add("rootfs", rootfs);
+        byte[] configBytes = config.toString().getBytes(StandardCharsets.UTF_8);
+        client.uploadBlob(repo, configBytes);
+        JsonObject c = new JsonObject();
+        c.addProperty("mediaType", "application/vnd.docker.ai.model.config.v0.1+json");
+        c.addProperty("digest", RegistryCliTest.digest(configBytes));
+        c.addProperty("size", configBytes.length);
+        JsonObject m = new JsonObject();
+        m.addProperty("schemaVersion", 2);
+        m.addProperty("mediaType", "application/vnd.oci.image.manifest.v1+json");
+        m.add("config", c);
+        m.add("layers", descriptors);
+        client.putManifest(repo, "v1", m.toString().getBytes(StandardCharsets.UTF_8), "application/vnd.oci.image.manifest.v1+json");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"silero-vad.gguf,application/vnd.docker.ai.gguf.v3", "silero-vad.safetensors,application/vnd.docker.ai.safetensors"})
+    void aDockerModelRunnerArtifactPacksWithItsLicenseAndConfigArchive(String fixture, String type) throws Exception {
+        byte[] weights = Files.readAllBytes(TESTDATA.resolve(fixture));
+        byte[] license = "Apache-2.0\n".getBytes(StandardCharsets.UTF_8);
+        ByteArrayOutputStream configs = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream t = new TarArchiveOutputStream(configs)) {
+            for (String name : List.of("config.json", "tokenizer/tokenizer.json", ".hidden")) {
+                TarArchiveEntry e = new TarArchiveEntry(name);
+                e.setSize(CONFIG_JSON.length);
+                e.setModTime(0);
+                t.putArchiveEntry(e);
+                t.write(CONFIG_JSON);
+                t.closeArchiveEntry();
+            }
+        }
+        String repo = "dmr/" + fixture.replace('.', '-');
+        pushDockerModel(repo, List.of(java.util.Map.entry(type, weights), java.util.Map.entry("application/vnd.docker.ai.license", license),
+                java.util.Map.entry("application/vnd.docker.ai.vllm.config.tar", configs.toByteArray())));
+        Path out = dir.resolve(repo.replace('/', '-') + ".daxfs");
+        Run r = pullPack(repo, out);
+        assertEquals(0, r.code(), r.err());
+        JsonObject want = expected(fixture);
+        try (DaxImage img = DaxImage.open(out)) {
+            ModelManifest m = ModelCatalog.load(img, "m");
+            JsonArray tensors = want.getAsJsonArray("tensors");
+            assertEquals(tensors.size(), m.tensors().size(), "tensor count");
+            for (JsonElement x : tensors) {
+                JsonObject t = x.getAsJsonObject();
+                TensorEntry e = m.tensor(t.get("name").getAsString()).orElseThrow();
+                assertEquals(Fixtures.imageSha256(t).orElseThrow(), Fixtures.sha256(img.segment().asSlice(e.offset(), e.length())
+                        .toArray(ValueLayout.JAVA_BYTE)), e.name() + " bytes in the image");
+            }
+            assertTrue(m.files().containsAll(List.of("files/LICENSE", "files/config.json", "files/tokenizer/tokenizer.json")), m.files().toString());
+            assertFalse(m.files().contains("files/.hidden"), "hidden files are skipped as pack-model skips them: " + m.files());
+            assertArrayEquals(license, img.content("m/files/LICENSE").toArray(ValueLayout.JAVA_BYTE));
+        }
+        // a layer type from Docker Model Runner that pull --pack does not take is named
+        pushDockerModel("dmr/lora", List.of(java.util.Map.entry("application/vnd.docker.ai.gguf.v3.lora", weights)));
+        Path lora = dir.resolve("dmr-lora.daxfs");
+        Run refused = pullPack("dmr/lora", lora);
+        assertEquals(1, refused.code());
+        assertTrue(refused.err().contains("application/vnd.docker.ai.gguf.v3.lora"), refused.err());
+        assertFalse(Files.exists(lora));
+    }
+
     /** A safetensors file with one F32 tensor {@code name} of {@code count} values and a {@code padBytes}-long metadata string. */
     static byte[] safetensors(String name, int count, int padBytes, float base) {
         String header = "{\"__metadata__\":{\"pad\":\"" + "p".repeat(padBytes) + "\"},\"" + name

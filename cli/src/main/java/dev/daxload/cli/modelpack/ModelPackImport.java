@@ -90,6 +90,10 @@ public final class ModelPackImport {
             Files.createDirectory(model);
             Map<Path, Placed> weights = new HashMap<>();
             for (ArtifactLayers.Layer layer : layers) {
+                if (layer.archive()) {
+                    unpackArchive(client, pinned, layer, model);
+                    continue;
+                }
                 Path file = model.resolve(layer.path());
                 if (Files.exists(file)) {
                     throw new RegistryException(pinned + ": two layers hold " + layer.path());
@@ -259,6 +263,54 @@ public final class ModelPackImport {
     /** A side file's bytes: the whole layer, digest checked, the member's bytes for a tar. */
     private static byte[] sideFile(RegistryClient client, ImageReference ref, ArtifactLayers.Layer layer) throws IOException {
         String what = ref + " layer " + layer.digest() + " (" + layer.path() + ")";
+        byte[] b = wholeLayer(client, ref, layer, what);
+        if (!layer.tar()) {
+            return b;
+        }
+        TarMember member = findMember(b, layer, what).orElseThrow(() -> new RegistryException(what + ": a tar with no file"));
+        return Arrays.copyOfRange(b, (int) member.dataOffset(), (int) (member.dataOffset() + member.size()));
+    }
+
+    /**
+     * A tar of side files (Docker Model Runner's {@code vllm.config.tar}, {@code dir.tar}), digest checked, each
+     * regular file written under {@code model}; paths checked as a layer's are, hidden files skipped as pack-model
+     * skips them, a file two layers hold refused.
+     */
+    private static void unpackArchive(RegistryClient client, ImageReference ref, ArtifactLayers.Layer layer, Path model) throws IOException {
+        String what = ref + " layer " + layer.digest() + " (an archive of side files)";
+        byte[] b = wholeLayer(client, ref, layer, what);
+        try (org.apache.commons.compress.archivers.tar.TarArchiveInputStream tar =
+                     new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(new java.io.ByteArrayInputStream(b))) {
+            org.apache.commons.compress.archivers.tar.TarArchiveEntry e;
+            while ((e = tar.getNextEntry()) != null) {
+                String name = e.getName();
+                while (name.startsWith("./")) {
+                    name = name.substring(2);
+                }
+                if (!e.isFile() || name.isEmpty()) {
+                    continue; // directories come with their files; links and devices are not model files
+                }
+                ArtifactLayers.checkPath(name, what + " member");
+                if (name.startsWith(".") || name.contains("/.")) {
+                    continue;
+                }
+                Path file = model.resolve(name);
+                if (Files.exists(file)) {
+                    throw new RegistryException(what + ": " + name + " is held by another layer too");
+                }
+                Files.createDirectories(file.getParent());
+                Files.write(file, tar.readAllBytes());
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            if (e instanceof RegistryException r) {
+                throw r;
+            }
+            throw new RegistryException(what + ": not a tar archive daxload can read: " + e.getMessage());
+        }
+    }
+
+    /** The whole of a small layer, its length and digest checked. */
+    private static byte[] wholeLayer(RegistryClient client, ImageReference ref, ArtifactLayers.Layer layer, String what) throws IOException {
         if (layer.size() > MAX_SIDE_FILE) {
             throw new RegistryException(what + ": a " + layer.size() + "-byte side file (at most " + MAX_SIDE_FILE
                     + "; weights go in weight layers)");
@@ -276,11 +328,7 @@ public final class ModelPackImport {
         if (!got.equals(layer.digest())) {
             throw new RegistryException(what + ": the bytes received hash to " + got + "; nothing written");
         }
-        if (!layer.tar()) {
-            return b;
-        }
-        TarMember member = findMember(b, layer, what).orElseThrow(() -> new RegistryException(what + ": a tar with no file"));
-        return Arrays.copyOfRange(b, (int) member.dataOffset(), (int) (member.dataOffset() + member.size()));
+        return b;
     }
 
     private static Path key(Path p) {
