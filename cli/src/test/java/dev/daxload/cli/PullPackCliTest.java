@@ -120,20 +120,27 @@ class PullPackCliTest {
         modelfs.addProperty("type", "layers");
         modelfs.add("diffIds", diffIds);
         config.add("modelfs", modelfs);
+        putManifest(repo, "application/vnd.cncf.model.config.v1+json", config, "application/vnd.cncf.model.manifest.v1+json", descriptors);
+        return weightDigest;
+    }
+
+    /** Uploads {@code config} and tags an OCI image manifest of it and {@code layers} as {@code v1}. */
+    static void putManifest(String repo, String configType, JsonObject config, String artifactType, JsonArray layers) throws Exception {
         byte[] configBytes = config.toString().getBytes(StandardCharsets.UTF_8);
         client.uploadBlob(repo, configBytes);
         JsonObject c = new JsonObject();
-        c.addProperty("mediaType", "application/vnd.cncf.model.config.v1+json");
+        c.addProperty("mediaType", configType);
         c.addProperty("digest", RegistryCliTest.digest(configBytes));
         c.addProperty("size", configBytes.length);
         JsonObject m = new JsonObject();
         m.addProperty("schemaVersion", 2);
         m.addProperty("mediaType", "application/vnd.oci.image.manifest.v1+json");
-        m.addProperty("artifactType", "application/vnd.cncf.model.manifest.v1+json");
+        if (artifactType != null) {
+            m.addProperty("artifactType", artifactType);
+        }
         m.add("config", c);
-        m.add("layers", descriptors);
+        m.add("layers", layers);
         client.putManifest(repo, "v1", m.toString().getBytes(StandardCharsets.UTF_8), "application/vnd.oci.image.manifest.v1+json");
-        return weightDigest;
     }
 
     static Run pullPack(String repo, Path out) {
@@ -294,18 +301,7 @@ class PullPackCliTest {
         rootfs.addProperty("type", "rootfs");
         rootfs.add("diff_ids", diffIds);
         config.add("rootfs", rootfs);
-        byte[] configBytes = config.toString().getBytes(StandardCharsets.UTF_8);
-        client.uploadBlob(repo, configBytes);
-        JsonObject c = new JsonObject();
-        c.addProperty("mediaType", "application/vnd.docker.ai.model.config.v0.1+json");
-        c.addProperty("digest", RegistryCliTest.digest(configBytes));
-        c.addProperty("size", configBytes.length);
-        JsonObject m = new JsonObject();
-        m.addProperty("schemaVersion", 2);
-        m.addProperty("mediaType", "application/vnd.oci.image.manifest.v1+json");
-        m.add("config", c);
-        m.add("layers", descriptors);
-        client.putManifest(repo, "v1", m.toString().getBytes(StandardCharsets.UTF_8), "application/vnd.oci.image.manifest.v1+json");
+        putManifest(repo, "application/vnd.docker.ai.model.config.v0.1+json", config, null, descriptors);
     }
 
     @ParameterizedTest(name = "{0}")

@@ -80,14 +80,8 @@ public final class ArtifactLayers {
             }
             JsonObject l = e.getAsJsonObject();
             String type = string(l, "mediaType");
-            String digest = string(l, "digest");
-            if (digest == null || !DIGEST.matcher(digest).matches()) {
-                throw new RegistryException(at + ": digest " + digest + " (expected sha256: and 64 lower-case hex digits)");
-            }
-            long size = l.has("size") && l.get("size").isJsonPrimitive() ? l.get("size").getAsLong() : -1;
-            if (size < 0) {
-                throw new RegistryException(at + " (" + digest + "): no size, or a negative one");
-            }
+            String digest = digest(l, at);
+            long size = size(l, at, digest);
             JsonObject ann = l.has("annotations") && l.get("annotations").isJsonObject() ? l.getAsJsonObject("annotations") : new JsonObject();
             String path = string(ann, FILEPATH);
             if (type == null || !type.startsWith(PREFIX)) {
@@ -144,14 +138,8 @@ public final class ArtifactLayers {
             JsonObject l = objects.get(i);
             String at = where + " layers[" + i + "]";
             String type = string(l, "mediaType");
-            String digest = string(l, "digest");
-            if (digest == null || !DIGEST.matcher(digest).matches()) {
-                throw new RegistryException(at + ": digest " + digest + " (expected sha256: and 64 lower-case hex digits)");
-            }
-            long size = l.has("size") && l.get("size").isJsonPrimitive() ? l.get("size").getAsLong() : -1;
-            if (size < 0) {
-                throw new RegistryException(at + " (" + digest + "): no size, or a negative one");
-            }
+            String digest = digest(l, at);
+            long size = size(l, at, digest);
             JsonObject ann = l.has("annotations") && l.get("annotations").isJsonObject() ? l.getAsJsonObject("annotations") : new JsonObject();
             String named = string(ann, FILEPATH) != null ? string(ann, FILEPATH) : string(ann, TITLE);
             String kind = type == null || !type.startsWith(DMR_PREFIX) ? null : type.substring(DMR_PREFIX.length());
@@ -177,6 +165,22 @@ public final class ArtifactLayers {
             throw new RegistryException(where + ": no weight layer (" + DMR_PREFIX + "gguf.v3 or " + DMR_PREFIX + "safetensors)");
         }
         return out;
+    }
+
+    private static String digest(JsonObject layer, String at) throws RegistryException {
+        String digest = string(layer, "digest");
+        if (digest == null || !DIGEST.matcher(digest).matches()) {
+            throw new RegistryException(at + ": digest " + digest + " (expected sha256: and 64 lower-case hex digits)");
+        }
+        return digest;
+    }
+
+    private static long size(JsonObject layer, String at, String digest) throws RegistryException {
+        long size = layer.has("size") && layer.get("size").isJsonPrimitive() ? layer.get("size").getAsLong() : -1;
+        if (size < 0) {
+            throw new RegistryException(at + " (" + digest + "): no size, or a negative one");
+        }
+        return size;
     }
 
     /** {@code model.gguf} for one file, {@code model-00001-of-00003.gguf} for shards (Hugging Face's names). */
