@@ -139,6 +139,16 @@ public final class LocalRegistry implements AutoCloseable {
         return dir.resolve("storage/docker/registry/v2/blobs/sha256").resolve(hex.substring(0, 2)).resolve(hex).resolve("data");
     }
 
+    /** Flips one bit of the middle byte of the stored blob {@code digest}, behind the registry's back. */
+    void corruptBlob(String digest) throws IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(blobData(digest).toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 0x01);
+        }
+    }
+
     /** One answer the registry logged. */
     record Served(String method, String uri, int status, long bytes) {
     }

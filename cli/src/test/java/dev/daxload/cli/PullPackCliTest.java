@@ -15,7 +15,6 @@ import dev.daxload.packager.source.Fixtures;
 import dev.daxload.registry.RegistryClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -178,20 +177,9 @@ class PullPackCliTest {
         assertEquals(-1, Files.mismatch(ref, out), "pull --pack and pack-model give the same image");
 
         // through the loader: every tensor what the reference reader read
-        JsonObject want = expected(fixture);
         try (DaxImage img = DaxImage.open(out)) {
             ModelManifest m = ModelCatalog.load(img, "m");
-            JsonArray tensors = want.getAsJsonArray("tensors");
-            assertEquals(tensors.size(), m.tensors().size(), "tensor count");
-            for (JsonElement x : tensors) {
-                JsonObject t = x.getAsJsonObject();
-                String name = t.get("name").getAsString();
-                TensorEntry e = m.tensor(name).orElseThrow(() -> new AssertionError("no tensor '" + name + "' in the image"));
-                assertEquals(t.get("nbytes").getAsLong(), e.length(), name + " length");
-                byte[] bytes = img.segment().asSlice(e.offset(), e.length()).toArray(ValueLayout.JAVA_BYTE);
-                String sha = Fixtures.imageSha256(t).orElseThrow();
-                assertEquals(sha, Fixtures.sha256(bytes), name + " bytes in the image");
-            }
+            assertTensorsAreTheReferences(img, m, fixture);
             assertTrue(m.files().contains("files/config.json"), "config.json is a side file: " + m.files());
             assertArrayEquals(CONFIG_JSON, img.content("m/files/config.json").toArray(ValueLayout.JAVA_BYTE));
         }
@@ -200,6 +188,20 @@ class PullPackCliTest {
         long size = form.equals("tar") ? tar(fixture, weights).length : weights.length;
         assertTrue(served >= size && served <= size + Math.min(size, 64 << 10) * 2,
                 "the registry served " + served + " bytes of a " + size + "-byte layer");
+    }
+
+    /** Every tensor of {@code fixture} in testdata/expected.json is in {@code m}, its length and bytes the reference reader's. */
+    static void assertTensorsAreTheReferences(DaxImage img, ModelManifest m, String fixture) throws IOException {
+        JsonArray tensors = expected(fixture).getAsJsonArray("tensors");
+        assertEquals(tensors.size(), m.tensors().size(), "tensor count");
+        for (JsonElement x : tensors) {
+            JsonObject t = x.getAsJsonObject();
+            String name = t.get("name").getAsString();
+            TensorEntry e = m.tensor(name).orElseThrow(() -> new AssertionError("no tensor '" + name + "' in the image"));
+            assertEquals(t.get("nbytes").getAsLong(), e.length(), name + " length");
+            byte[] bytes = img.segment().asSlice(e.offset(), e.length()).toArray(ValueLayout.JAVA_BYTE);
+            assertEquals(Fixtures.imageSha256(t).orElseThrow(), Fixtures.sha256(bytes), name + " bytes in the image");
+        }
     }
 
     /** Bytes served for GETs of {@code digest} once the registry has logged the answers in flight. */
@@ -221,13 +223,7 @@ class PullPackCliTest {
         // a blob of its own (blobs are shared by digest across repositories): the last tensor byte changed
         weights[weights.length - 1] ^= 0x5a;
         String digest = push("flip/silero", "safetensors", List.of(new Layer(WEIGHT, "raw", "model.safetensors", weights)));
-        Path data = registry.blobData(digest);
-        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
-            f.seek(f.length() / 2);
-            int b = f.read();
-            f.seek(f.length() / 2);
-            f.write(b ^ 0x01);
-        }
+        registry.corruptBlob(digest);
         Path outDir = Files.createDirectories(dir.resolve("flip-out"));
         Path out = outDir.resolve("flipped.daxfs");
         Run r = pullPack("flip/silero", out);
@@ -326,17 +322,9 @@ class PullPackCliTest {
         Path out = dir.resolve(repo.replace('/', '-') + ".daxfs");
         Run r = pullPack(repo, out);
         assertEquals(0, r.code(), r.err());
-        JsonObject want = expected(fixture);
         try (DaxImage img = DaxImage.open(out)) {
             ModelManifest m = ModelCatalog.load(img, "m");
-            JsonArray tensors = want.getAsJsonArray("tensors");
-            assertEquals(tensors.size(), m.tensors().size(), "tensor count");
-            for (JsonElement x : tensors) {
-                JsonObject t = x.getAsJsonObject();
-                TensorEntry e = m.tensor(t.get("name").getAsString()).orElseThrow();
-                assertEquals(Fixtures.imageSha256(t).orElseThrow(), Fixtures.sha256(img.segment().asSlice(e.offset(), e.length())
-                        .toArray(ValueLayout.JAVA_BYTE)), e.name() + " bytes in the image");
-            }
+            assertTensorsAreTheReferences(img, m, fixture);
             assertTrue(m.files().containsAll(List.of("files/LICENSE", "files/config.json", "files/tokenizer/tokenizer.json")), m.files().toString());
             assertFalse(m.files().contains("files/.hidden"), "hidden files are skipped as pack-model skips them: " + m.files());
             assertArrayEquals(license, img.content("m/files/LICENSE").toArray(ValueLayout.JAVA_BYTE));

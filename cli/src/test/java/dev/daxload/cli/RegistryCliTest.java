@@ -213,13 +213,7 @@ class RegistryCliTest {
         String digest = sha256(copy);
         Run p = DaxloadCliTest.run("push", "-q", "--plain-http", copy.toString(), registry.host() + "/flip" + streams + "/minilm:v1");
         assertEquals(0, p.code(), p.err());
-        Path data = registry.blobData(digest);
-        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
-            f.seek(f.length() / 2);
-            int b = f.read();
-            f.seek(f.length() / 2);
-            f.write(b ^ 0x01);
-        }
+        registry.corruptBlob(digest);
         Path out = dir.resolve("flipped-" + streams + ".daxfs");
         Run r = pull(registry.host(), "flip" + streams + "/minilm:v1", out, streams);
         assertEquals(1, r.code());

@@ -55,16 +55,7 @@ public final class ImagePull {
 
     /** Resolves {@code ref} to its image layer (manifest fetched, digest pinned). */
     public static Resolved resolve(ImageReference ref, RegistryClient client) throws IOException {
-        RegistryClient.FetchedManifest m;
-        try {
-            m = client.getManifest(ref.repository(), ref.manifestReference());
-        } catch (RegistryException e) {
-            if (e.status() == 404) {
-                throw new RegistryException(ref + ": no such " + (ref.digest().isPresent() ? "manifest" : "tag")
-                        + " in " + ref.registry() + "/" + ref.repository(), 404, e);
-            }
-            throw e;
-        }
+        RegistryClient.FetchedManifest m = client.getManifest(ref);
         return new Resolved(ref.withDigest(m.digest()), ModelPackArtifact.imageLayer(m, ref));
     }
 

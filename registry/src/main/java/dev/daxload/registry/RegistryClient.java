@@ -189,6 +189,24 @@ public final class RegistryClient {
     }
 
     /**
+     * The manifest {@code ref} names (its tag or digest in its repository), as
+     * {@link #getManifest(String, String)}, a 404 told as "no such tag" (or manifest) naming the reference.
+     *
+     * @throws RegistryException with status 404 when the registry does not know it
+     */
+    public FetchedManifest getManifest(ImageReference ref) throws IOException {
+        try {
+            return getManifest(ref.repository(), ref.manifestReference());
+        } catch (RegistryException e) {
+            if (e.status() == 404) {
+                throw new RegistryException(ref + ": no such " + (ref.digest().isPresent() ? "manifest" : "tag")
+                        + " in " + ref.registry() + "/" + ref.repository(), 404, e);
+            }
+            throw e;
+        }
+    }
+
+    /**
      * The manifest {@code reference} names, checked against the digest when the reference is one.
      *
      * @throws RegistryException with status 404 when the registry does not know it

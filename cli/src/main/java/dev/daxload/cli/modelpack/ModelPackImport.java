@@ -71,16 +71,7 @@ public final class ModelPackImport {
      */
     public static Result pull(ImageReference ref, String modelName, Path target, RegistryClient client, ImageWriter writer,
                               ImageWriter.ImageCheck check) throws IOException {
-        RegistryClient.FetchedManifest m;
-        try {
-            m = client.getManifest(ref.repository(), ref.manifestReference());
-        } catch (RegistryException e) {
-            if (e.status() == 404) {
-                throw new RegistryException(ref + ": no such " + (ref.digest().isPresent() ? "manifest" : "tag")
-                        + " in " + ref.registry() + "/" + ref.repository(), e);
-            }
-            throw e;
-        }
+        RegistryClient.FetchedManifest m = client.getManifest(ref);
         ImageReference pinned = ref.withDigest(m.digest());
         List<ArtifactLayers.Layer> layers = ArtifactLayers.of(m, pinned);
         Path dir = Files.createTempDirectory("daxload-pack-");
