@@ -8,7 +8,7 @@ import java.util.HexFormat;
 import java.util.regex.Pattern;
 
 /** OCI content digests: only {@code sha256:<64 lower-case hex>} is made or accepted. */
-final class Digests {
+public final class Digests {
     private static final Pattern SHA256 = Pattern.compile("sha256:[a-f0-9]{64}");
 
     private Digests() {
@@ -20,7 +20,8 @@ final class Digests {
         }
     }
 
-    static MessageDigest sha256() {
+    /** A fresh SHA-256 hasher. */
+    public static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -28,7 +29,8 @@ final class Digests {
         }
     }
 
-    static String of(MessageDigest finished) {
+    /** {@code finished}'s digest as an OCI digest string ({@code sha256:<hex>}); the hasher is reset. */
+    public static String of(MessageDigest finished) {
         return "sha256:" + HexFormat.of().formatHex(finished.digest());
     }
 
@@ -49,7 +51,8 @@ final class Digests {
         return md;
     }
 
-    static String of(byte[] content) {
+    /** The OCI digest of {@code content}. */
+    public static String of(byte[] content) {
         MessageDigest md = sha256();
         md.update(content);
         return of(md);

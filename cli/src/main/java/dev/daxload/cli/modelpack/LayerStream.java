@@ -1,5 +1,6 @@
 package dev.daxload.cli.modelpack;
 
+import dev.daxload.registry.Digests;
 import dev.daxload.registry.RegistryClient;
 import dev.daxload.registry.RegistryException;
 import java.io.IOException;
@@ -8,8 +9,6 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * One weight layer read once, in order, by one GET: the bytes between tensors (headers, padding, the tar's end)
@@ -33,11 +32,7 @@ final class LayerStream implements AutoCloseable {
         this.repository = repository;
         this.layer = layer;
         this.where = where;
-        try {
-            this.sha256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        this.sha256 = Digests.sha256();
     }
 
     private InputStream in() throws IOException {
@@ -88,7 +83,7 @@ final class LayerStream implements AutoCloseable {
             throw new RegistryException(where + ": layer " + layer.digest() + " sent more than the " + layer.size()
                     + " bytes the manifest declares");
         }
-        String got = "sha256:" + HexFormat.of().formatHex(sha256.digest());
+        String got = Digests.of(sha256);
         if (!got.equals(layer.digest())) {
             throw new RegistryException(where + ": layer " + layer.digest() + " (" + layer.path() + "): the bytes received hash to "
                     + got + "; nothing written");

@@ -8,6 +8,7 @@ import dev.daxload.packager.model.ModelPackager;
 import dev.daxload.packager.source.SourceModel;
 import dev.daxload.packager.source.SourceReaders;
 import dev.daxload.packager.source.SourceTensor;
+import dev.daxload.registry.Digests;
 import dev.daxload.registry.ImageReference;
 import dev.daxload.registry.RegistryClient;
 import dev.daxload.registry.RegistryException;
@@ -17,8 +18,6 @@ import java.io.RandomAccessFile;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -315,7 +314,7 @@ public final class ModelPackImport {
             throw new RegistryException(what + ": sent " + (b.length > layer.size() ? "more than" : b.length + " of")
                     + " the " + layer.size() + " bytes the manifest declares");
         }
-        String got = sha256(b);
+        String got = Digests.of(b);
         if (!got.equals(layer.digest())) {
             throw new RegistryException(what + ": the bytes received hash to " + got + "; nothing written");
         }
@@ -324,14 +323,6 @@ public final class ModelPackImport {
 
     private static Path key(Path p) {
         return p.toAbsolutePath().normalize();
-    }
-
-    private static String sha256(byte[] b) {
-        try {
-            return "sha256:" + java.util.HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void deleteTree(Path dir) {
