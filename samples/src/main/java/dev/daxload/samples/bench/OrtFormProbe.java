@@ -155,22 +155,31 @@ public final class OrtFormProbe {
     /** Runs the model once on {@code batch} sequences of {@code seq} token ids; returns one output value. */
     static float answer(Predictor<NDList, NDList> p, NDManager m, int batch, int seq) throws Exception {
         try (NDManager sub = m.newSubManager()) {
-            long[] ids = new long[batch * seq];
-            for (int i = 0; i < ids.length; i++) {
-                int pos = i % seq;
-                ids[i] = pos == 0 ? 101 : pos == seq - 1 ? 102 : 1000 + (i * 7919L) % 20000;
-            }
-            long[] ones = new long[ids.length];
-            Arrays.fill(ones, 1);
-            NDArray inputIds = sub.create(ids, new ai.djl.ndarray.types.Shape(batch, seq));
-            inputIds.setName("input_ids");
-            NDArray mask = sub.create(ones, new ai.djl.ndarray.types.Shape(batch, seq));
-            mask.setName("attention_mask");
-            NDArray types = sub.create(new long[ids.length], new ai.djl.ndarray.types.Shape(batch, seq)); // ORT's manager makes it natively
-            types.setName("token_type_ids");
-            NDList out = p.predict(new NDList(inputIds, mask, types));
+            NDList out = p.predict(bertInputs(sub, batch, seq));
             return out.get(0).toFloatArray()[seq * 384 / 2];
         }
+    }
+
+    /**
+     * {@code batch} sequences of {@code seq} token ids (the same ids every time: [CLS], spread ids, [SEP]) with
+     * their attention mask and token types, named as a BERT export's inputs are, made by {@code manager}.
+     */
+    static NDList bertInputs(NDManager manager, int batch, int seq) {
+        long[] ids = new long[batch * seq];
+        for (int i = 0; i < ids.length; i++) {
+            int pos = i % seq;
+            ids[i] = pos == 0 ? 101 : pos == seq - 1 ? 102 : 1000 + (i * 7919L) % 20000;
+        }
+        long[] ones = new long[ids.length];
+        Arrays.fill(ones, 1);
+        ai.djl.ndarray.types.Shape shape = new ai.djl.ndarray.types.Shape(batch, seq);
+        NDArray inputIds = manager.create(ids, shape);
+        inputIds.setName("input_ids");
+        NDArray mask = manager.create(ones, shape);
+        mask.setName("attention_mask");
+        NDArray types = manager.create(new long[ids.length], shape); // ORT's manager makes it natively
+        types.setName("token_type_ids");
+        return new NDList(inputIds, mask, types);
     }
 
     /** ORT's best form of MODEL's .onnx, and an image of MODEL with that form in it (each made once). */

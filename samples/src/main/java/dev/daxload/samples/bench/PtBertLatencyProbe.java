@@ -5,7 +5,6 @@ import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
@@ -131,16 +130,7 @@ public final class PtBertLatencyProbe {
     /** The model's answer to {@code batch} sequences of {@code seq} token ids (the same ids every time). */
     static float[] answer(Predictor<NDList, NDList> p, NDManager m, int batch, int seq) throws Exception {
         try (NDManager sub = m.newSubManager()) {
-            long[] ids = new long[batch * seq];
-            for (int i = 0; i < ids.length; i++) {
-                int pos = i % seq;
-                ids[i] = pos == 0 ? 101 : pos == seq - 1 ? 102 : 1000 + (i * 7919L) % 20000;
-            }
-            long[] ones = new long[ids.length];
-            Arrays.fill(ones, 1);
-            NDList in = new NDList(sub.create(ids, new Shape(batch, seq)), sub.create(ones, new Shape(batch, seq)),
-                    sub.create(new long[ids.length], new Shape(batch, seq)));
-            return p.predict(in).head().toFloatArray();
+            return p.predict(OrtFormProbe.bertInputs(sub, batch, seq)).head().toFloatArray();
         }
     }
 }
