@@ -7,6 +7,8 @@
 #   ort-best             ONNX Runtime's own best form of bge-small (optimized graph, data file, blobs)
 #   ort-best-libcache    the same, ORT told where its native library already lies (no inflation from its jar)
 #   daxfs-form           daxfs: of the image packed with --ort-prepack
+#   daxfs-form-serial    the same with -Ddaxload.ortHeadStart=false: ORT's engine started on the loading
+#                        thread after daxload's own work, not beside it (only with SERIAL=1)
 #
 # For each start: JVM start to first answer (ms) and the process's CPU time (user + sys, ms): on a machine
 # shared with other work the CPU time is the steadier measure of how much each way does.
@@ -23,11 +25,13 @@ CP=${CP_OVERRIDE:-$CP}
 [ "${AOT:-0}" = 1 ] && [ -z "${CP_OVERRIDE:-}" ] && CP="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 JOPTS+=(-Dai.djl.onnx.disable_alternative=true)
 MODES=(ort-best ort-best-libcache daxfs-form)
+[ "${SERIAL:-0}" = 1 ] && MODES+=(daxfs-form-serial)
 LIBCACHE=""
 way() { # MODE -> ARGS: the JVM's arguments up to the probe's class name, MODEL_MODE: the probe's mode
   local m=$1 extra=()
   case "$m" in
     ort-best-libcache) extra=(-Donnxruntime.native.path="$LIBCACHE"); m=ort-best ;;
+    daxfs-form-serial) extra=(-Ddaxload.ortHeadStart=false); m=daxfs-form ;;
   esac
   [ "${AOT:-0}" = 1 ] && extra+=(-XX:AOTCache="$BENCH/ort-start-$m.aot" -Xlog:aot=error)
   ARGS=("${JOPTS[@]}" "${extra[@]}" -Xmx1g -cp "$CP" dev.daxload.samples.bench.OrtFormProbe); MODEL_MODE=$m
@@ -85,7 +89,7 @@ echo
   echo "first answer $m (ms, sorted): $(printf '%s\n' ${FIRST[$m]} | sort -n | tr '\n' ' ')median $(median ${FIRST[$m]}); CPU median $(median ${CPU[$m]}) ms"
 done
 [ "$ROUNDS" -gt 0 ] && for b in ort-best ort-best-libcache; do
-  for m in daxfs-form; do
+  for m in "${MODES[@]:2}"; do
     echo "$m / $b: first answer $(ratio "$(median ${FIRST[$m]})" "$(median ${FIRST[$b]})"), CPU $(ratio "$(median ${CPU[$m]})" "$(median ${CPU[$b]})")"
   done
 done

@@ -77,8 +77,8 @@ class PrepackCliTest {
             assertEquals(running, forms.get(0).key());
             // The graph's external data, named through the image link, is a tensor of the model (an initializer
             // ORT left as it was: weights once on disk) or lies inside the form's data file.
-            long start = b.absoluteOffset(forms.get(0).data().dataOffset());
-            long end = start + forms.get(0).data().size();
+            long start = b.absoluteOffset(forms.get(0).data(b).dataOffset());
+            long end = start + forms.get(0).data(b).size();
             Map<Long, TensorEntry> byOffset = new java.util.HashMap<>();
             moved.forEach(t -> byOffset.put(t.offset(), t));
             int external = 0;

@@ -1,7 +1,9 @@
 package dev.daxload.djl;
 
+import ai.djl.engine.Engine;
 import ai.djl.repository.Artifact;
 import dev.daxload.manifest.ModelManifest;
+import java.io.IOException;
 import java.util.Map;
 
 /**
@@ -12,9 +14,12 @@ import java.util.Map;
 final class DaxfsArtifact extends Artifact {
     /** The artifact name of a model that must be named: DJL then loads under no name unless Criteria gives one. */
     static final String UNNAMED = "";
+    /** DJL's name of the ONNX Runtime engine. */
+    static final String ONNX_RUNTIME = "OnnxRuntime";
 
     private final transient ModelBinder binder;
     private final String model;
+    private final transient DaxfsRepository repository;
 
     /**
      * @param chosenByName the image holds several models and the URL names none: the load's model name
@@ -27,8 +32,14 @@ final class DaxfsArtifact extends Artifact {
         this.model = model;
         binder = new ModelBinder(repository, model, chosenByName);
         getArguments().put("blockFactory", binder);
+        this.repository = repository;
+        getArguments().put("engine", engineFor(manifest));
+    }
+
+    /** The DJL engine that loads a model of this manifest's source format: ONNX Runtime for ONNX, else PyTorch. */
+    static String engineFor(ModelManifest manifest) {
         String format = manifest.source().has("format") ? manifest.source().get("format").getAsString() : "";
-        getArguments().put("engine", format.contains("onnx") ? "OnnxRuntime" : "PyTorch");
+        return format.contains("onnx") ? ONNX_RUNTIME : "PyTorch";
     }
 
     /** The model of the image this artifact stands for. */
@@ -45,6 +56,11 @@ final class DaxfsArtifact extends Artifact {
      * {@code SessionOptions} object under {@code "sessionOptions"}: DJL types options as strings, but
      * the map is only read, so an object travels through it; {@link ModelBinder} fills it in (weights
      * as initializers) before the engine creates its session.
+     *
+     * <p>DJL asks for the options before the resource directory and before it makes the engine. For an
+     * ONNX model, everything of the load that needs no ONNX Runtime (the plan for ORT's form, the side
+     * files) is done here first, while ORT's engine starts on its own thread
+     * ({@link dev.daxload.djl.onnx.internal.OrtEngineHeadStart}), and only then is the engine waited for.
      */
     @Override
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -52,16 +68,20 @@ final class DaxfsArtifact extends Artifact {
         Map<String, String> options = super.getOptions(override);
         // PyTorch: the block's parameters are views bound by ModelBinder; there is no parameter file.
         options.putIfAbsent("hasParameter", "false");
-        Object sessionOptions = binder.pendingSessionOptions();
-        if (sessionOptions != null) {
-            ((Map) options).put("sessionOptions", sessionOptions);
-            if ("OnnxRuntime".equals(getArguments().get("engine"))) {
-                // DJL takes the model file's name from the options ("modelName"); an absolute path wins
-                // over the model directory, so ONNX Runtime opens the image's optimized graph when it is used.
-                String graph = binder.planOnnxRuntime();
-                if (graph != null) {
-                    options.put("modelName", graph);
-                }
+        binder.takeEarlySideFiles(); // one an earlier load on this thread noted and never used
+        if (ONNX_RUNTIME.equals(getArguments().get("engine")) && Engine.hasEngine(ONNX_RUNTIME)) {
+            binder.prepareOnnxRuntime();
+            try {
+                binder.earlySideFiles(repository.sideFiles(this));
+            } catch (IOException | RuntimeException e) {
+                // getResourceDirectory writes them again and reports the failure where DJL expects it
+            }
+            ((Map) options).put("sessionOptions", binder.pendingSessionOptions());
+            // DJL takes the model file's name from the options ("modelName"); an absolute path wins
+            // over the model directory, so ONNX Runtime opens the image's optimized graph when it is used.
+            String graph = binder.confirmOnnxRuntime();
+            if (graph != null) {
+                options.put("modelName", graph);
             }
         }
         return options;

@@ -10,18 +10,25 @@ import ai.djl.repository.zoo.DefaultModelZoo;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
-import dev.daxload.djl.onnx.internal.OrtNativeLibraries;
+import dev.daxload.djl.onnx.internal.OrtEngineHeadStart;
+import dev.daxload.djl.onnx.internal.OrtImageForm;
+import dev.daxload.djl.onnx.internal.OrtLoadPlan;
 import dev.daxload.image.DaxImage;
+import dev.daxload.image.internal.DaxFileReader;
+import dev.daxload.image.internal.ImageFiles;
 import dev.daxload.image.MapOptions;
 import dev.daxload.image.internal.Mmap;
 import dev.daxload.manifest.ModelCatalog;
 import dev.daxload.manifest.ModelManifest;
+import dev.daxload.manifest.internal.ManifestPrefetch;
 import java.io.IOException;
 import java.lang.ref.Cleaner;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,8 +63,13 @@ final class DaxfsRepository extends AbstractRepository {
     private volatile List<String> listed; // the image's models when the URL named none
     private final boolean ort; // ONNX Runtime's engine is on the class path
 
-    /** What opening the image told us about one model, computed once. */
-    private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact) {}
+    /**
+     * What opening the image told us about one model, computed once.
+     *
+     * @param light read without mapping the image (see {@link #resolveLight}): the manifest was parsed but not checked
+     *     against the image, which only a load that goes on to read tensors does (it maps and validates then)
+     */
+    private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact, boolean light) {}
 
     DaxfsRepository(String name, URI uri) {
         super(name, uri);
@@ -126,9 +138,25 @@ final class DaxfsRepository extends AbstractRepository {
         synchronized (this) {
             r = resolved.get(model);
             if (r == null) {
+                Optional<ModelManifest> light = resolveLight(model);
+                if (light.isPresent()) {
+                    r = new Resolved(model, light.get(), new DaxfsArtifact(this, model, light.get(), false), true);
+                    resolved.put(model, r);
+                    return r;
+                }
                 try {
-                    ModelManifest manifest = ModelCatalog.load(pending.image(target), model);
-                    r = new Resolved(model, manifest, new DaxfsArtifact(this, model, manifest, models().size() > 1 && target.model() == null));
+                    // The manifest is read and parsed on a thread of its own while the image is mapped and
+                    // validated here; its parse, if it names an ONNX model, starts ORT's engine early too.
+                    ManifestPrefetch prefetch = ManifestPrefetch.start(target.image(), model);
+                    if (ort) {
+                        prefetch.whenParsed(m -> {
+                            if (DaxfsArtifact.ONNX_RUNTIME.equals(DaxfsArtifact.engineFor(m))) {
+                                OrtEngineHeadStart.begin();
+                            }
+                        });
+                    }
+                    ModelManifest manifest = ModelCatalog.load(pending.image(target), model, prefetch);
+                    r = new Resolved(model, manifest, new DaxfsArtifact(this, model, manifest, models().size() > 1 && target.model() == null), false);
                 } catch (IOException | RuntimeException e) {
                     pending.release();
                     throw e;
@@ -137,6 +165,72 @@ final class DaxfsRepository extends AbstractRepository {
             }
             return r;
         }
+    }
+
+    /**
+     * The manifest of {@code model}, read without mapping or validating the image, where the load will most likely
+     * need nothing of the image but ONNX Runtime's own form and the side files: ORT is on the class path, the URL names
+     * this model of a regular file, asks for ORT's prepacked weights from the image and no checksums, and the model is an
+     * ONNX model with forms. ORT then maps the form's bytes itself; daxload reads a manifest, a key, a graph and the
+     * side files with positional reads, each offset checked ({@link DaxFileReader}), instead of mapping the image and
+     * checking all of it (in a fresh JVM: tens of milliseconds and the memory-access classes of FFM). Should the form
+     * not fit this runtime after all, the load maps and validates the image as always before it reads a tensor.
+     *
+     * @return empty where the load takes the ordinary path (anything unexpected included: that path reports it)
+     */
+    private Optional<ModelManifest> resolveLight(String model) {
+        if (!ort || !model.equals(target.model()) || target.verify() != DaxfsUri.Verify.NONE
+                || target.ortPrepacked() != OrtLoadPlan.Source.IMAGE || !Files.isRegularFile(target.image())) {
+            return Optional.empty();
+        }
+        try (DaxFileReader reader = DaxFileReader.open(target.image())) {
+            ImageFiles files = ImageFiles.of(reader);
+            String path = model + "/" + ModelManifest.FILE_NAME;
+            if (!files.isRegularFile(path) || !files.isDirectory(model + "/" + OrtImageForm.DIR)) {
+                return Optional.empty();
+            }
+            long limit = Math.min(ModelManifest.MAX_BYTES, Runtime.getRuntime().maxMemory() / 4 / ModelManifest.HEAP_PER_BYTE);
+            ModelManifest manifest = ModelManifest.parse(files.read(path, limit), target.image() + ":/" + path);
+            if (!manifest.name().equals(model) || !DaxfsArtifact.ONNX_RUNTIME.equals(DaxfsArtifact.engineFor(manifest))) {
+                return Optional.empty();
+            }
+            OrtEngineHeadStart.begin();
+            return Optional.of(manifest);
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("daxfs: {}: model '{}' read the ordinary way ({})", target.image(), model, e.toString());
+            return Optional.empty();
+        }
+    }
+
+    /** Whether {@code model} was resolved without mapping the image ({@link #resolveLight}). */
+    boolean isLight(String model) throws IOException {
+        return resolved(model).light();
+    }
+
+    /** Whether {@code model} of the image is an ONNX model (ONNX Runtime's to load). */
+    boolean isOnnxModel(String model) throws IOException {
+        return DaxfsArtifact.ONNX_RUNTIME.equals(DaxfsArtifact.engineFor(resolved(model).manifest()));
+    }
+
+    /**
+     * The side-file directory of a load of {@code a} on this thread: the model's {@code files/} on the mount
+     * the URL names, or a directory written now that the load's model removes when it closes.
+     */
+    Path sideFiles(DaxfsArtifact a) throws IOException {
+        java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).manifest());
+        if (onMount.isPresent()) {
+            return onMount.get(); // served by the mount itself: nothing written, nothing to remove
+        }
+        Resolved r = resolved(a.model());
+        if (r.light()) {
+            try (DaxFileReader reader = DaxFileReader.open(target.image())) {
+                return a.binder().sideFiles(SideFiles.write(ImageFiles.of(reader), a.model(), r.manifest()));
+            } catch (IOException | RuntimeException e) {
+                // a symbolic link among them, say, which only the mapped image follows: that path reports what is wrong
+                LOG.debug("daxfs: {}: side files of '{}' read the ordinary way ({})", target.image(), a.model(), e.toString());
+            }
+        }
+        return a.binder().sideFiles(SideFiles.write(ImageFiles.of(pending.image(target)), a.model(), r.manifest()));
     }
 
     /** The models of the image: the URL's one, or every model the image holds. */
@@ -185,10 +279,6 @@ final class DaxfsRepository extends AbstractRepository {
 
     @Override
     public Metadata locate(MRL mrl) throws IOException {
-        if (ort) {
-            // DJL creates the engine after locating the model: the libraries' place is set before then.
-            OrtNativeLibraries.useCache();
-        }
         Resolved r;
         try {
             r = resolved(mrl.getArtifactId());
@@ -219,12 +309,12 @@ final class DaxfsRepository extends AbstractRepository {
     @Override
     public Path getResourceDirectory(Artifact artifact) throws IOException {
         DaxfsArtifact a = (DaxfsArtifact) artifact;
+        Path early = a.binder().takeEarlySideFiles();
+        if (early != null) {
+            return early; // written while ONNX Runtime's engine started (DaxfsArtifact.getOptions)
+        }
         try {
-            java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).manifest());
-            if (onMount.isPresent()) {
-                return onMount.get(); // served by the mount itself: nothing written, nothing to remove
-            }
-            return a.binder().sideFiles(SideFiles.write(pending.image(target), a.model(), resolved(a.model()).manifest()));
+            return sideFiles(a);
         } catch (IOException | RuntimeException e) {
             pending.release(); // this load ends here: keep nothing mapped for it
             throw e;

@@ -2,19 +2,19 @@ package dev.daxload.djl;
 
 import dev.daxload.djl.internal.SharedImages;
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.onnxruntime.OrtSession.SessionOptions;
+import dev.daxload.djl.onnx.internal.OrtEngineHeadStart;
 import dev.daxload.djl.onnx.internal.OrtInitializers;
 import dev.daxload.djl.onnx.internal.OrtLoadPlan;
+import dev.daxload.image.internal.DaxFileReader;
 import dev.daxload.model.ModelWeights;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +35,8 @@ import org.slf4j.LoggerFactory;
 final class ModelBinder implements BlockFactory {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(ModelBinder.class);
+    /** Names of what a load attaches to its model's NDManager: unique in this JVM (no UUID: its SecureRandom costs a fresh JVM milliseconds). */
+    private static final AtomicLong RESOURCE_IDS = new AtomicLong();
 
     private final DaxfsUri target;
     private final String model;
@@ -43,6 +45,7 @@ final class ModelBinder implements BlockFactory {
     private final transient ThreadLocal<SessionOptions> pending = new ThreadLocal<>();
     private final transient ThreadLocal<Path> sideFiles = new ThreadLocal<>();
     private final transient ThreadLocal<OrtLoadPlan> pendingOrt = new ThreadLocal<>();
+    private final transient ThreadLocal<Path> earlySideFiles = new ThreadLocal<>();
 
     /**
      * @param chosenByName several models in the image, none in the URL: a load whose model name is not
@@ -66,15 +69,25 @@ final class ModelBinder implements BlockFactory {
         return dir;
     }
 
+    /** Notes the side files made for this thread's load before {@code getResourceDirectory} asks for them. */
+    void earlySideFiles(Path dir) {
+        earlySideFiles.set(dir);
+    }
+
+    /** The side files {@link #earlySideFiles} noted for this thread's load, once; null when none were. */
+    Path takeEarlySideFiles() {
+        Path dir = earlySideFiles.get();
+        earlySideFiles.remove();
+        return dir;
+    }
+
     /**
      * An empty {@code SessionOptions} for the ONNX Runtime engine to load with; filled in by
-     * {@link #newBlock} on the same thread, before the engine reads it.
+     * {@link #newBlock} on the same thread, before the engine reads it. Waits for ORT's engine
+     * ({@link OrtEngineHeadStart}): DJL must make ORT's environment before anyone else does.
      */
     Object pendingSessionOptions() {
-        if (!Engine.hasEngine("OnnxRuntime")) {
-            return null;
-        }
-        Engine.getEngine("OnnxRuntime"); // DJL must create ORT's environment before anyone else does
+        OrtEngineHeadStart.engine();
         SessionOptions options = new SessionOptions();
         SessionOptions stale = pending.get();
         if (stale != null) {
@@ -85,39 +98,80 @@ final class ModelBinder implements BlockFactory {
     }
 
     /**
-     * Decides how ONNX Runtime gets this model's weights ({@link OrtLoadPlan}) before DJL reads the model
-     * name.
-     *
-     * @return the image's optimized graph for the engine to open, or null when the tensors are used
+     * The part of deciding how ONNX Runtime gets this model's weights ({@link OrtLoadPlan#prepare}) that
+     * needs no ORT: the image's forms read and checked against this processor, the chosen form's graph
+     * written. Runs while ORT's engine starts; {@link #confirmOnnxRuntime} completes it.
      */
-    String planOnnxRuntime() {
-        if (!Engine.hasEngine("OnnxRuntime")) {
-            return null;
-        }
-        Engine.getEngine("OnnxRuntime"); // DJL must create ORT's environment before the key check asks ORT its version
+    void prepareOnnxRuntime() {
         OrtLoadPlan stale = pendingOrt.get();
         if (stale != null) {
             stale.close(); // an earlier load on this thread failed before reaching newBlock
             pendingOrt.remove();
+        }
+        if (repository != null && lightPlan()) {
+            return;
         }
         OrtLoadPlan plan = null;
         SharedImages.Lease lease = null;
         try {
             lease = SharedImages.acquire(target.image(), DaxfsRepository.metadataOptions(target));
             // The plan holds the mapping until newBlock has joined it.
-            plan = OrtLoadPlan.decide(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
+            plan = OrtLoadPlan.prepare(lease.image(), target.image(), model, target.ortPrepacked(), target.prepacking()).hold(lease);
         } catch (IOException | RuntimeException e) {
             if (plan != null) {
                 plan.close();
             } else if (lease != null) {
                 lease.close();
             }
-            throw e instanceof IOException io
-                    ? new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), io)
-                    : (RuntimeException) e;
+            throw failure(e);
         }
         pendingOrt.set(plan);
+    }
+
+    /**
+     * The plan made from the image file read with positional reads, where the model was resolved that way
+     * ({@code DaxfsRepository.resolveLight}): no mapping is made for it, and none is held.
+     *
+     * @return false where the forms could not be read so (the mapped image's path then reports what is wrong)
+     */
+    private boolean lightPlan() {
+        try {
+            if (!repository.isLight(model)) {
+                return false;
+            }
+            pendingOrt.set(OrtLoadPlan.prepare(DaxFileReader.open(target.image()), model, target.ortPrepacked(), target.prepacking()));
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("daxfs: {}: ONNX Runtime's forms of '{}' read the ordinary way ({})", target.image(), model, e.toString());
+            return false;
+        }
+    }
+
+    /**
+     * Completes the plan {@link #prepareOnnxRuntime} made, now that ORT's engine is up (the form's ORT
+     * version is compared with the running one).
+     *
+     * @return the image's optimized graph for the engine to open, or null when the tensors are used
+     */
+    String confirmOnnxRuntime() {
+        OrtLoadPlan plan = pendingOrt.get();
+        if (plan == null) {
+            throw new IllegalStateException("daxfs: no ONNX Runtime plan prepared on this thread");
+        }
+        try {
+            plan.confirm();
+        } catch (IOException | RuntimeException e) {
+            pendingOrt.remove();
+            plan.close();
+            throw failure(e);
+        }
         return plan.usesImageForm() ? plan.graph().toString() : null;
+    }
+
+    private RuntimeException failure(Exception e) {
+        return e instanceof IOException io
+                ? new java.io.UncheckedIOException(target.image() + ": model '" + model + "': " + e.getMessage(), io)
+                : (RuntimeException) e;
     }
 
     @Override
@@ -126,7 +180,7 @@ final class ModelBinder implements BlockFactory {
         Path dir = sideFiles.get();
         sideFiles.remove();
         if (dir != null) {
-            djlModel.getNDManager().attachInternal("daxfs-side-files-" + UUID.randomUUID(), () -> SideFiles.delete(dir));
+            djlModel.getNDManager().attachInternal("daxfs-side-files-" + RESOURCE_IDS.incrementAndGet(), () -> SideFiles.delete(dir));
         }
         if (chosenByName && !model.equals(djlModel.getName())) {
             // DJL's Criteria goes on to the image's next model on ModelNotFoundException; the mapping made
@@ -162,10 +216,10 @@ final class ModelBinder implements BlockFactory {
         }
         // ORT's form from the image needs no tensor views: none are made unless checksums are asked for.
         boolean formOnly = ortPlan != null && ortPlan.usesImageForm() && target.verify() == DaxfsUri.Verify.NONE;
+        // ORT's form maps what it needs itself: the load keeps a mapping only where one was made while resolving it.
         SharedImages.Lease lease;
         try {
-            lease = formOnly && taken != null ? taken
-                    : SharedImages.acquire(target.image(), formOnly ? DaxfsRepository.metadataOptions(target) : target.mapOptions());
+            lease = formOnly ? taken : SharedImages.acquire(target.image(), target.mapOptions());
         } catch (IOException | RuntimeException e) {
             if (taken != null) {
                 taken.close();
@@ -176,7 +230,9 @@ final class ModelBinder implements BlockFactory {
             taken.close(); // the weights' mapping is made (or joined, when it is the same): the metadata one goes
         }
         try {
-            djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), lease);
+            if (lease != null) {
+                djlModel.getNDManager().attachInternal("daxfs-image-" + RESOURCE_IDS.incrementAndGet(), lease);
+            }
             ModelWeights weights = formOnly ? null : ModelWeights.of(lease.image(), model);
             if (weights != null) {
                 verify(weights);
@@ -185,7 +241,7 @@ final class ModelBinder implements BlockFactory {
                 // Asked for later (DaxfsModels.weights): views of a mapping made as the URL asks, released with the model.
                 DaxfsModels.register(djlModel, () -> {
                     SharedImages.Lease w = SharedImages.acquire(target.image(), target.mapOptions());
-                    djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), w);
+                    djlModel.getNDManager().attachInternal("daxfs-image-" + RESOURCE_IDS.incrementAndGet(), w);
                     return ModelWeights.of(w.image(), model);
                 });
             }
@@ -197,6 +253,10 @@ final class ModelBinder implements BlockFactory {
                     SessionOptions options = pending.get();
                     pending.remove();
                     if (options == null) {
+                        if (ortPlan == null && repository != null && !repository.isOnnxModel(model)) {
+                            throw new IOException("daxfs: " + target.image() + ": model '" + model
+                                    + "' is not an ONNX model: ONNX Runtime cannot load it (load it with the PyTorch engine)");
+                        }
                         throw new IOException("daxfs: no SessionOptions reached the ONNX Runtime engine (load through Criteria with a daxfs: URL)");
                     }
                     OrtLoadPlan plan = ortPlan;
@@ -207,7 +267,7 @@ final class ModelBinder implements BlockFactory {
                             // optimizers run again at its default level, though the graph is their output: switched
                             // off (NO_OPT) they saved 4-5 ms of session creation, but serving at seq 128 measured
                             // 1.02-1.17x slower in three A/B runs (docs/benchmarks.md), so they stay as ORT has them.
-                            djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), plan, options);
+                            djlModel.getNDManager().attachInternal("daxfs-ort-" + RESOURCE_IDS.incrementAndGet(), plan, options);
                             yield null;
                         }
                         LOG.warn("daxfs: model '{}': the model name '{}' set on the Criteria replaces the image's ONNX Runtime form;"
@@ -220,12 +280,12 @@ final class ModelBinder implements BlockFactory {
                     ModelWeights tensors = weights;
                     if (tensors == null) { // the form was planned but is not used: map the weights as the URL asks
                         SharedImages.Lease w = SharedImages.acquire(target.image(), target.mapOptions());
-                        djlModel.getNDManager().attachInternal("daxfs-image-" + UUID.randomUUID(), w);
+                        djlModel.getNDManager().attachInternal("daxfs-image-" + RESOURCE_IDS.incrementAndGet(), w);
                         tensors = ModelWeights.of(w.image(), model);
                     }
                     OrtInitializers init = OrtInitializers.supply(tensors, options, prepacking);
                     // Closed with the model: the session is closed first (it was created later, DJL closes in reverse).
-                    djlModel.getNDManager().attachInternal("daxfs-ort-" + UUID.randomUUID(), init, options);
+                    djlModel.getNDManager().attachInternal("daxfs-ort-" + RESOURCE_IDS.incrementAndGet(), init, options);
                     yield null;
                 }
                 case "PyTorch" -> PtParameterBinding.bind(djlModel, modelPath, arguments, weights, target.views());
@@ -235,7 +295,9 @@ final class ModelBinder implements BlockFactory {
                     model, (System.nanoTime() - t0) / 1000);
             return block;
         } catch (IOException | RuntimeException e) {
-            lease.close();
+            if (lease != null) {
+                lease.close();
+            }
             throw e;
         }
     }

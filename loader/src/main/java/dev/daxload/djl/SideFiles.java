@@ -1,11 +1,10 @@
 package dev.daxload.djl;
 
-import dev.daxload.image.DaxImage;
-import dev.daxload.image.DaxInode;
+import dev.daxload.djl.internal.TempDirectories;
+import dev.daxload.image.internal.ImageFiles;
 import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,11 +31,11 @@ final class SideFiles {
     private SideFiles() {}
 
     /** Writes the side files of {@code model} into a new directory and returns it. */
-    static Path write(DaxImage image, String model, ModelManifest manifest) throws IOException {
+    static Path write(ImageFiles image, String model, ModelManifest manifest) throws IOException {
         Path root = Path.of(System.getProperty("daxload.sideFiles.dir", System.getProperty("java.io.tmpdir")));
         Path dir;
         try {
-            dir = Files.createTempDirectory(root, "daxfs-" + model.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
+            dir = TempDirectories.create(root, "daxfs-" + model.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
         } catch (IOException e) {
             throw new IOException("daxfs: cannot make a directory for the side files of model '" + model + "' of " + image.source()
                     + " in " + root + " (" + e + "); point the system property daxload.sideFiles.dir or java.io.tmpdir at a writable directory", e);
@@ -48,18 +47,18 @@ final class SideFiles {
                     throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file
                             + "': a side file is a plain path under files/ (no empty, '.' or '..' parts)");
                 }
-                DaxInode inode;
-                try {
-                    inode = image.resolve(model + "/" + file);
-                } catch (IllegalArgumentException e) {
-                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "': " + e.getMessage(), e);
-                }
                 Path out = dir.resolve(file.substring("files/".length())).normalize();
                 if (!out.startsWith(dir) || out.equals(dir)) {
                     throw new IOException(image.source() + ": side file '" + file + "' would land outside " + dir);
                 }
+                byte[] bytes;
+                try {
+                    bytes = image.read(model + "/" + file, Integer.MAX_VALUE - 8);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "': " + e.getMessage(), e);
+                }
                 Files.createDirectories(out.getParent());
-                Files.write(out, image.content(inode).toArray(ValueLayout.JAVA_BYTE));
+                Files.write(out, bytes);
             }
         } catch (IOException | RuntimeException e) {
             delete(dir);

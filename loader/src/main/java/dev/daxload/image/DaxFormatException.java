@@ -11,7 +11,11 @@ public final class DaxFormatException extends IOException {
 
     private final transient ImageProblem problem;
 
-    DaxFormatException(String source, ImageProblem problem) {
+    /**
+     * @param source the image, as messages name it (a path, a device)
+     * @param problem the rule it broke, and where
+     */
+    public DaxFormatException(String source, ImageProblem problem) {
         super(source + ": " + problem);
         this.problem = problem;
     }

@@ -207,7 +207,7 @@ class GoldenImagesTest {
             String g = new String(graph, StandardCharsets.ISO_8859_1);
             assertTrue(g.contains(OrtImageForm.IMAGE_LINK), "external data named by the link to the image");
             assertTrue(g.contains("FusedGemm+1801702688651095984|54272;1024;0"), "the prepacked blob at its offset in the image");
-            DaxInode data = form.data();
+            DaxInode data = form.data(img);
             assertEquals(2048, data.size());
             assertEquals(53248, img.absoluteOffset(data.dataOffset()), "model.data where the graph's offsets say");
             byte[] d = img.content(data).toArray(ValueLayout.JAVA_BYTE);

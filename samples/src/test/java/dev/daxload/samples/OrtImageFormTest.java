@@ -120,9 +120,9 @@ class OrtImageFormTest {
                 }
             }
             // The graph's offsets point inside the image's data file, where ORT wrote the blobs.
-            long dataStart = di.absoluteOffset(form.data().dataOffset());
+            long dataStart = di.absoluteOffset(form.data(di).dataOffset());
             for (long[] b : out) {
-                assertTrue(b[0] >= dataStart && b[0] + b[1] <= dataStart + form.data().size(), "blob outside model.data");
+                assertTrue(b[0] >= dataStart && b[0] + b[1] <= dataStart + form.data(di).size(), "blob outside model.data");
             }
         }
         return out;
@@ -249,19 +249,19 @@ class OrtImageFormTest {
                     shared += length;
                     sharedCount++;
                 } else {
-                    long dataStart = di.absoluteOffset(form.data().dataOffset());
-                    assertTrue(offset >= dataStart && offset + length <= dataStart + form.data().size(),
+                    long dataStart = di.absoluteOffset(form.data(di).dataOffset());
+                    assertTrue(offset >= dataStart && offset + length <= dataStart + form.data(di).size(),
                             "initializer '" + t.getName() + "' points neither at its tensor nor into the form's data file");
                     own += length;
                 }
             }
             long weights = tensors.values().stream().mapToLong(e -> e.length()).sum();
             System.out.printf("%s: %d initializers (%d kB) read from the model's tensors (%d kB), %d kB of ORT's own, blobs %d kB, data file %d kB%n",
-                    img.getFileName(), sharedCount, shared / 1024, weights / 1024, own / 1024, blobs / 1024, form.data().size() / 1024);
+                    img.getFileName(), sharedCount, shared / 1024, weights / 1024, own / 1024, blobs / 1024, form.data(di).size() / 1024);
             assertTrue(shared > weights * 9 / 10, "only " + shared + " of " + weights + " bytes of weights are read from the tensors");
             // The data file: the blobs and ORT's own initializers, each kept at its offset within a page.
             long pages = 4096L * (m.getGraph().getInitializerCount() + prepackedBlobs(img).size());
-            assertTrue(form.data().size() <= blobs + own + pages, "data file " + form.data().size() + " bytes for " + (blobs + own) + " bytes kept");
+            assertTrue(form.data(di).size() <= blobs + own + pages, "data file " + form.data(di).size() + " bytes for " + (blobs + own) + " bytes kept");
             return shared;
         }
     }

@@ -1,10 +1,9 @@
 package dev.daxload.djl.onnx.internal;
 
-import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
+import dev.daxload.image.internal.ImageFiles;
 import java.io.IOException;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -27,9 +26,8 @@ import java.util.List;
  * @param model the model's name
  * @param dir the form's directory within the image, e.g. {@code bge/ort/0123456789abcdef}
  * @param key what the form was made for
- * @param data the data file's inode
  */
-public record OrtImageForm(String model, String dir, OrtFormKey key, DaxInode data) {
+public record OrtImageForm(String model, String dir, OrtFormKey key) {
     /** The directory under a model that holds its forms. */
     public static final String DIR = "ort";
     public static final String KEY_FILE = "key.json";
@@ -37,27 +35,48 @@ public record OrtImageForm(String model, String dir, OrtFormKey key, DaxInode da
     public static final String DATA_FILE = "model.data";
     /** The name the graph's external data entries give as their location: a link to the image file. */
     public static final String IMAGE_LINK = "daxfs.image";
+    /** The largest key file read (a few hundred bytes are written). */
+    private static final long MAX_KEY_BYTES = 64 << 10;
+
+    /** Every form stored for {@code model} in a mapped image, in directory order; none when the image has none. */
+    public static List<OrtImageForm> list(DaxImage image, String model) throws IOException {
+        return list(ImageFiles.of(image), model);
+    }
 
     /** Every form stored for {@code model}, in directory order; none when the image has none. */
-    public static List<OrtImageForm> list(DaxImage image, String model) throws IOException {
+    public static List<OrtImageForm> list(ImageFiles image, String model) throws IOException {
         String base = model + "/" + DIR;
-        if (image.lookup(base).isEmpty()) {
+        if (!image.isDirectory(base)) {
             return List.of();
         }
         List<OrtImageForm> out = new ArrayList<>();
-        for (DaxEntry e : image.list(base)) {
-            String dir = base + "/" + e.name();
+        for (String name : image.list(base)) {
+            String dir = base + "/" + name;
             String where = image.source() + ":/" + dir + "/" + KEY_FILE;
-            OrtFormKey key = OrtFormKey.parse(image.content(dir + "/" + KEY_FILE).toArray(ValueLayout.JAVA_BYTE), where);
-            DaxInode data = image.resolve(dir + "/" + DATA_FILE);
-            image.resolve(dir + "/" + GRAPH_FILE);
-            out.add(new OrtImageForm(model, dir, key, data));
+            OrtFormKey key = OrtFormKey.parse(image.read(dir + "/" + KEY_FILE, MAX_KEY_BYTES), where);
+            for (String file : List.of(DATA_FILE, GRAPH_FILE)) {
+                if (!image.isRegularFile(dir + "/" + file)) {
+                    throw new java.nio.file.NoSuchFileException(image.source() + ":/" + dir + "/" + file,
+                            null, "ONNX Runtime form '" + dir + "' has no regular file " + file);
+                }
+            }
+            out.add(new OrtImageForm(model, dir, key));
         }
         return out;
     }
 
     /** The optimized graph's bytes (about 100 KB for a BERT-small), copied out of the image. */
+    public byte[] graph(ImageFiles image) throws IOException {
+        return image.read(dir + "/" + GRAPH_FILE, Integer.MAX_VALUE - 8);
+    }
+
+    /** The optimized graph's bytes, copied out of a mapped image. */
     public byte[] graph(DaxImage image) throws IOException {
-        return image.content(dir + "/" + GRAPH_FILE).toArray(ValueLayout.JAVA_BYTE);
+        return graph(ImageFiles.of(image));
+    }
+
+    /** The data file's inode in a mapped image: where ORT's prepacked blobs and changed weights lie. */
+    public DaxInode data(DaxImage image) throws IOException {
+        return image.resolve(dir + "/" + DATA_FILE);
     }
 }

@@ -1,6 +1,8 @@
 package dev.daxload.djl.onnx.internal;
 
 import dev.daxload.image.DaxImage;
+import dev.daxload.image.internal.DaxFileReader;
+import dev.daxload.image.internal.ImageFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +40,9 @@ public final class OrtLoadPlan implements AutoCloseable {
     private final Path imageFile;
     /** Forms made for this processor, waiting for {@link #confirm()} to compare their ORT version; files hold the first one's. */
     private List<OrtImageForm> candidates = List.of();
-    private DaxImage image;
+    /** Where the forms were read, until {@link #confirm()} has chosen one; closed then where it is a reader of this plan's own. */
+    private ImageFiles image;
+    private AutoCloseable reader;
     private AutoCloseable held;
 
     private OrtLoadPlan(OrtSessionFiles files, boolean prepacking, String model, Path imageFile) {
@@ -75,6 +79,36 @@ public final class OrtLoadPlan implements AutoCloseable {
      * compares the forms' ORT version with the running one before the plan is used.
      */
     public static OrtLoadPlan prepare(DaxImage image, Path imageFile, String model, Source source, boolean fallbackPrepacking)
+            throws IOException {
+        return prepare(ImageFiles.of(image), null, imageFile, model, source, fallbackPrepacking);
+    }
+
+    /**
+     * As {@link #prepare(DaxImage, Path, String, Source, boolean)}, reading the forms with {@code reader}
+     * (positional reads of the image file, no mapping), which the plan closes once {@link #confirm()} has
+     * chosen, or when it is closed.
+     */
+    public static OrtLoadPlan prepare(DaxFileReader reader, String model, Source source, boolean fallbackPrepacking) throws IOException {
+        try {
+            return prepare(ImageFiles.of(reader), reader, reader.file(), model, source, fallbackPrepacking);
+        } catch (IOException | RuntimeException e) {
+            reader.close();
+            throw e;
+        }
+    }
+
+    private static OrtLoadPlan prepare(ImageFiles image, AutoCloseable reader, Path imageFile, String model, Source source,
+            boolean fallbackPrepacking) throws IOException {
+        OrtLoadPlan plan = decideForms(image, imageFile, model, source, fallbackPrepacking);
+        if (plan.candidates.isEmpty()) {
+            closeQuietly(reader);
+        } else {
+            plan.reader = reader;
+        }
+        return plan;
+    }
+
+    private static OrtLoadPlan decideForms(ImageFiles image, Path imageFile, String model, Source source, boolean fallbackPrepacking)
             throws IOException {
         switch (source) {
             case LOAD -> {
@@ -135,6 +169,16 @@ public final class OrtLoadPlan implements AutoCloseable {
         }
         List<OrtImageForm> fit = candidates;
         candidates = List.of();
+        try {
+            return choose(fit);
+        } finally {
+            image = null;
+            closeQuietly(reader);
+            reader = null;
+        }
+    }
+
+    private OrtLoadPlan choose(List<OrtImageForm> fit) throws IOException {
         String running = OrtFormKey.runningOrtVersion();
         for (int i = 0; i < fit.size(); i++) {
             OrtImageForm form = fit.get(i);
@@ -145,13 +189,11 @@ public final class OrtLoadPlan implements AutoCloseable {
                     files = OrtSessionFiles.create(image, imageFile, form);
                 }
                 LOG.debug("daxfs: model '{}': ONNX Runtime form {} from the image", model, form.dir());
-                image = null;
                 return this;
             }
         }
         files.close();
         files = null;
-        image = null;
         LOG.warn("daxfs: model '{}': ONNX Runtime's form in {} not used ({}); using {}", model, imageFile,
                 String.join("; ", fit.stream().map(f -> f.dir() + ": made by ONNX Runtime " + f.key().ortVersion() + ", running " + running)
                         .toList()), fallback(prepacking));
@@ -192,8 +234,20 @@ public final class OrtLoadPlan implements AutoCloseable {
         return files == null && prepacking;
     }
 
+    private static void closeQuietly(AutoCloseable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.debug("daxfs: closing {}: {}", c, e.toString());
+            }
+        }
+    }
+
     @Override
     public void close() {
+        closeQuietly(reader);
+        reader = null;
         if (files != null) {
             files.close();
         }

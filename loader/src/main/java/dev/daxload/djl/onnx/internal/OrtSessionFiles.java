@@ -1,6 +1,7 @@
 package dev.daxload.djl.onnx.internal;
 
-import dev.daxload.image.DaxImage;
+import dev.daxload.djl.internal.TempDirectories;
+import dev.daxload.image.internal.ImageFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +27,8 @@ final class OrtSessionFiles implements AutoCloseable {
     }
 
     /** Writes the graph of {@code form} and the link to {@code imageFile} into a fresh temporary directory. */
-    static OrtSessionFiles create(DaxImage image, Path imageFile, OrtImageForm form) throws IOException {
-        Path dir = Files.createTempDirectory("daxload-ort-");
+    static OrtSessionFiles create(ImageFiles image, Path imageFile, OrtImageForm form) throws IOException {
+        Path dir = TempDirectories.create(Path.of(System.getProperty("java.io.tmpdir")), "daxload-ort-");
         try {
             // Also gone when the JVM ends without closing the model (SIGTERM included): registered in
             // reverse, so the files go before their directory.

@@ -1,0 +1,81 @@
+package dev.daxload.djl.onnx.internal;
+
+import ai.djl.engine.Engine;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * DJL's ONNX Runtime engine started on a thread of its own while the image is validated and the model's
+ * side files are written. In a fresh JVM the engine's start (loading ORT's 20 MB native library, making its
+ * environment: ~45 ms) and daxload's own work for a load (~60 ms, interpreted) are each on the way to the
+ * first session; one after the other they add up, on two threads they overlap.
+ *
+ * <p>Only a head start: whoever needs the engine calls {@link #engine()}, which waits for a start begun
+ * here or starts it itself, and sees the same failure ORT's start would have thrown on its own thread.
+ * {@link OrtNativeLibraries#useCache()} runs first either way (it must precede ORT's classes).
+ */
+public final class OrtEngineHeadStart {
+    private static final Logger LOG = LoggerFactory.getLogger(OrtEngineHeadStart.class);
+    /** Set to {@code false} to start the engine on the loading thread, when it is needed (no helper thread). */
+    public static final String SWITCH = "daxload.ortHeadStart";
+    private static CompletableFuture<Void> started; // guarded by OrtEngineHeadStart.class
+
+    private OrtEngineHeadStart() {}
+
+    /** Starts the engine on a daemon thread, unless a start was begun already; returns at once. */
+    public static void begin() {
+        if (!Boolean.parseBoolean(System.getProperty(SWITCH, "true"))) {
+            return;
+        }
+        CompletableFuture<Void> f;
+        synchronized (OrtEngineHeadStart.class) {
+            if (started != null) {
+                return;
+            }
+            f = started = new CompletableFuture<>();
+        }
+        Thread.ofPlatform().daemon().name("daxload-ort-engine").start(() -> {
+            long t0 = System.nanoTime();
+            try {
+                start();
+                f.complete(null);
+                LOG.debug("daxfs: ONNX Runtime's engine started ahead in {} us", (System.nanoTime() - t0) / 1000);
+            } catch (Throwable t) {
+                f.completeExceptionally(t); // rethrown to the thread that needs the engine
+            }
+        });
+    }
+
+    /**
+     * DJL's ONNX Runtime engine: the head start's, waited for, or started on this thread where none was
+     * begun. A start that failed throws here what it threw there.
+     */
+    public static Engine engine() {
+        CompletableFuture<Void> f;
+        synchronized (OrtEngineHeadStart.class) {
+            f = started;
+        }
+        if (f == null) {
+            start();
+        } else {
+            try {
+                f.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e;
+            }
+        }
+        return Engine.getEngine("OnnxRuntime");
+    }
+
+    private static void start() {
+        OrtNativeLibraries.useCache(); // before ORT's classes load their library
+        Engine.getEngine("OnnxRuntime"); }
+}
