@@ -175,6 +175,32 @@ class OrtImageFormTest {
     }
 
     /**
+     * The form route reads the image without mapping it (DaxFileReader: manifest, key, graph, side files): the load
+     * makes no mapping of its own, and answers exactly as a load that maps and validates the image (asked for with
+     * checksums, which need the tensors) and as plain ORT over the .onnx file.
+     */
+    @Test
+    void theFormRouteMakesNoMappingOfItsOwnAndAnswersAsTheMappedRoute() throws Exception {
+        long before = SharedImages.mappingsMade(image);
+        ZooModel<String, float[]> light = load(image, "");
+        assertEquals(before, SharedImages.mappingsMade(image), "the form route mapped the image");
+        ZooModel<String, float[]> mapped = load(image, "&verify=eager");
+        assertEquals(before + 1, SharedImages.mappingsMade(image), "checksums need the tensors: the image is mapped and validated");
+        ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
+        try (light; mapped; fromFile;
+             Predictor<String, float[]> p1 = light.newPredictor();
+             Predictor<String, float[]> p2 = mapped.newPredictor();
+             Predictor<String, float[]> p3 = fromFile.newPredictor()) {
+            for (String s : MiniLmDemo.SENTENCES) {
+                float[] e = p1.predict(s);
+                assertArrayEquals(p2.predict(s), e, "embedding of '" + s + "': form route read vs mapped");
+                assertArrayEquals(p3.predict(s), e, "embedding of '" + s + "': form route vs the .onnx file");
+            }
+        }
+        assertEquals(before + 1, SharedImages.mappingsMade(image), "answering mapped nothing more");
+    }
+
+    /**
      * ONNX Runtime's native library comes from one copy per host (OrtNativeLibraries): the first process
      * extracts it into DJL's engine cache, the next maps that same file without writing it again, and
      * with the cache switched off ORT inflates its own temporary copy as before; the answers are the same
