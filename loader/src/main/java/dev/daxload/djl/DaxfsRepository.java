@@ -189,12 +189,14 @@ final class DaxfsRepository extends AbstractRepository {
             if (!files.isRegularFile(path) || !files.isDirectory(model + "/" + OrtImageForm.DIR)) {
                 return Optional.empty();
             }
+            // Forms are made of ONNX models only: ORT's engine is what this load waits for longest, so it starts
+            // now, beside the manifest's parse and the rest of this load's reading.
+            OrtEngineHeadStart.begin();
             long limit = Math.min(ModelManifest.MAX_BYTES, Runtime.getRuntime().maxMemory() / 4 / ModelManifest.HEAP_PER_BYTE);
             ModelManifest manifest = ModelManifest.parse(files.read(path, limit), target.image() + ":/" + path);
             if (!manifest.name().equals(model) || !DaxfsArtifact.ONNX_RUNTIME.equals(DaxfsArtifact.engineFor(manifest))) {
                 return Optional.empty();
             }
-            OrtEngineHeadStart.begin();
             return Optional.of(manifest);
         } catch (IOException | RuntimeException e) {
             LOG.debug("daxfs: {}: model '{}' read the ordinary way ({})", target.image(), model, e.toString());
