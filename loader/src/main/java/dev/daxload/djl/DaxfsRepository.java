@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * weights too: one mapping per load. Only where the URL's mapping would need FFM's linker (copy-on-write of a file
  * this process cannot write) is a load resolved over a read-only mapping that the binding replaces. A mapping that no load
  * took (a load that failed before binding, a {@code Criteria} never loaded) is released when the next
- * load takes it or when this repository is garbage.
+ * load takes it or when this repository is garbage. A load of ONNX Runtime's own form from the image maps
+ * nothing at all ({@link #resolveLight}): ORT maps the form's bytes from the file itself.
  *
  * <p><b>Errors as DJL reports them.</b> An image that is missing or unreadable, or a model it does
  * not hold, is a {@link ModelNotFoundException} from {@code Criteria.loadModel()} whose cause names the
