@@ -5,15 +5,23 @@
 # server's own log line "start-up: first answer done at N ms since JVM start". Every round runs every
 # mode once, in a rotated order.
 #
-#   daxfs   EmbeddingServer --image BENCH/<model>.daxfs --model <model>   (weights in place, mapped read-only)
-#   onnx    EmbeddingServer --onnx <model>.onnx --tokenizer <model>-tokenizer.json
+#   daxfs       EmbeddingServer --image BENCH/<model>.daxfs --model <model>   (weights in place, mapped read-only)
+#   daxfs-form  the same over BENCH/<model>-ortform.daxfs, packed with --ort-prepack (ONNX Runtime's own optimized
+#               form and prepacked weights in the image; made by OrtFormProbe make MODEL where missing)
+#   onnx        EmbeddingServer --onnx <model>.onnx --tokenizer <model>-tokenizer.json
 #
 # usage: samples/bench/server-startup.sh [ROUNDS]    (default 5)
-# env: MODELS ("minilm bge"), JAVA, SKIP_BUILD=1
+# env: MODELS ("minilm bge"), MODES ("daxfs onnx"; add daxfs-form), JAVA, SKIP_BUILD=1
 source "$(dirname "$0")/common.sh"
 ROUNDS=${1:-5}
 MODELS=${MODELS:-minilm bge}
+MODES=(${MODES:-daxfs onnx})
 bench_files $MODELS
+for model in $MODELS; do
+  if [[ " ${MODES[*]} " == *" daxfs-form "* ]] && [ ! -f "$BENCH/$model-ortform.daxfs" ]; then
+    "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.daxload.samples.bench.OrtFormProbe make "$model" >&2
+  fi
+done
 CP_JARS="$(ls "$REPO"/samples/target/daxload-samples-*.jar | grep -v -e tests -e sources -e javadoc | head -1):$REPO/samples/target/lib/*"
 cat "$BENCH"/*.daxfs samples/target/models/*/* samples/target/lib/*.jar > /dev/null
 # A server that runs only ONNX Runtime does not load PyTorch; DJL's ORT engine would load it as its
@@ -29,6 +37,7 @@ args_of() { # mode model -> the server's arguments
   esac
   dir=samples/target/models/$file
   if [ "$1" = daxfs ]; then echo "--image $BENCH/$2.daxfs --model $2 --pooling $pooling --port 0 --exit-after-start"
+  elif [ "$1" = daxfs-form ]; then echo "--image $BENCH/$2-ortform.daxfs --model $2 --pooling $pooling --port 0 --exit-after-start"
   else echo "--onnx $dir/$file.onnx --tokenizer $dir/$file-tokenizer.json --pooling $pooling --port 0 --exit-after-start"; fi
 }
 run() { # mode model cache -> ms to first answer
@@ -40,28 +49,30 @@ run() { # mode model cache -> ms to first answer
 }
 declare -A T
 for model in $MODELS; do
-  for m in daxfs onnx; do
+  for m in "${MODES[@]}"; do
     cache="$BENCH/server-$m-$model.aot"
     [ -f "$cache" ] && [ -n "$(find samples/target/lib samples/target/*.jar -newer "$cache" -print -quit)" ] && rm -f "$cache"
     # shellcheck disable=SC2046
     [ -f "$cache" ] || "$JAVA" "${JOPTS[@]}" -XX:AOTCacheOutput="$cache" -cp "$CP_JARS" dev.daxload.samples.server.EmbeddingServer \
         $(args_of "$m" "$model") > /dev/null 2>&1 || { echo "training $cache failed" >&2; exit 1; }
   done
-  keys=("daxfs none" "onnx none" "daxfs aot" "onnx aot")
+  keys=(); for m in "${MODES[@]}"; do keys+=("$m none" "$m aot"); done
+  n=${#keys[@]}
   for r in $(seq 1 "$ROUNDS"); do
-    for i in 0 1 2 3; do
-      read -r m c <<< "${keys[$(( (i + r) % 4 ))]}"
+    for i in $(seq 0 $((n - 1))); do
+      read -r m c <<< "${keys[$(( (i + r) % n ))]}"
       ms=$(run "$m" "$model" "$c")
       [ -n "$ms" ] || { echo "$model $m $c: no first answer" >&2; exit 1; }
       T["$model $m $c"]+="$ms "
-      printf 'round %d %-7s %-6s %-5s first answer at %5s ms\n' "$r" "$model" "$m" "$c" "$ms"
+      printf 'round %d %-7s %-10s %-5s first answer at %5s ms\n' "$r" "$model" "$m" "$c" "$ms"
     done
   done
 done
 machine
 echo
-printf '%-7s %-5s %16s %16s %22s\n' model cache "daxfs (ms)" "onnx (ms)" "ratio onnx / daxfs"
-for model in $MODELS; do for c in none aot; do
-  d=$(median ${T["$model daxfs $c"]}); o=$(median ${T["$model onnx $c"]})
-  printf '%-7s %-5s %16s %16s %22s\n' "$model" "$c" "$d" "$o" "$(ratio "$o" "$d")"
-done; done
+printf '%-7s %-5s %-10s %12s %12s %20s\n' model cache way "way (ms)" "onnx (ms)" "ratio onnx / way"
+for model in $MODELS; do for c in none aot; do for m in "${MODES[@]}"; do
+  [ "$m" = onnx ] && continue
+  d=$(median ${T["$model $m $c"]}); o=$(median ${T["$model onnx $c"]})
+  printf '%-7s %-5s %-10s %12s %12s %20s\n' "$model" "$c" "$m" "$d" "$o" "$(ratio "$o" "$d")"
+done; done; done
