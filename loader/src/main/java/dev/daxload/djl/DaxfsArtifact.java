@@ -22,10 +22,11 @@ final class DaxfsArtifact extends Artifact {
     private final transient DaxfsRepository repository;
 
     /**
+     * @param engine the DJL engine the model's source format calls for ({@link #engineFor})
      * @param chosenByName the image holds several models and the URL names none: the load's model name
      *     ({@code Criteria.optModelName}) must be this one, or the load moves on to the next model
      */
-    DaxfsArtifact(DaxfsRepository repository, String model, ModelManifest manifest, boolean chosenByName) {
+    DaxfsArtifact(DaxfsRepository repository, String model, String engine, boolean chosenByName) {
         // DJL names the loaded model after the artifact unless Criteria.optModelName says otherwise; where
         // the user must choose, the artifact has no name, so that "no choice made" shows in ModelBinder.
         setName(chosenByName ? UNNAMED : model);
@@ -33,7 +34,7 @@ final class DaxfsArtifact extends Artifact {
         binder = new ModelBinder(repository, model, chosenByName);
         getArguments().put("blockFactory", binder);
         this.repository = repository;
-        getArguments().put("engine", engineFor(manifest));
+        getArguments().put("engine", engine);
     }
 
     /** The DJL engine that loads a model of this manifest's source format: ONNX Runtime for ONNX, else PyTorch. */

@@ -26,6 +26,7 @@ import java.lang.ref.Cleaner;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -67,10 +68,12 @@ final class DaxfsRepository extends AbstractRepository {
     /**
      * What opening the image told us about one model, computed once.
      *
-     * @param light read without mapping the image (see {@link #resolveLight}): the manifest was parsed but not checked
-     *     against the image, which only a load that goes on to read tensors does (it maps and validates then)
+     * @param engine the DJL engine the model's source format calls for
+     * @param sideFiles the model's side files ({@code files/...})
+     * @param light read without mapping the image (see {@link #resolveLight}): the manifest was neither parsed nor
+     *     checked against the image, which only a load that goes on to read tensors does (it maps and validates then)
      */
-    private record Resolved(String model, ModelManifest manifest, DaxfsArtifact artifact, boolean light) {}
+    private record Resolved(String model, String engine, List<String> sideFiles, DaxfsArtifact artifact, boolean light) {}
 
     DaxfsRepository(String name, URI uri) {
         super(name, uri);
@@ -139,9 +142,10 @@ final class DaxfsRepository extends AbstractRepository {
         synchronized (this) {
             r = resolved.get(model);
             if (r == null) {
-                Optional<ModelManifest> light = resolveLight(model);
+                Optional<List<String>> light = resolveLight(model);
                 if (light.isPresent()) {
-                    r = new Resolved(model, light.get(), new DaxfsArtifact(this, model, light.get(), false), true);
+                    r = new Resolved(model, DaxfsArtifact.ONNX_RUNTIME, light.get(),
+                            new DaxfsArtifact(this, model, DaxfsArtifact.ONNX_RUNTIME, false), true);
                     resolved.put(model, r);
                     return r;
                 }
@@ -157,7 +161,9 @@ final class DaxfsRepository extends AbstractRepository {
                         });
                     }
                     ModelManifest manifest = ModelCatalog.load(pending.image(target), model, prefetch);
-                    r = new Resolved(model, manifest, new DaxfsArtifact(this, model, manifest, models().size() > 1 && target.model() == null), false);
+                    String engine = DaxfsArtifact.engineFor(manifest);
+                    r = new Resolved(model, engine, manifest.files(),
+                            new DaxfsArtifact(this, model, engine, models().size() > 1 && target.model() == null), false);
                 } catch (IOException | RuntimeException e) {
                     pending.release();
                     throw e;
@@ -169,40 +175,56 @@ final class DaxfsRepository extends AbstractRepository {
     }
 
     /**
-     * The manifest of {@code model}, read without mapping or validating the image, where the load will most likely
-     * need nothing of the image but ONNX Runtime's own form and the side files: ORT is on the class path, the URL names
-     * this model of a regular file, asks for ORT's prepacked weights from the image and no checksums, and the model is an
-     * ONNX model with forms. ORT then maps the form's bytes itself; daxload reads a manifest, a key, a graph and the
-     * side files with positional reads, each offset checked ({@link DaxFileReader}), instead of mapping the image and
-     * checking all of it (in a fresh JVM: tens of milliseconds and the memory-access classes of FFM). Should the form
-     * not fit this runtime after all, the load maps and validates the image as always before it reads a tensor.
+     * The side files of {@code model}, read without mapping or validating the image, where the load will most likely
+     * need nothing of the image but ONNX Runtime's own form and those files: ORT is on the class path, the URL names
+     * this model of a regular file, asks for ORT's prepacked weights from the image and no checksums, and the model has
+     * forms (made of ONNX models only). ORT then maps the form's bytes itself; daxload reads a key, a graph and the side
+     * files with positional reads, each offset checked ({@link DaxFileReader}), instead of mapping the image and checking
+     * all of it, and parsing the manifest and its every tensor (in a fresh JVM: tens of milliseconds, and the memory-access
+     * classes of FFM). The side files are the files under {@code files/}, which is what the packer lists in the manifest.
+     * Should the form not fit this runtime after all, the load maps and validates the image, manifest included, before
+     * it reads a tensor.
      *
      * @return empty where the load takes the ordinary path (anything unexpected included: that path reports it)
      */
-    private Optional<ModelManifest> resolveLight(String model) {
+    private Optional<List<String>> resolveLight(String model) {
         if (!ort || !model.equals(target.model()) || target.verify() != DaxfsUri.Verify.NONE
                 || target.ortPrepacked() != OrtLoadPlan.Source.IMAGE || !Files.isRegularFile(target.image())) {
             return Optional.empty();
         }
         try (DaxFileReader reader = DaxFileReader.open(target.image())) {
             ImageFiles files = ImageFiles.of(reader);
-            String path = model + "/" + ModelManifest.FILE_NAME;
-            if (!files.isRegularFile(path) || !files.isDirectory(model + "/" + OrtImageForm.DIR)) {
+            if (!files.isRegularFile(model + "/" + ModelManifest.FILE_NAME) || !files.isDirectory(model + "/" + OrtImageForm.DIR)) {
                 return Optional.empty();
             }
-            // Forms are made of ONNX models only: ORT's engine is what this load waits for longest, so it starts
-            // now, beside the manifest's parse and the rest of this load's reading.
+            // ORT's engine is what this load waits for longest: it starts now, beside the rest of this load's reading.
             OrtEngineHeadStart.begin();
-            long limit = Math.min(ModelManifest.MAX_BYTES, Runtime.getRuntime().maxMemory() / 4 / ModelManifest.HEAP_PER_BYTE);
-            ModelManifest manifest = ModelManifest.parse(files.read(path, limit), target.image() + ":/" + path);
-            if (!manifest.name().equals(model) || !DaxfsArtifact.ONNX_RUNTIME.equals(DaxfsArtifact.engineFor(manifest))) {
-                return Optional.empty();
-            }
-            return Optional.of(manifest);
+            List<String> sideFiles = new ArrayList<>();
+            return files.isDirectory(model + "/files") && !listSideFiles(files, model + "/", "files", sideFiles, 0)
+                    ? Optional.empty() : Optional.of(sideFiles);
         } catch (IOException | RuntimeException e) {
             LOG.debug("daxfs: {}: model '{}' read the ordinary way ({})", target.image(), model, e.toString());
             return Optional.empty();
         }
+    }
+
+    /** Adds the regular files below {@code dir} to {@code out}; false at anything else (a link, too deep, too many). */
+    private static boolean listSideFiles(ImageFiles files, String modelDir, String dir, List<String> out, int depth) throws IOException {
+        if (depth > 32) {
+            return false;
+        }
+        for (String name : files.list(modelDir + dir)) {
+            String path = dir + "/" + name;
+            if (files.isRegularFile(modelDir + path)) {
+                out.add(path);
+            } else if (!files.isDirectory(modelDir + path) || !listSideFiles(files, modelDir, path, out, depth + 1)) {
+                return false;
+            }
+            if (out.size() > 4096) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether {@code model} was resolved without mapping the image ({@link #resolveLight}). */
@@ -212,7 +234,7 @@ final class DaxfsRepository extends AbstractRepository {
 
     /** Whether {@code model} of the image is an ONNX model (ONNX Runtime's to load). */
     boolean isOnnxModel(String model) throws IOException {
-        return DaxfsArtifact.ONNX_RUNTIME.equals(DaxfsArtifact.engineFor(resolved(model).manifest()));
+        return DaxfsArtifact.ONNX_RUNTIME.equals(resolved(model).engine());
     }
 
     /**
@@ -220,20 +242,20 @@ final class DaxfsRepository extends AbstractRepository {
      * the URL names, or a directory written now that the load's model removes when it closes.
      */
     Path sideFiles(DaxfsArtifact a) throws IOException {
-        java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).manifest());
+        java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).sideFiles());
         if (onMount.isPresent()) {
             return onMount.get(); // served by the mount itself: nothing written, nothing to remove
         }
         Resolved r = resolved(a.model());
         if (r.light()) {
             try (DaxFileReader reader = DaxFileReader.open(target.image())) {
-                return a.binder().sideFiles(SideFiles.write(ImageFiles.of(reader), a.model(), r.manifest()));
+                return a.binder().sideFiles(SideFiles.write(ImageFiles.of(reader), a.model(), r.sideFiles()));
             } catch (IOException | RuntimeException e) {
                 // a symbolic link among them, say, which only the mapped image follows: that path reports what is wrong
                 LOG.debug("daxfs: {}: side files of '{}' read the ordinary way ({})", target.image(), a.model(), e.toString());
             }
         }
-        return a.binder().sideFiles(SideFiles.write(ImageFiles.of(pending.image(target)), a.model(), r.manifest()));
+        return a.binder().sideFiles(SideFiles.write(ImageFiles.of(pending.image(target)), a.model(), r.sideFiles()));
     }
 
     /** The models of the image: the URL's one, or every model the image holds. */

@@ -1,11 +1,11 @@
 package dev.daxload.djl;
 
 import dev.daxload.image.internal.MountedImage;
-import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -23,14 +23,14 @@ final class MountedSideFiles {
      *
      * @throws IOException naming the file when a side file the manifest lists is not a plain file there
      */
-    static Optional<Path> of(Path target, String model, ModelManifest manifest) throws IOException {
+    static Optional<Path> of(Path target, String model, List<String> files) throws IOException {
         Optional<Path> mount = MountedImage.mountPoint(target);
-        if (mount.isEmpty() || manifest.files().isEmpty()) {
+        if (mount.isEmpty() || files.isEmpty()) {
             return Optional.empty();
         }
         Path modelDir = mount.get().resolve(model);
         Path dir = modelDir.resolve("files");
-        for (String file : manifest.files()) {
+        for (String file : files) {
             // The same rule as for copied side files: a plain path below files/, and a regular file
             // (no symlink) so an engine never reads outside the model through it.
             if (!file.startsWith("files/") || !SideFiles.plainRelative(file.substring("files/".length()))) {

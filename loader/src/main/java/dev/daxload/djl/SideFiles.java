@@ -2,7 +2,6 @@ package dev.daxload.djl;
 
 import dev.daxload.djl.internal.TempDirectories;
 import dev.daxload.image.internal.ImageFiles;
-import dev.daxload.manifest.ModelManifest;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileVisitResult;
@@ -10,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -30,8 +30,8 @@ final class SideFiles {
 
     private SideFiles() {}
 
-    /** Writes the side files of {@code model} into a new directory and returns it. */
-    static Path write(ImageFiles image, String model, ModelManifest manifest) throws IOException {
+    /** Writes the side files of {@code model} ({@code files/...}, as its manifest lists them) into a new directory and returns it. */
+    static Path write(ImageFiles image, String model, List<String> files) throws IOException {
         Path root = Path.of(System.getProperty("daxload.sideFiles.dir", System.getProperty("java.io.tmpdir")));
         Path dir;
         try {
@@ -42,7 +42,7 @@ final class SideFiles {
         }
         LIVE.add(dir);
         try {
-            for (String file : manifest.files()) {
+            for (String file : files) {
                 if (!file.startsWith("files/") || !plainRelative(file.substring("files/".length()))) {
                     throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file
                             + "': a side file is a plain path under files/ (no empty, '.' or '..' parts)");

@@ -186,6 +186,19 @@ class OrtImageFormTest {
         assertEquals(before, SharedImages.mappingsMade(image), "the form route mapped the image");
         ZooModel<String, float[]> mapped = load(image, "&verify=eager");
         assertEquals(before + 1, SharedImages.mappingsMade(image), "checksums need the tensors: the image is mapped and validated");
+        // The side files the engine sees: the image's files/, byte for byte, read without the mapping.
+        try (DaxImage di = DaxImage.open(image)) {
+            List<String> names = new ArrayList<>();
+            for (var e : di.list("minilm/files")) {
+                names.add(e.name());
+                assertArrayEquals(di.content(e.inode()).toArray(ValueLayout.JAVA_BYTE), Files.readAllBytes(light.getModelPath().resolve(e.name())),
+                        "side file " + e.name());
+            }
+            assertFalse(names.isEmpty(), "the image has side files");
+            try (var listed = Files.list(light.getModelPath())) {
+                assertEquals(names.stream().sorted().toList(), listed.map(f -> f.getFileName().toString()).sorted().toList());
+            }
+        }
         ZooModel<String, float[]> fromFile = MiniLmDemo.fromFile(modelDir, true, translator);
         try (light; mapped; fromFile;
              Predictor<String, float[]> p1 = light.newPredictor();
