@@ -35,7 +35,7 @@ final class SideFiles {
         Path root = Path.of(System.getProperty("daxload.sideFiles.dir", System.getProperty("java.io.tmpdir")));
         Path dir;
         try {
-            dir = TempDirectories.create(root, "daxfs-" + model.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
+            dir = TempDirectories.create(root, "daxfs-" + plainName(model) + "-");
         } catch (IOException e) {
             throw new IOException("daxfs: cannot make a directory for the side files of model '" + model + "' of " + image.source()
                     + " in " + root + " (" + e + "); point the system property daxload.sideFiles.dir or java.io.tmpdir at a writable directory", e);
@@ -65,6 +65,18 @@ final class SideFiles {
             throw e;
         }
         return dir;
+    }
+
+    /** {@code name} with every character but ASCII letters, digits, '.', '_' and '-' made '_' (no regex: a fresh JVM's first costs). */
+    static String plainName(String name) {
+        char[] c = name.toCharArray();
+        for (int i = 0; i < c.length; i++) {
+            boolean plain = c[i] < 128 && (Character.isLetterOrDigit(c[i]) || c[i] == '.' || c[i] == '_' || c[i] == '-');
+            if (!plain) {
+                c[i] = '_';
+            }
+        }
+        return new String(c);
     }
 
     /** Whether {@code path} names something below a directory: no empty, {@code .} or {@code ..} components. */

@@ -29,9 +29,9 @@ public final class TempDirectories {
 
     /** Creates a new directory named {@code prefix} and a name no directory in {@code root} has. */
     public static Path create(Path root, String prefix) throws IOException {
-        long pid = ProcessHandle.current().pid();
         for (int i = 0; i < ATTEMPTS; i++) {
-            String name = prefix + pid + "-" + COUNTER.incrementAndGet() + "-" + Long.toString(System.nanoTime() & 0xffffffffL, 36);
+            // The clock's low bits make names differ between processes, the counter within one.
+            String name = prefix + Long.toString(System.nanoTime() & 0xffffffffffL, 36) + "-" + COUNTER.incrementAndGet();
             try {
                 return Files.createDirectory(root.resolve(name), OWNER_ONLY);
             } catch (FileAlreadyExistsException taken) {

@@ -1,8 +1,6 @@
 package dev.daxload.djl.onnx.internal;
 
 import ai.djl.engine.Engine;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +18,31 @@ public final class OrtEngineHeadStart {
     private static final Logger LOG = LoggerFactory.getLogger(OrtEngineHeadStart.class);
     /** Set to {@code false} to start the engine on the loading thread, when it is needed (no helper thread). */
     public static final String SWITCH = "daxload.ortHeadStart";
-    private static CompletableFuture<Void> started; // guarded by OrtEngineHeadStart.class
+    private static Start started; // guarded by OrtEngineHeadStart.class
+
+    /**
+     * One start on its thread, and how it ended. A plain thread and join, not a CompletableFuture: in a fresh JVM
+     * that class brings ForkJoinPool and some thirty more classes onto the path this class is meant to shorten.
+     */
+    private static final class Start extends Thread {
+        private volatile Throwable failure;
+
+        Start() {
+            super("daxload-ort-engine");
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            long t0 = System.nanoTime();
+            try {
+                startEngine();
+                LOG.debug("daxfs: ONNX Runtime's engine started ahead in {} us", (System.nanoTime() - t0) / 1000);
+            } catch (Throwable t) {
+                failure = t; // rethrown to the thread that needs the engine
+            }
+        }
+    }
 
     private OrtEngineHeadStart() {}
 
@@ -29,23 +51,13 @@ public final class OrtEngineHeadStart {
         if (!Boolean.parseBoolean(System.getProperty(SWITCH, "true"))) {
             return;
         }
-        CompletableFuture<Void> f;
         synchronized (OrtEngineHeadStart.class) {
             if (started != null) {
                 return;
             }
-            f = started = new CompletableFuture<>();
+            started = new Start();
+            started.start();
         }
-        Thread.ofPlatform().daemon().name("daxload-ort-engine").start(() -> {
-            long t0 = System.nanoTime();
-            try {
-                start();
-                f.complete(null);
-                LOG.debug("daxfs: ONNX Runtime's engine started ahead in {} us", (System.nanoTime() - t0) / 1000);
-            } catch (Throwable t) {
-                f.completeExceptionally(t); // rethrown to the thread that needs the engine
-            }
-        });
     }
 
     /**
@@ -53,29 +65,36 @@ public final class OrtEngineHeadStart {
      * begun. A start that failed throws here what it threw there.
      */
     public static Engine engine() {
-        CompletableFuture<Void> f;
+        Start s;
         synchronized (OrtEngineHeadStart.class) {
-            f = started;
+            s = started;
         }
-        if (f == null) {
-            start();
+        if (s == null) {
+            startEngine();
         } else {
-            try {
-                f.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof RuntimeException r) {
-                    throw r;
+            boolean interrupted = false;
+            while (s.isAlive()) {
+                try {
+                    s.join();
+                } catch (InterruptedException e) {
+                    interrupted = true; // the engine is needed either way; the interrupt is kept for the caller
                 }
-                if (e.getCause() instanceof Error err) {
-                    throw err;
-                }
-                throw e;
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            Throwable failure = s.failure;
+            if (failure instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failure instanceof Error err) {
+                throw err;
             }
         }
         return Engine.getEngine("OnnxRuntime");
     }
 
-    private static void start() {
+    private static void startEngine() {
         OrtNativeLibraries.useCache(); // before ORT's classes load their library
         Engine.getEngine("OnnxRuntime"); }
 }
