@@ -51,14 +51,12 @@ final class SideFiles {
                 if (!out.startsWith(dir) || out.equals(dir)) {
                     throw new IOException(image.source() + ": side file '" + file + "' would land outside " + dir);
                 }
-                byte[] bytes;
+                Files.createDirectories(out.getParent());
                 try {
-                    bytes = image.read(model + "/" + file, Integer.MAX_VALUE - 8);
+                    image.copy(model + "/" + file, out);
                 } catch (IllegalArgumentException e) {
                     throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file + "': " + e.getMessage(), e);
                 }
-                Files.createDirectories(out.getParent());
-                Files.write(out, bytes);
             }
         } catch (IOException | RuntimeException e) {
             delete(dir);

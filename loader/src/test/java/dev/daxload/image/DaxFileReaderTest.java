@@ -59,6 +59,10 @@ class DaxFileReaderTest {
                                 dirs.add(path);
                             } else if (inode.isRegularFile()) {
                                 assertArrayEquals(image.content(inode).toArray(ValueLayout.JAVA_BYTE), reader.read(path, Long.MAX_VALUE), path);
+                                Path copy = tmp.resolve("copy-" + files);
+                                reader.copy(path, copy);
+                                assertArrayEquals(image.content(inode).toArray(ValueLayout.JAVA_BYTE), Files.readAllBytes(copy), path + " copied");
+                                Files.delete(copy);
                                 assertEquals(image.absoluteOffset(inode.dataOffset()), reader.absoluteOffset(node), path);
                                 files++;
                             }

@@ -162,7 +162,11 @@ public final class DaxFileReader implements AutoCloseable {
 
     /** The names in the directory at {@code path}, in the image's order. */
     public List<String> list(String path) throws IOException {
-        Node dir = lookup(path).orElseThrow(() -> new java.nio.file.NoSuchFileException(file + ":/" + path));
+        Optional<Node> found = lookup(path);
+        if (found.isEmpty()) {
+            throw new java.nio.file.NoSuchFileException(file + ":/" + path);
+        }
+        Node dir = found.get();
         if (!dir.isDirectory()) {
             throw new java.nio.file.NotDirectoryException(file + ":/" + path);
         }
@@ -181,19 +185,46 @@ public final class DaxFileReader implements AutoCloseable {
      * @param maxBytes the most this caller takes: a larger file is refused, never read
      */
     public byte[] read(String path, long maxBytes) throws IOException {
-        Node f = lookup(path).orElseThrow(() -> new java.nio.file.NoSuchFileException(file + ":/" + path));
-        if (!f.isRegularFile()) {
-            throw new IOException(file + ":/" + path + ": not a regular file (mode " + Integer.toOctalString(f.mode()) + ")");
-        }
+        Node f = regularFile(path);
         if (f.size() > Math.min(maxBytes, Integer.MAX_VALUE - 8)) {
             throw new IOException(file + ":/" + path + ": " + f.size() + " bytes, more than the " + maxBytes + " this reader takes");
         }
         return read(base + f.dataOffset(), (int) f.size(), f.ino(), "data of '" + path + "'").array();
     }
 
+    /**
+     * Writes the regular file at {@code path} to the new file {@code out}, copied by the kernel from this image file
+     * ({@code copy_file_range} where the file systems allow): nothing of it passes through the heap.
+     */
+    public void copy(String path, Path out) throws IOException {
+        Node f = regularFile(path);
+        long from = base + f.dataOffset();
+        try (FileChannel to = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            for (long done = 0; done < f.size(); ) {
+                long n = channel.transferTo(from + done, f.size() - done, to);
+                if (n <= 0) {
+                    throw problem(f.ino(), from + done, "read.range", "data of '" + path + "': the file ended at " + (from + done)
+                            + " while copying it (did it shrink?)");
+                }
+                done += n;
+            }
+        }
+    }
+
     /** The absolute offset in the file of {@code node}'s data. */
     public long absoluteOffset(Node node) {
         return base + node.dataOffset();
+    }
+
+    private Node regularFile(String path) throws IOException {
+        Optional<Node> found = lookup(path);
+        if (found.isEmpty()) {
+            throw new java.nio.file.NoSuchFileException(file + ":/" + path);
+        }
+        if (!found.get().isRegularFile()) {
+            throw new IOException(file + ":/" + path + ": not a regular file (mode " + Integer.toOctalString(found.get().mode()) + ")");
+        }
+        return found.get();
     }
 
     private Optional<Node> child(Node dir, String path, byte[] name) throws IOException {

@@ -4,6 +4,11 @@ import dev.daxload.image.DaxEntry;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.DaxInode;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
 
@@ -27,6 +32,12 @@ public interface ImageFiles {
 
     /** The bytes of the regular file at {@code path}, refused unread when over {@code maxBytes}. */
     byte[] read(String path, long maxBytes) throws IOException;
+
+    /**
+     * Writes the regular file at {@code path} to the new file {@code out}, without holding it in the heap (a side file
+     * may be larger than the heap, a hostile one on purpose).
+     */
+    void copy(String path, Path out) throws IOException;
 
     /** The files of a mapped image, which follows symbolic links within the image when it reads. */
     static ImageFiles of(DaxImage image) {
@@ -59,6 +70,21 @@ public interface ImageFiles {
                 }
                 return image.content(f).toArray(ValueLayout.JAVA_BYTE);
             }
+
+            @Override
+            public void copy(String path, Path out) throws IOException {
+                MemorySegment data = image.content(image.resolve(path));
+                try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    for (long at = 0; at < data.byteSize(); ) {
+                        long n = Math.min(data.byteSize() - at, 1L << 30);
+                        ByteBuffer b = data.asSlice(at, n).asByteBuffer();
+                        while (b.hasRemaining()) {
+                            ch.write(b);
+                        }
+                        at += n;
+                    }
+                }
+            }
         };
     }
 
@@ -88,6 +114,11 @@ public interface ImageFiles {
             @Override
             public byte[] read(String path, long maxBytes) throws IOException {
                 return reader.read(path, maxBytes);
+            }
+
+            @Override
+            public void copy(String path, Path out) throws IOException {
+                reader.copy(path, out);
             }
         };
     }
