@@ -33,7 +33,7 @@ final class OrtSessionFiles implements AutoCloseable {
             // Also gone when the JVM ends without closing the model (SIGTERM included): registered in
             // reverse, so the files go before their directory.
             dir.toFile().deleteOnExit();
-            Files.write(dir.resolve(OrtImageForm.GRAPH_FILE), form.graph(image));
+            image.copy(form.dir() + "/" + OrtImageForm.GRAPH_FILE, dir.resolve(OrtImageForm.GRAPH_FILE)); // not through the heap
             dir.resolve(OrtImageForm.GRAPH_FILE).toFile().deleteOnExit();
             Files.createSymbolicLink(dir.resolve(OrtImageForm.IMAGE_LINK), linkTarget(imageFile));
             dir.resolve(OrtImageForm.IMAGE_LINK).toFile().deleteOnExit();
