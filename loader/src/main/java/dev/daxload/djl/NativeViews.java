@@ -11,6 +11,7 @@ import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -26,15 +27,22 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The library needs only libc; it is built for linux-x86_64. Elsewhere, or if it cannot be loaded
  * (a {@code noexec} temporary directory), {@link #get()} is empty, and views go through DJL's binding
- * and {@link Aoti}, as before (logged once).
+ * and {@link Aoti}, as before (logged once); {@code -Ddaxload.views.native=false} asks for that on purpose.
  */
 final class NativeViews {
     /** Marks a dtype libtorch has no code for in {@link #codes(String[])}'s answer. */
     private static final int NO_CODE = Integer.MIN_VALUE;
     private static final String RESOURCE = "native/linux-x86_64/libdaxload_views.so";
+    /**
+     * The system property that turns the library off ({@code -Ddaxload.views.native=false}): views then
+     * go as where it is absent, through DJL's binding and the FFM shim.
+     */
+    static final String PROPERTY = "daxload.views.native";
     private static volatile Optional<NativeViews> instance;
+    private static volatile boolean enabled = !"false".equalsIgnoreCase(System.getProperty(PROPERTY));
 
     private final Map<DType, Integer> codes;
+    private final AtomicLong made = new AtomicLong(); // for tests to see which route made views
 
     private NativeViews(Map<DType, Integer> codes) {
         this.codes = codes;
@@ -45,6 +53,9 @@ final class NativeViews {
      * it is not available here.
      */
     static Optional<NativeViews> get() {
+        if (!enabled) {
+            return Optional.empty();
+        }
         Optional<NativeViews> n = instance;
         if (n == null) {
             synchronized (NativeViews.class) {
@@ -55,6 +66,14 @@ final class NativeViews {
             }
         }
         return n;
+    }
+
+    /**
+     * Turns the library on or off for this process from now on (what {@link #PROPERTY} does at start-up):
+     * for the tests that check the fallback routes. Views made already keep working either way.
+     */
+    static void enable(boolean on) {
+        enabled = on;
     }
 
     private static Optional<NativeViews> load() {
@@ -166,7 +185,13 @@ final class NativeViews {
             throw new IllegalStateException("tensor '" + names[failed] + "': aoti_torch_create_tensor_from_blob failed"
                     + " (libtorch printed why on stderr)");
         }
+        made.addAndGet(n);
         return handles;
+    }
+
+    /** How many tensors {@link #fromBlobs} has made in this process. */
+    long made() {
+        return made.get();
     }
 
     /** {@code tensor.data_ptr()} of an {@code at::Tensor*}. */
