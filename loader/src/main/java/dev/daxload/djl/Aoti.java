@@ -30,7 +30,7 @@ final class Aoti {
     private static volatile Aoti instance;
 
     /** daxload's dtypes and libtorch's name of each; the code of each is asked of libtorch when first needed. */
-    private static final Map<DType, String> TORCH_NAMES = names();
+    private static final Map<DType, String> TORCH_NAMES = Libtorch.dtypeNames();
 
     private final Linker linker;
     private final SymbolLookup lookup;
@@ -61,18 +61,6 @@ final class Aoti {
         deviceCpu = code(linker, lookup, "aoti_torch_device_type_cpu").orElseThrow();
     }
 
-    /** daxload's dtypes that have a libtorch name, with the name ({@code bfloat16}, as in {@code aoti_torch_dtype_bfloat16}). */
-    static Map<DType, String> torchNames() {
-        return TORCH_NAMES;
-    }
-
-    private static Map<DType, String> names() {
-        Map<DType, String> m = new EnumMap<>(DType.class);
-        for (DType d : DType.values()) {
-            d.torchName().ifPresent(n -> m.put(d, n));
-        }
-        return Collections.unmodifiableMap(m);
-    }
 
     private static Optional<Integer> code(Linker linker, SymbolLookup lookup, String function) throws Throwable {
         // An older libtorch may lack the newer dtypes (uint16/32/64 came in 2.3): those stay unsupported.

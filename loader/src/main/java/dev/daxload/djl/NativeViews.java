@@ -130,7 +130,7 @@ final class NativeViews {
     }
 
     private static Map<DType, Integer> askCodes() {
-        Map<DType, String> names = Aoti.torchNames();
+        Map<DType, String> names = Libtorch.dtypeNames();
         DType[] types = names.keySet().toArray(DType[]::new);
         String[] functions = new String[types.length];
         for (int i = 0; i < types.length; i++) {
