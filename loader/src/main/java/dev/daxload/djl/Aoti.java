@@ -23,6 +23,9 @@ import java.util.Optional;
  * dtype libtorch has, and returns an {@code at::Tensor*}, the same kind of handle DJL's
  * {@code PtNDArray} wraps and deletes.
  *
+ * <p>{@link NativeViews} calls the same function from C, for a whole load in one JNI call, without the FFM
+ * linker's set-up (40-50 ms of CPU in a fresh JVM); this binding is the route where that library cannot load.
+ *
  * <p>Dtype and device codes are asked of libtorch ({@code aoti_torch_dtype_float32()} ...) rather than
  * written here, so they follow the library actually loaded.
  */

@@ -33,14 +33,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * }   // the manager closes first (try-with-resources closes in reverse), then the image
  * }</pre>
  *
- * <p><b>How.</b> The tensors are made with {@code torch::from_blob}: through DJL's own JNI binding of it
- * where that is known to be safe (the common dtypes, tensors under 2 GiB: nothing to link in a fresh JVM),
- * else with libtorch's C function {@code aoti_torch_create_tensor_from_blob} (bound with FFM in the
- * libtorch DJL loaded); either handle is wrapped with {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own {@code create(ByteBuffer, ...)} is not used:
- * it is limited to 2 GiB and 2^31 elements and aborts the JVM for BF16, I16, U16 and U32. Here every
- * dtype libtorch has works (see {@link #supportedDTypes()}: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16
- * U8 BOOL F8_E4M3 F8_E5M2 with libtorch 2.7), at any size. GGUF block-quantized tensors have no PyTorch
- * dtype; {@link #rawBytes} gives their blocks as a U8 array.
+ * <p><b>How.</b> The tensors are made with libtorch's C function {@code aoti_torch_create_tensor_from_blob}
+ * ({@code torch::from_blob} behind its stable C ABI), called from a small JNI library of daxload's own
+ * ({@code NativeViews}, shipped in the loader jar for linux-x86_64) once per tensor, all the tensors of a
+ * call in one JNI call: in a fresh JVM that costs about a millisecond for 1,000 tensors, and nothing is
+ * linked through FFM. Where that library cannot load (another platform; {@code -Ddaxload.views.native=false}),
+ * views come from DJL's own JNI binding of {@code from_blob} (the common dtypes, tensors under 2 GiB) and
+ * from the same C function bound with FFM (the rest; the FFM linker's set-up costs 40-50 ms of CPU in a fresh
+ * JVM). Either handle is wrapped with {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own
+ * {@code create(ByteBuffer, ...)} is not used: it is limited to 2 GiB and 2^31 elements, and it aborts
+ * the JVM for BF16, I16, U16 and U32. Here every dtype libtorch has works (see {@link #supportedDTypes()}:
+ * F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16 U8 BOOL F8_E4M3 F8_E5M2 with libtorch 2.7), at any size; DJL's
+ * {@code getDataType()} names no BF16 (it says {@code UNKNOWN}), but libtorch computes with the tensor as BF16.
+ * GGUF block-quantized tensors have no PyTorch dtype; {@link #rawBytes} gives their blocks as a U8 array.
  *
  * <p><b>Lifetimes.</b> An array is attached to the manager it was made with; closing the manager frees
  * the tensor handles. A manager that holds views of an image pins it: closing the image (or the
