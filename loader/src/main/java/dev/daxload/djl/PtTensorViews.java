@@ -268,7 +268,6 @@ public final class PtTensorViews {
 
     /** Checks that a view of {@code tensor} can be made (throwing, naming it, if not) and says how. */
     private static Request request(PtNDManager manager, TensorView tensor, Quantized quantized, boolean raw, Writes writes) {
-        DType dtype = tensor.dtype();
         MemorySegment data = tensor.segment();
         if (!data.scope().isAlive()) {
             throw new IllegalStateException("tensor '" + tensor.name() + "': its image is closed; open it again to make views");
@@ -282,12 +281,12 @@ public final class PtTensorViews {
         boolean known = switch (route) {
             case NATIVE -> NativeViews.get().orElseThrow().code(viewed).isPresent();
             case JNI -> true;
-            case SHIM -> Aoti.get().dtype(viewed).isPresent();
+            // Only whether libtorch has a name for it: asking the shim for the code would link it here, on
+            // the main thread, before the warm-up thread could (makeFallback asks, and refuses as below).
+            case SHIM -> Libtorch.dtypeNames().containsKey(viewed);
         };
         if (!known) {
-            throw new UnsupportedOperationException("tensor '" + tensor.name() + "' is " + dtype + (dtype.isQuantized()
-                    ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
-                    : ", which this libtorch has no dtype for"));
+            throw noDtype(tensor);
         }
         boolean readOnly = writes == Writes.REFUSE_IN_PLACE;
         if (!readOnly && !WritableMemory.isWritable(data)) {
@@ -320,15 +319,19 @@ public final class PtTensorViews {
             }
             return made;
         } catch (RuntimeException | Error e) {
-            for (PtNDArray a : made) {
-                if (a != null) {
-                    a.close();
+            try {
+                for (PtNDArray a : made) {
+                    if (a != null) {
+                        a.close();
+                    }
                 }
-            }
-            for (long h : handles) {
-                if (h != 0) {
-                    free(h); // never reached DJL, which would otherwise own and free it
+                for (long h : handles) {
+                    if (h != 0) {
+                        free(h); // never reached DJL, which would otherwise own and free it
+                    }
                 }
+            } catch (RuntimeException | Error cleanup) {
+                e.addSuppressed(cleanup);
             }
             throw e;
         }
@@ -398,11 +401,19 @@ public final class PtTensorViews {
                         MemorySegment data = r.tensor().segment();
                         handles[i] = route == Route.JNI
                                 ? JniBlobs.get().orElseThrow().fromBlob(data, r.shape(), r.viewed())
-                                : Aoti.get().fromBlob(data, r.shape(), Aoti.get().dtype(r.viewed()).orElseThrow(), scratch);
+                                : Aoti.get().fromBlob(data, r.shape(), Aoti.get().dtype(r.viewed()).orElseThrow(() -> noDtype(r.tensor())),
+                                        scratch);
                     }
                 }
             }
         }
+    }
+
+    private static UnsupportedOperationException noDtype(TensorView tensor) {
+        DType dtype = tensor.dtype();
+        return new UnsupportedOperationException("tensor '" + tensor.name() + "' is " + dtype + (dtype.isQuantized()
+                ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
+                : ", which this libtorch has no dtype for"));
     }
 
     /** Frees an {@code at::Tensor*} handle, whichever route made it (each makes the same kind). */
