@@ -86,8 +86,9 @@ JNIEXPORT jintArray JNICALL Java_dev_daxload_djl_NativeViews_codes(JNIEnv *env, 
 
 /*
  * Tensor i: addresses[i], dtypes[i], rank ranks[i], sizes next in `sizes` (all ranks concatenated),
- * contiguous row-major strides. Writes each handle to handles[i]; returns -1, or the index of the first
- * tensor libtorch refused (whose handle and those after it are left 0; the caller frees the ones made).
+ * contiguous row-major strides. Writes each handle to handles[i]; returns -1, the index of the first
+ * tensor libtorch refused (whose handle and those after it are left 0; the caller frees the ones made),
+ * or -2 if this function's own buffers could not be allocated (nothing made).
  */
 JNIEXPORT jint JNICALL Java_dev_daxload_djl_NativeViews_fromBlobs(JNIEnv *env, jclass cls __attribute__((unused)), jlongArray addresses,
         jlongArray sizes, jintArray ranks, jintArray dtypes, jlongArray handles) {
@@ -101,7 +102,7 @@ JNIEXPORT jint JNICALL Java_dev_daxload_djl_NativeViews_fromBlobs(JNIEnv *env, j
     int64_t *strides = malloc(sizeof(int64_t) * (total + 1));
     jint failed = -1;
     if (addr == NULL || dims == NULL || rank == NULL || dtype == NULL || made == NULL || strides == NULL) {
-        failed = n > 0 ? 0 : -1;
+        failed = -2;
         goto done;
     }
     (*env)->GetLongArrayRegion(env, addresses, 0, n, addr);

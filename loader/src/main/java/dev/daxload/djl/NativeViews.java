@@ -180,6 +180,9 @@ final class NativeViews {
         }
         long[] handles = new long[n];
         int failed = fromBlobs(addresses, sizes, ranks, dtypes, handles);
+        if (failed == -2) {
+            throw new OutOfMemoryError("daxload's native views: no native memory for the arguments of " + n + " tensors");
+        }
         if (failed >= 0) {
             deleteAll(handles);
             throw new IllegalStateException("tensor '" + names[failed] + "': aoti_torch_create_tensor_from_blob failed"
