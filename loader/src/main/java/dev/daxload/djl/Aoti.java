@@ -1,9 +1,6 @@
 package dev.daxload.djl;
 
-import ai.djl.engine.Engine;
-import ai.djl.pytorch.jni.LibUtils;
 import dev.daxload.manifest.DType;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -11,12 +8,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -29,16 +23,17 @@ import java.util.Optional;
  * dtype libtorch has, and returns an {@code at::Tensor*}, the same kind of handle DJL's
  * {@code PtNDArray} wraps and deletes.
  *
+ * <p>{@link NativeViews} calls the same function from C, for a whole load in one JNI call, without the FFM
+ * linker's set-up (40-50 ms of CPU in a fresh JVM); this binding is the route where that library cannot load.
+ *
  * <p>Dtype and device codes are asked of libtorch ({@code aoti_torch_dtype_float32()} ...) rather than
  * written here, so they follow the library actually loaded.
  */
 final class Aoti {
-    private static final String LIBRARY = System.mapLibraryName("torch_cpu"); // where the shim lives (nm -D)
-
     private static volatile Aoti instance;
 
     /** daxload's dtypes and libtorch's name of each; the code of each is asked of libtorch when first needed. */
-    private static final Map<DType, String> TORCH_NAMES = torchNames();
+    private static final Map<DType, String> TORCH_NAMES = Libtorch.dtypeNames();
 
     private final Linker linker;
     private final SymbolLookup lookup;
@@ -69,13 +64,6 @@ final class Aoti {
         deviceCpu = code(linker, lookup, "aoti_torch_device_type_cpu").orElseThrow();
     }
 
-    private static Map<DType, String> torchNames() {
-        Map<DType, String> m = new EnumMap<>(DType.class);
-        for (DType d : DType.values()) {
-            d.torchName().ifPresent(n -> m.put(d, n));
-        }
-        return Collections.unmodifiableMap(m);
-    }
 
     private static Optional<Integer> code(Linker linker, SymbolLookup lookup, String function) throws Throwable {
         // An older libtorch may lack the newer dtypes (uint16/32/64 came in 2.3): those stay unsupported.
@@ -112,8 +100,7 @@ final class Aoti {
     }
 
     private static Aoti load() {
-        Engine.getEngine("PyTorch"); // makes DJL load libtorch, so the lookup below finds the loaded copy
-        Path lib = locate();
+        Path lib = Libtorch.locate();
         try {
             // dlopen of a library already loaded returns that same copy; the global arena never dlcloses it.
             return new Aoti(SymbolLookup.libraryLookup(lib, Arena.global()), lib);
@@ -122,35 +109,6 @@ final class Aoti {
         } catch (Throwable t) {
             throw new IllegalStateException("cannot bind libtorch's C functions in " + lib + ": " + t, t);
         }
-    }
-
-    /**
-     * Where the loaded {@code libtorch_cpu.so} is: in DJL's libtorch directory, or, when a
-     * {@code PYTORCH_LIBRARY_PATH} override put it elsewhere, wherever {@code /proc/self/maps} says.
-     */
-    private static Path locate() {
-        List<String> tried = new ArrayList<>();
-        try {
-            Path p = Path.of(LibUtils.getLibtorchPath()).resolve(LIBRARY);
-            if (Files.isRegularFile(p)) {
-                return p;
-            }
-            tried.add(p.toString());
-        } catch (RuntimeException e) {
-            tried.add("DJL's libtorch path (" + e + ")");
-        }
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-                int slash = line.indexOf('/');
-                if (slash > 0 && line.endsWith("/" + LIBRARY)) {
-                    return Path.of(line.substring(slash));
-                }
-            }
-            tried.add("/proc/self/maps");
-        } catch (IOException e) {
-            tried.add("/proc/self/maps (" + e.getMessage() + ")");
-        }
-        throw new IllegalStateException("PyTorch engine is loaded but " + LIBRARY + " was not found; looked in " + tried);
     }
 
     /** libtorch's code for {@code dtype}, or empty if it has none (block-quantized types). */

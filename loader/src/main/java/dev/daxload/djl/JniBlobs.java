@@ -18,6 +18,8 @@ import org.slf4j.LoggerFactory;
  * Tensors over caller memory through DJL's own JNI binding of {@code torch::from_blob}, which the
  * PyTorch engine has loaded and bound already: in a fresh JVM this costs a few milliseconds, where the
  * first FFM downcall ({@link Aoti}) costs 40-100 ms of linker set-up (docs/benchmarks.md, "Cold open").
+ * Since {@link NativeViews} makes every dtype in one JNI call, this binding is the fallback where that
+ * library cannot load.
  *
  * <p>Used only where that binding is known to be a plain zero-copy view: the dtypes DJL's native code
  * has always mapped (F32 F64 F16 I64 I32 I8 U8 BOOL; it aborts the JVM for BF16, I16, U16 and U32), a

@@ -16,6 +16,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -32,14 +33,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * }   // the manager closes first (try-with-resources closes in reverse), then the image
  * }</pre>
  *
- * <p><b>How.</b> The tensors are made with {@code torch::from_blob}: through DJL's own JNI binding of it
- * where that is known to be safe (the common dtypes, tensors under 2 GiB: nothing to link in a fresh JVM),
- * else with libtorch's C function {@code aoti_torch_create_tensor_from_blob} (bound with FFM in the
- * libtorch DJL loaded); either handle is wrapped with {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own {@code create(ByteBuffer, ...)} is not used:
- * it is limited to 2 GiB and 2^31 elements and aborts the JVM for BF16, I16, U16 and U32. Here every
- * dtype libtorch has works (see {@link #supportedDTypes()}: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16
- * U8 BOOL F8_E4M3 F8_E5M2 with libtorch 2.7), at any size. GGUF block-quantized tensors have no PyTorch
- * dtype; {@link #rawBytes} gives their blocks as a U8 array.
+ * <p><b>How.</b> The tensors are made with libtorch's C function {@code aoti_torch_create_tensor_from_blob}
+ * ({@code torch::from_blob} behind its stable C ABI), called from a small JNI library of daxload's own
+ * ({@code NativeViews}, shipped in the loader jar for linux-x86_64) once per tensor, all the tensors of a
+ * call in one JNI call: in a fresh JVM that costs about a millisecond for 1,000 tensors, and nothing is
+ * linked through FFM. Where that library cannot load (another platform; {@code -Ddaxload.views.native=false}),
+ * views come from DJL's own JNI binding of {@code from_blob} (the common dtypes, tensors under 2 GiB) and
+ * from the same C function bound with FFM (the rest; the FFM linker's set-up costs 40-50 ms of CPU in a fresh
+ * JVM). Either handle is wrapped with {@link PtNDArray#PtNDArray(PtNDManager, long)}. DJL's own
+ * {@code create(ByteBuffer, ...)} is not used: it is limited to 2 GiB and 2^31 elements, and it aborts
+ * the JVM for BF16, I16, U16 and U32. Here every dtype libtorch has works (see {@link #supportedDTypes()}:
+ * F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16 U8 BOOL F8_E4M3 F8_E5M2 with libtorch 2.7), at any size; DJL's
+ * {@code getDataType()} names no BF16 (it says {@code UNKNOWN}), but libtorch computes with the tensor as BF16.
+ * GGUF block-quantized tensors have no PyTorch dtype; {@link #rawBytes} gives their blocks as a U8 array.
  *
  * <p><b>Lifetimes.</b> An array is attached to the manager it was made with; closing the manager frees
  * the tensor handles. A manager that holds views of an image pins it: closing the image (or the
@@ -112,7 +118,8 @@ public final class PtTensorViews {
      * The element types that {@link #view} can make with the libtorch loaded (loads the PyTorch engine).
      */
     public static Set<DType> supportedDTypes() {
-        return Collections.unmodifiableSet(Aoti.get().dtypes().keySet());
+        Map<DType, Integer> codes = NativeViews.get().map(NativeViews::codes).orElseGet(() -> Aoti.get().dtypes());
+        return Collections.unmodifiableSet(codes.keySet());
     }
 
     /**
@@ -140,11 +147,9 @@ public final class PtTensorViews {
      */
     public static PtNDArray view(NDManager manager, TensorView tensor, Writes writes) {
         PtNDManager pt = pyTorch(manager);
-        try (Arena arena = Arena.ofConfined()) {
-            PtNDArray array = make(pt, tensor, Quantized.REFUSE, new Aoti.Scratch(arena), false, writes);
-            lease(pt, tensor);
-            return array;
-        }
+        PtNDArray array = make(pt, new Request[] {request(pt, tensor, Quantized.REFUSE, false, writes)})[0];
+        lease(pt, tensor);
+        return array;
     }
 
     /**
@@ -156,11 +161,9 @@ public final class PtTensorViews {
      */
     public static PtNDArray rawBytes(NDManager manager, TensorView tensor) {
         PtNDManager pt = pyTorch(manager);
-        try (Arena arena = Arena.ofConfined()) {
-            PtNDArray array = make(pt, tensor, Quantized.RAW_BYTES, new Aoti.Scratch(arena), true, Writes.NEED_WRITABLE);
-            lease(pt, tensor);
-            return array;
-        }
+        PtNDArray array = make(pt, new Request[] {request(pt, tensor, Quantized.RAW_BYTES, true, Writes.NEED_WRITABLE)})[0];
+        lease(pt, tensor);
+        return array;
     }
 
     /**
@@ -194,38 +197,11 @@ public final class PtTensorViews {
     public static Map<String, PtNDArray> viewMap(NDManager manager, Collection<TensorView> tensors, Quantized quantized, Writes writes) {
         PtNDManager pt = pyTorch(manager);
         TensorView[] all = tensors.toArray(TensorView[]::new);
-        PtNDArray[] made = new PtNDArray[all.length];
-        boolean[] shim = new boolean[all.length];
-        EnumSet<DType> shimTypes = EnumSet.noneOf(DType.class);
+        Request[] requests = new Request[all.length];
         for (int i = 0; i < all.length; i++) {
-            DType viewed = viewedType(all[i], quantized, false);
-            shim[i] = !viaJni(viewed, all[i].segment());
-            if (shim[i] && !viewed.isQuantized()) { // a quantized one left here is refused, not linked for
-                shimTypes.add(viewed);
-            }
+            requests[i] = request(pt, all[i], quantized, false, writes);
         }
-        if (!shimTypes.isEmpty()) {
-            ShimWarmup.start(shimTypes);
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            Aoti.Scratch scratch = new Aoti.Scratch(arena);
-            // DJL's binding first: its views are made while the shim links on the warm-up thread (in a
-            // fresh JVM the linking costs tens of milliseconds, about what the JNI views of a model take).
-            for (int pass = 0; pass < 2; pass++) {
-                for (int i = 0; i < all.length; i++) {
-                    if (shim[i] == (pass == 1)) {
-                        made[i] = make(pt, all[i], quantized, scratch, false, writes);
-                    }
-                }
-            }
-        } catch (RuntimeException e) {
-            for (PtNDArray a : made) {
-                if (a != null) {
-                    a.close();
-                }
-            }
-            throw e;
-        }
+        PtNDArray[] made = make(pt, requests);
         Map<String, PtNDArray> out = new LinkedHashMap<>();
         for (int i = 0; i < all.length; i++) {
             out.put(all[i].name(), made[i]);
@@ -257,7 +233,8 @@ public final class PtTensorViews {
         if (!(array instanceof PtNDArray pt)) {
             throw new IllegalArgumentException("not a PyTorch array: " + array.getClass().getName());
         }
-        return Aoti.get().dataPtr(pt.getHandle());
+        long handle = pt.getHandle();
+        return NativeViews.get().map(lib -> lib.dataPtr(handle)).orElseGet(() -> Aoti.get().dataPtr(handle));
     }
 
     /** The dtype a view of {@code tensor} has: its own, or U8 for raw bytes. */
@@ -269,14 +246,28 @@ public final class PtTensorViews {
         return raw || (tensor.dtype().isQuantized() && quantized == Quantized.RAW_BYTES);
     }
 
-    /** DJL's JNI binding where it fits (no FFM linker in a fresh JVM), libtorch's C shim for the rest. */
-    private static boolean viaJni(DType viewed, MemorySegment data) {
-        return JniBlobs.fits(viewed, data) && JniBlobs.get().isPresent();
+    /** Which of libtorch's from_blob entries makes a view. */
+    private enum Route {
+        /** {@link NativeViews}: every view of a load in one JNI call, every dtype; where its library loads. */
+        NATIVE,
+        /** {@link JniBlobs}, DJL's own binding, one JNI call a view: the fallback for the common dtypes. */
+        JNI,
+        /** {@link Aoti} over FFM, one downcall a view: the fallback for the rest (links the FFM linker first). */
+        SHIM
     }
 
-    private static PtNDArray make(PtNDManager manager, TensorView tensor, Quantized quantized, Aoti.Scratch scratch, boolean raw,
-            Writes writes) {
-        DType dtype = tensor.dtype();
+    /** A view checked and ready to make: its tensor, its dtype and shape as libtorch gets them, and how. */
+    private record Request(TensorView tensor, DType viewed, long[] shape, boolean readOnly, Route route) {}
+
+    private static Route route(DType viewed, MemorySegment data) {
+        if (data.isNative() && NativeViews.get().isPresent()) {
+            return Route.NATIVE;
+        }
+        return JniBlobs.fits(viewed, data) && JniBlobs.get().isPresent() ? Route.JNI : Route.SHIM;
+    }
+
+    /** Checks that a view of {@code tensor} can be made (throwing, naming it, if not) and says how. */
+    private static Request request(PtNDManager manager, TensorView tensor, Quantized quantized, boolean raw, Writes writes) {
         MemorySegment data = tensor.segment();
         if (!data.scope().isAlive()) {
             throw new IllegalStateException("tensor '" + tensor.name() + "': its image is closed; open it again to make views");
@@ -285,13 +276,18 @@ public final class PtTensorViews {
             throw new IllegalStateException("tensor '" + tensor.name() + "': the NDManager is closed");
         }
         DType viewed = viewedType(tensor, quantized, raw);
-        boolean asBytes = asBytes(tensor, quantized, raw);
-        long[] shape = asBytes ? new long[] {data.byteSize()} : tensor.shape();
-        boolean jni = viaJni(viewed, data);
-        int code = jni ? -1 : Aoti.get().dtype(viewed).orElseThrow(() -> new UnsupportedOperationException("tensor '" + tensor.name()
-                + "' is " + dtype + (dtype.isQuantized()
-                        ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
-                        : ", which this libtorch has no dtype for")));
+        long[] shape = asBytes(tensor, quantized, raw) ? new long[] {data.byteSize()} : tensor.shape();
+        Route route = route(viewed, data);
+        boolean known = switch (route) {
+            case NATIVE -> NativeViews.get().orElseThrow().code(viewed).isPresent();
+            case JNI -> true;
+            // Only whether libtorch has a name for it: asking the shim for the code would link it here, on
+            // the main thread, before the warm-up thread could (makeFallback asks, and refuses as below).
+            case SHIM -> Libtorch.dtypeNames().containsKey(viewed);
+        };
+        if (!known) {
+            throw noDtype(tensor);
+        }
         boolean readOnly = writes == Writes.REFUSE_IN_PLACE;
         if (!readOnly && !WritableMemory.isWritable(data)) {
             throw new IllegalArgumentException("tensor '" + tensor.name() + "' lies in memory mapped read-only: an in-place op on"
@@ -299,17 +295,135 @@ public final class PtTensorViews {
                     + " the default of ModelWeights.open), or ask for read-only views, which refuse in-place ops"
                     + " (PtTensorViews.Writes.REFUSE_IN_PLACE; views=readonly in a daxfs: URL)");
         }
-        long handle = jni ? JniBlobs.get().orElseThrow().fromBlob(data, shape, viewed) : Aoti.get().fromBlob(data, shape, code, scratch);
-        PtNDArray array;
+        return new Request(tensor, viewed, shape, readOnly, route);
+    }
+
+    /**
+     * The views {@code requests} ask for, in their order. On failure none is left: the arrays made are
+     * closed, the handles not yet wrapped freed.
+     */
+    private static PtNDArray[] make(PtNDManager manager, Request[] requests) {
+        int n = requests.length;
+        long[] handles = new long[n]; // 0: not made, or owned by its array already
+        PtNDArray[] made = new PtNDArray[n];
         try {
-            // Refuses ops once the weights fail a check, and writes through DJL if read-only.
-            array = new GuardedPtNDArray(manager, handle, tensor, readOnly);
+            makeNative(requests, handles);
+            makeFallback(requests, handles);
+            for (int i = 0; i < n; i++) {
+                Request r = requests[i];
+                // Refuses ops once the weights fail a check, and writes through DJL if read-only.
+                PtNDArray array = new GuardedPtNDArray(manager, handles[i], r.tensor(), r.readOnly());
+                made[i] = array;
+                handles[i] = 0;
+                array.setName(r.tensor().name());
+            }
+            return made;
         } catch (RuntimeException | Error e) {
-            Aoti.get().delete(handle); // never reached DJL, which would otherwise own and free it
+            try {
+                for (PtNDArray a : made) {
+                    if (a != null) {
+                        a.close();
+                    }
+                }
+                for (long h : handles) {
+                    if (h != 0) {
+                        free(h); // never reached DJL, which would otherwise own and free it
+                    }
+                }
+            } catch (RuntimeException | Error cleanup) {
+                e.addSuppressed(cleanup);
+            }
             throw e;
         }
-        array.setName(tensor.name());
-        return array;
+    }
+
+    /** The {@link Route#NATIVE} views, all in one call. */
+    private static void makeNative(Request[] requests, long[] handles) {
+        int count = 0;
+        for (Request r : requests) {
+            if (r.route() == Route.NATIVE) {
+                count++;
+            }
+        }
+        if (count == 0) {
+            return;
+        }
+        NativeViews lib = NativeViews.get().orElseThrow();
+        long[] addresses = new long[count];
+        long[][] shapes = new long[count][];
+        int[] dtypes = new int[count];
+        String[] names = new String[count];
+        int k = 0;
+        for (Request r : requests) {
+            if (r.route() == Route.NATIVE) {
+                addresses[k] = r.tensor().segment().address();
+                shapes[k] = r.shape();
+                dtypes[k] = lib.code(r.viewed()).orElseThrow();
+                names[k] = r.tensor().name();
+                k++;
+            }
+        }
+        long[] made = lib.fromBlobs(addresses, shapes, dtypes, names);
+        k = 0;
+        for (int i = 0; i < requests.length; i++) {
+            if (requests[i].route() == Route.NATIVE) {
+                handles[i] = made[k++];
+            }
+        }
+    }
+
+    /**
+     * The views of the fallback routes, one call each: DJL's binding first, while the C shim links on
+     * the warm-up thread (in a fresh JVM the FFM linker's set-up costs tens of milliseconds, about what
+     * DJL's binding takes for a model's views), then the shim's.
+     */
+    private static void makeFallback(Request[] requests, long[] handles) {
+        EnumSet<DType> shimTypes = EnumSet.noneOf(DType.class);
+        boolean any = false;
+        for (Request r : requests) {
+            any |= r.route() != Route.NATIVE;
+            if (r.route() == Route.SHIM) {
+                shimTypes.add(r.viewed());
+            }
+        }
+        if (!any) {
+            return;
+        }
+        if (!shimTypes.isEmpty()) {
+            ShimWarmup.start(shimTypes);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Aoti.Scratch scratch = new Aoti.Scratch(arena);
+            for (Route route : new Route[] {Route.JNI, Route.SHIM}) {
+                for (int i = 0; i < requests.length; i++) {
+                    Request r = requests[i];
+                    if (r.route() == route) {
+                        MemorySegment data = r.tensor().segment();
+                        handles[i] = route == Route.JNI
+                                ? JniBlobs.get().orElseThrow().fromBlob(data, r.shape(), r.viewed())
+                                : Aoti.get().fromBlob(data, r.shape(), Aoti.get().dtype(r.viewed()).orElseThrow(() -> noDtype(r.tensor())),
+                                        scratch);
+                    }
+                }
+            }
+        }
+    }
+
+    private static UnsupportedOperationException noDtype(TensorView tensor) {
+        DType dtype = tensor.dtype();
+        return new UnsupportedOperationException("tensor '" + tensor.name() + "' is " + dtype + (dtype.isQuantized()
+                ? ", block-quantized, which PyTorch has no dtype for; rawBytes() or Quantized.RAW_BYTES give its blocks as U8"
+                : ", which this libtorch has no dtype for"));
+    }
+
+    /** Frees an {@code at::Tensor*} handle, whichever route made it (each makes the same kind). */
+    private static void free(long handle) {
+        Optional<NativeViews> lib = NativeViews.get();
+        if (lib.isPresent()) {
+            lib.get().delete(handle);
+        } else {
+            Aoti.get().delete(handle);
+        }
     }
 
     private static PtNDManager pyTorch(NDManager manager) {

@@ -4,9 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonObject;
 import dev.daxload.packager.image.ImageWriter;
 import dev.daxload.packager.model.ModelPackager;
 import dev.daxload.packager.source.OnnxReader;
+import dev.daxload.packager.source.SourceModel;
+import dev.daxload.packager.source.SourceTensor;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
@@ -44,6 +48,15 @@ class AotCacheTest {
         p.model("minilm").add(new OnnxReader().read(models.resolve("all-minilm-l6-v2.onnx")))
                 .sideFile("tokenizer.json", dev.daxload.packager.image.FileContent.of(tok, Files.size(tok)));
         p.write(new ImageWriter(), tmp.resolve("minilm.daxfs"));
+        // An LLM's mix: BF16 (which DJL's JNI binding cannot make) and F32.
+        List<SourceTensor> mix = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            mix.add(new SourceTensor("t" + i, i % 3 == 0 ? "F32" : "BF16", new long[] {4, 8},
+                    dev.daxload.packager.image.FileContent.of(new byte[i % 3 == 0 ? 128 : 64])));
+        }
+        ModelPackager bf16 = new ModelPackager();
+        bf16.model("bf16mix").add(new SourceModel("raw", List.of(), new JsonObject(), mix, Map.of()));
+        bf16.write(new ImageWriter(), tmp.resolve("bf16mix.daxfs"));
         classPath = jarsOnly(tmp.resolve("jars"));
     }
 
@@ -194,8 +207,9 @@ class AotCacheTest {
 
     /**
      * A read-only open goes through FileChannel.map and links no downcall at all; so does a copy-on-write
-     * open of a file this process may write (FileChannel.map(PRIVATE)); PyTorch views of F32/I64 tensors
-     * go through DJL's own JNI binding of from_blob, not libtorch's C shim. A copy-on-write open through mmap (a file the process
+     * open of a file this process may write (FileChannel.map(PRIVATE)); PyTorch views, F32/I64 and BF16
+     * alike, come from daxload's native views library (one JNI call), neither from DJL's binding nor from
+     * libtorch's C shim over FFM. A copy-on-write open through mmap (a file the process
      * may only read; forced here with -Ddaxload.mmap.cowThroughJdk=false) links only what it calls (open,
      * mmap, close), not lseek, madvise or munmap ahead of use.
      */
@@ -209,12 +223,15 @@ class AotCacheTest {
         }
         // Views: the shim (Aoti, FFM) is never loaded. (The process does link mmap when it ends: closing an
         // image that native code had views of retires its range to zero pages; that is after start-up.)
-        Path viewsLog = log();
-        String printed = run(java(List.of(NATIVE_ACCESS, logging(viewsLog)), "dev.daxload.samples.bench.StartupProbe", "pt-views", "minilm"));
-        assertTrue(printed.contains("READY mode=pt-views"), printed);
-        String views = Files.readString(viewsLog);
-        assertTrue(views.contains("dev.daxload.djl.JniBlobs "), "views went through DJL's binding");
-        assertFalse(views.contains("dev.daxload.djl.Aoti "), "views of F32/I64 tensors did not need libtorch's C shim");
+        for (String model : List.of("minilm", "bf16mix")) {
+            Path viewsLog = log();
+            String printed = run(java(List.of(NATIVE_ACCESS, logging(viewsLog)), "dev.daxload.samples.bench.StartupProbe", "pt-views", model));
+            assertTrue(printed.contains("READY mode=pt-views"), printed);
+            String views = Files.readString(viewsLog);
+            assertTrue(views.contains("dev.daxload.djl.NativeViews "), model + ": views came from the native library");
+            assertFalse(views.contains("dev.daxload.djl.JniBlobs "), model + ": DJL's binding was not needed");
+            assertFalse(views.contains("dev.daxload.djl.Aoti "), model + ": libtorch's C shim over FFM was not needed");
+        }
         Path cowLog = log();
         run(java(List.of(NATIVE_ACCESS, logging(cowLog), "-Ddaxload.mmap.cowThroughJdk=false"), "dev.daxload.samples.bench.StartupProbe", "open", "minilm"));
         String cow = Files.readString(cowLog);
