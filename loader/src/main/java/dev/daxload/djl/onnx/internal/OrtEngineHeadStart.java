@@ -5,10 +5,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * DJL's ONNX Runtime engine started on a thread of its own while the image is validated and the model's
- * side files are written. In a fresh JVM the engine's start (loading ORT's 20 MB native library, making its
- * environment: ~45 ms) and daxload's own work for a load (~60 ms, interpreted) are each on the way to the
- * first session; one after the other they add up, on two threads they overlap.
+ * DJL's ONNX Runtime engine started on a thread of its own while the load reads what it needs of the image
+ * (ORT's form, the side files) and writes its files. In a fresh JVM the engine's start (loading ORT's 20 MB
+ * native library, making its environment: 35-48 ms) and daxload's own work for a load (15-20 ms with the AOT
+ * cache, more without) are each on the way to the first session; one after the other they add up, on two
+ * threads they overlap where a core is free (on 2 busy cores measured level, docs/benchmarks.md).
  *
  * <p>Only a head start: whoever needs the engine calls {@link #engine()}, which waits for a start begun
  * here or starts it itself, and sees the same failure ORT's start would have thrown on its own thread.
