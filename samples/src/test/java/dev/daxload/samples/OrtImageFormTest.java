@@ -214,6 +214,36 @@ class OrtImageFormTest {
     }
 
     /**
+     * ONNX Runtime's engine starts on a thread of its own (OrtEngineHeadStart); when it cannot start, the load fails
+     * with what the start threw, exactly as when the loading thread starts it itself: the same error and cause, no
+     * hang and no NoClassDefFoundError from a second try at ORT's classes. Fresh JVMs whose ORT finds no native library.
+     */
+    @Test
+    void anOrtEngineThatCannotStartFailsTheLoadAlikeWithAndWithoutTheHeadStart() throws Exception {
+        String ahead = engineFailure(true);
+        String serial = engineFailure(false);
+        assertTrue(ahead.startsWith("THROWN "), ahead);
+        assertFalse(ahead.contains("NoClassDefFoundError"), ahead);
+        assertEquals(serial, ahead, "the head start changed what a failed engine start throws");
+    }
+
+    private static String engineFailure(boolean headStart) throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(javaBin, "--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true",
+                "-Dai.djl.onnx.disable_alternative=true", "-Donnxruntime.native.path=" + tmp.resolve("no-native-library"),
+                "-Ddaxload.ortHeadStart=" + headStart, "-cp", System.getProperty("java.class.path"),
+                OrtEngineFailureProbe.class.getName(), image.toAbsolutePath().toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("the load hung (head start " + headStart + ")");
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return out.lines().filter(l -> l.startsWith("THROWN ") || l.startsWith("LOADED")).findFirst()
+                .orElseThrow(() -> new AssertionError("no THROWN line (head start " + headStart + "): " + out));
+    }
+
+    /**
      * ONNX Runtime's native library comes from one copy per host (OrtNativeLibraries): the first process
      * extracts it into DJL's engine cache, the next maps that same file without writing it again, and
      * with the cache switched off ORT inflates its own temporary copy as before; the answers are the same
