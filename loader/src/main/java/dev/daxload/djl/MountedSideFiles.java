@@ -31,12 +31,9 @@ final class MountedSideFiles {
         Path modelDir = mount.get().resolve(model);
         Path dir = modelDir.resolve("files");
         for (String file : files) {
-            // The same rule as for copied side files: a plain path below files/, and a regular file
-            // (no symlink) so an engine never reads outside the model through it.
-            if (!file.startsWith("files/") || !SideFiles.plainRelative(file.substring("files/".length()))) {
-                throw new IOException(mount.get() + ": model '" + model + "' lists side file '" + file
-                        + "': a side file is a plain path under files/ (no empty, '.' or '..' parts)");
-            }
+            // The same rule as for copied side files, and a regular file (no symlink) so an engine never
+            // reads outside the model through it.
+            SideFiles.checkListed(mount.get().toString(), model, file);
             Path p = modelDir.resolve(file);
             if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
                 throw new IOException(mount.get() + ": model '" + model + "' lists side file '" + file + "', but " + p

@@ -43,10 +43,7 @@ final class SideFiles {
         LIVE.add(dir);
         try {
             for (String file : files) {
-                if (!file.startsWith("files/") || !plainRelative(file.substring("files/".length()))) {
-                    throw new IOException(image.source() + ": model '" + model + "' lists side file '" + file
-                            + "': a side file is a plain path under files/ (no empty, '.' or '..' parts)");
-                }
+                checkListed(image.source(), model, file);
                 Path out = dir.resolve(file.substring("files/".length())).normalize();
                 if (!out.startsWith(dir) || out.equals(dir)) {
                     throw new IOException(image.source() + ": side file '" + file + "' would land outside " + dir);
@@ -75,6 +72,19 @@ final class SideFiles {
             }
         }
         return new String(c);
+    }
+
+    /**
+     * Refuses a side file the manifest lists that is not a plain path below {@code files/}: the one rule for side
+     * files, whether they are copied out of the image or served by a mount.
+     *
+     * @param source the image or mount, as the message names it
+     */
+    static void checkListed(String source, String model, String file) throws IOException {
+        if (!file.startsWith("files/") || !plainRelative(file.substring("files/".length()))) {
+            throw new IOException(source + ": model '" + model + "' lists side file '" + file
+                    + "': a side file is a plain path under files/ (no empty, '.' or '..' parts)");
+        }
     }
 
     /** Whether {@code path} names something below a directory: no empty, {@code .} or {@code ..} components. */
