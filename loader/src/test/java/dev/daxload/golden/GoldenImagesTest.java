@@ -229,7 +229,7 @@ class GoldenImagesTest {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         OrtFormKey here = OrtFormKey.running(OrtLoadPlan.OPTIMIZATION);
         try (DaxImage img = DaxImage.open(file);
-             OrtLoadPlan plan = OrtLoadPlan.decide(img, file, "tiny", OrtLoadPlan.Source.IMAGE, false)) {
+             OrtLoadPlan plan = OrtLoadPlan.prepare(img, file, "tiny", OrtLoadPlan.Source.IMAGE, false).confirm()) {
             if (!here.equals(ORT_FORM_KEY)) {
                 assertFalse(plan.usesImageForm(), "a form made for " + ORT_FORM_KEY + " must not be used under " + here);
                 Assumptions.abort("the golden ORT form was made for " + ORT_FORM_KEY + "; this machine is " + here

@@ -65,14 +65,9 @@ public record OrtImageForm(String model, String dir, OrtFormKey key) {
         return out;
     }
 
-    /** The optimized graph's bytes (about 100 KB for a BERT-small), copied out of the image. */
-    public byte[] graph(ImageFiles image) throws IOException {
-        return image.read(dir + "/" + GRAPH_FILE, Integer.MAX_VALUE - 8);
-    }
-
-    /** The optimized graph's bytes, copied out of a mapped image. */
+    /** The optimized graph's bytes (about 100 KB for a BERT-small), copied out of a mapped image. */
     public byte[] graph(DaxImage image) throws IOException {
-        return graph(ImageFiles.of(image));
+        return ImageFiles.of(image).read(dir + "/" + GRAPH_FILE, Integer.MAX_VALUE - 8);
     }
 
     /** The data file's inode in a mapped image: where ORT's prepacked blobs and changed weights lie. */

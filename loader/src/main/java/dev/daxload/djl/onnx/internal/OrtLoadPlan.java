@@ -62,17 +62,6 @@ public final class OrtLoadPlan implements AutoCloseable {
     }
 
     /**
-     * Decides for {@code model} of {@code image} (mapped from {@code imageFile}): {@link #prepare} and
-     * {@link #confirm} in one step. ONNX Runtime's environment must exist (it is asked its version).
-     *
-     * @param fallbackPrepacking whether ORT prepacks at load when the image's form is not used
-     */
-    public static OrtLoadPlan decide(DaxImage image, Path imageFile, String model, Source source, boolean fallbackPrepacking)
-            throws IOException {
-        return prepare(image, imageFile, model, source, fallbackPrepacking).confirm();
-    }
-
-    /**
      * Everything of the decision that does not ask ONNX Runtime (so it may run before ORT's engine is
      * up): the image's forms are read, those made for another processor or optimization level set
      * aside, and the first one left gets its session files (graph and link). {@link #confirm()} then
