@@ -242,11 +242,11 @@ final class DaxfsRepository extends AbstractRepository {
      * the URL names, or a directory written now that the load's model removes when it closes.
      */
     Path sideFiles(DaxfsArtifact a) throws IOException {
-        java.util.Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), resolved(a.model()).sideFiles());
+        Resolved r = resolved(a.model());
+        Optional<Path> onMount = MountedSideFiles.of(target.image(), a.model(), r.sideFiles());
         if (onMount.isPresent()) {
             return onMount.get(); // served by the mount itself: nothing written, nothing to remove
         }
-        Resolved r = resolved(a.model());
         if (r.light()) {
             try (DaxFileReader reader = DaxFileReader.open(target.image())) {
                 return a.binder().sideFiles(SideFiles.write(ImageFiles.of(reader), a.model(), r.sideFiles()));

@@ -84,7 +84,7 @@ public final class ManifestPrefetch {
         try (DaxFileReader reader = DaxFileReader.open(imageFile)) {
             String path = model + "/" + ModelManifest.FILE_NAME;
             long limit = Math.min(ModelManifest.MAX_BYTES, Runtime.getRuntime().maxMemory() / 4 / ModelManifest.HEAP_PER_BYTE);
-            return reader.lookup(path).filter(DaxFileReader.Node::isRegularFile).isPresent() ? reader.read(path, limit) : null;
+            return reader.lookup(path).isPresent() ? reader.read(path, limit) : null; // read refuses a non-file
         }
     }
 }
