@@ -7,6 +7,7 @@
 # Needs docker-registry, curl and python3; uses bin/daxload (built on first use). Leaves nothing behind.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+source "$here/registry/bench/local-registry.sh"
 size_gb=${1:?size in GB}
 rounds=${2:-3}
 mkdir -p "$here/target"
@@ -15,36 +16,10 @@ cleanup() { [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"
 trap cleanup EXIT
 daxload="$here/bin/daxload"
 
-python3 - "$work/model.safetensors" "$size_gb" <<'PY'
-import json, os, struct, sys
-path, gb = sys.argv[1], float(sys.argv[2])
-tensor = 64 << 20
-count = max(1, int(gb * (1 << 30)) // tensor)
-header, off = {}, 0
-for i in range(count):
-    header[f"layer.{i}.weight"] = {"dtype": "F16", "shape": [4096, tensor // 8192], "data_offsets": [off, off + tensor]}
-    off += tensor
-h = json.dumps(header).encode()
-h += b" " * (-len(h) % 8)
-with open(path, "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h)
-    block = os.urandom(tensor)
-    for i in range(count):
-        f.write(block[i % 7:] + block[:i % 7])
-PY
+synthetic_safetensors "$work/model.safetensors" "$size_gb"
 printf '{"architectures":["Synthetic"]}\n' > "$work/config.json"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: info, formatter: json}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: 127.0.0.1:$port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-host=127.0.0.1:$port
+start_registry "$work"
 repo=bench/synthetic
 upload() {  # monolithic blob upload; prints the digest
   local d="sha256:$(sha256sum "$1" | cut -d' ' -f1)"

@@ -11,6 +11,7 @@
 # Needs docker-registry, skopeo and python3; uses bin/daxload (built on first use). Leaves nothing behind.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+source "$here/registry/bench/local-registry.sh"
 size_gb=${1:?size in GB}
 rounds=${2:-3}
 read -r -a streams <<< "${STREAMS:-1 4}"
@@ -21,42 +22,16 @@ trap cleanup EXIT
 daxload="$here/bin/daxload"
 
 echo "making a ${size_gb} GB synthetic safetensors file (F16, 64 MiB tensors, random bytes)" >&2
-python3 - "$work/synthetic.safetensors" "$size_gb" <<'PY'
-import json, os, struct, sys
-path, gb = sys.argv[1], float(sys.argv[2])
-tensor = 64 << 20
-count = max(1, int(gb * (1 << 30)) // tensor)
-header, off = {}, 0
-for i in range(count):
-    header[f"layer.{i}.weight"] = {"dtype": "F16", "shape": [4096, tensor // 8192], "data_offsets": [off, off + tensor]}
-    off += tensor
-h = json.dumps(header).encode()
-h += b" " * (-len(h) % 8)
-with open(path, "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h)
-    block = os.urandom(tensor)
-    for i in range(count):
-        f.write(block[i % 7:] + block[:i % 7])  # distinct tensors without paying urandom per byte
-PY
+synthetic_safetensors "$work/synthetic.safetensors" "$size_gb"
 "$daxload" pack-model -q --name synthetic "$work/synthetic.safetensors" -o "$work/image.daxfs"
 rm "$work/synthetic.safetensors"
 bytes=$(stat -c %s "$work/image.daxfs")
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: info, formatter: json}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: 127.0.0.1:$port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-host=127.0.0.1:$port
+start_registry "$work"
 "$daxload" push -q --plain-http "$work/image.daxfs" "$host/bench/synthetic:modelpack" >/dev/null
 "$daxload" push -q --plain-http --as-image "$work/image.daxfs" "$host/bench/synthetic:image" >/dev/null
 if [ -n "${LINK_MBPS:-}" ]; then
-  link_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  link_port=$(free_port)
   python3 "$here/registry/bench/slow-link.py" "$link_port" "$port" "$LINK_MBPS" &
   link_pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$link_port/v2/" >/dev/null && break; sleep 0.1; done
