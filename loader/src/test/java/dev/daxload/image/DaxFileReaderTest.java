@@ -87,6 +87,52 @@ class DaxFileReaderTest {
         }
     }
 
+    /**
+     * A file is copied out of the image, by the reader and from a mapped image, without passing through the heap: a
+     * 64 MiB side file allocates well under 1 MiB on the copying thread (reading it would allocate all of it), so a
+     * side file larger than the heap is copied, not an OutOfMemoryError.
+     */
+    @Test
+    void copiesLeaveTheHeapAlone() throws IOException {
+        byte[] big = new byte[64 << 20];
+        new SplittableRandom(7).nextBytes(big);
+        Dir root = new Dir(0755);
+        root.dir("files", 0755).file("big.bin", big, 0644);
+        Path file = write(TestImageBuilder.build(root, Style.SORTED_BFS).image());
+        // The thread's allocation counter (com.sun.management), reached reflectively: the loader's module, which its
+        // tests compile in, does not read the JDK's management modules; the tests run on the class path.
+        Object threads;
+        java.lang.reflect.Method allocatedBytes;
+        try {
+            threads = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+            allocatedBytes = Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes");
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError("this JDK has no per-thread allocation counter", e);
+        }
+        try (DaxFileReader reader = DaxFileReader.open(file); DaxImage image = DaxImage.open(file)) {
+            for (dev.daxload.image.internal.ImageFiles files : List.of(dev.daxload.image.internal.ImageFiles.of(reader),
+                    dev.daxload.image.internal.ImageFiles.of(image))) {
+                Path out = tmp.resolve("big-" + files.getClass().getName().hashCode());
+                files.copy("files/big.bin", out); // once to load what the copy needs, then measured
+                Files.delete(out);
+                long before = allocated(allocatedBytes, threads);
+                files.copy("files/big.bin", out);
+                long allocated = allocated(allocatedBytes, threads) - before;
+                assertTrue(allocated < (1 << 20), "copying 64 MiB allocated " + allocated + " bytes of heap");
+                assertEquals(-1, java.util.Arrays.mismatch(big, Files.readAllBytes(out)));
+                Files.delete(out);
+            }
+        }
+    }
+
+    private static long allocated(java.lang.reflect.Method allocatedBytes, Object threads) {
+        try {
+            return (Long) allocatedBytes.invoke(threads);
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     /** Each broken field is named by its rule, with the file. */
     @Test
     void brokenFieldsAreNamed() throws IOException {
