@@ -39,6 +39,8 @@ import java.util.Arrays;
  *        OrtFormProbe latency M1,M2.. MODEL LAT mode=M seq=S batch=B p50_ms=.. p90_ms=.. n=..  for each mode and shape,
  *                                          the modes loaded in one JVM and taking turns request by request
  *        OrtFormProbe hold MODE MODEL       answers once, prints READY, then waits to be killed
+ *        OrtFormProbe graph MODEL OUT       writes the optimized graph of MODEL's first form in its image to OUT
+ *                                          (for samples/bench/ort-memory-routes.sh)
  * </pre>
  */
 public final class OrtFormProbe {
@@ -51,6 +53,12 @@ public final class OrtFormProbe {
         String what = args[0];
         if (what.equals("make")) {
             make(args[1]);
+            return;
+        }
+        if (what.equals("graph")) {
+            try (dev.daxload.image.DaxImage image = dev.daxload.image.DaxImage.open(ortFormImage(args[1]))) {
+                Files.write(Path.of(args[2]), dev.daxload.djl.onnx.internal.OrtImageForm.list(image, args[1]).get(0).graph(image));
+            }
             return;
         }
         String mode = args[1];
