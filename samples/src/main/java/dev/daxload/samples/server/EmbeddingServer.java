@@ -13,6 +13,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.daxload.djl.DaxfsEngines;
 import dev.daxload.djl.DaxfsModels;
 import dev.daxload.djl.internal.SharedImages;
 import dev.daxload.image.MapOptions;
@@ -137,6 +138,11 @@ public final class EmbeddingServer implements AutoCloseable {
         LOG.info("start-up: jvm done at {} ms since JVM start (main reached)", sinceJvmStart());
         long t = System.nanoTime();
         boolean plain = config.onnx() != null;
+        if (!plain) {
+            // The engine starts beside the mapping and the tokenizer, its native library from daxload's
+            // per-host cache; the plain way below starts it as DJL does, on this thread.
+            DaxfsEngines.beginOnnxRuntime();
+        }
         // The server keeps this lease for its life: Criteria.loadModel below joins the same mapping
         // (one mapping per image per process), so mapping is a phase of its own and happens once. It comes
         // first because the tokenizer is read from the image.
@@ -160,7 +166,11 @@ public final class EmbeddingServer implements AutoCloseable {
         ZooModel<String, float[]> model = null;
         HuggingFaceTokenizer tokenizer = null;
         try {
-            Engine.getEngine("OnnxRuntime");
+            if (plain) {
+                Engine.getEngine("OnnxRuntime");
+            } else {
+                DaxfsEngines.onnxRuntime();
+            }
             t = phase("engine", t);
             SentenceEmbeddingTranslator translator = new SentenceEmbeddingTranslator(tokenizerLoad::join, true, config.pooling());
             if (plain) {
@@ -357,6 +367,12 @@ public final class EmbeddingServer implements AutoCloseable {
     }
 
     public static void main(String[] args) throws Exception {
+        // ONNX Runtime alone, unless told otherwise: the translator pools and normalizes in Java, so DJL's
+        // "alternative engine" for ORT (PyTorch, wherever it is on the class path) would only add libtorch's
+        // start (~300 ms) and its private memory (~50 MiB) to every instance.
+        if (System.getProperty("ai.djl.onnx.disable_alternative") == null) {
+            System.setProperty("ai.djl.onnx.disable_alternative", "true");
+        }
         Path image = null;
         Path onnx = null;
         Path tokenizerFile = null;

@@ -65,12 +65,20 @@ class EmbeddingServerTest {
         refs.forEach(e -> expected.add(floats(e.getAsJsonArray())));
         assertEquals(SENTENCES.size(), expected.size());
 
-        // As bin/daxload-serve runs it: ONNX Runtime alone, PyTorch (on this class path) not loaded as ORT's
-        // "alternative engine", so nothing the server does may need an NDArray op that only PyTorch has.
-        Process server = Children.start(EmbeddingServer.class, List.of("-Dai.djl.onnx.disable_alternative=true"), List.of("--image", image.toString(), "--model", name,
+        // With no flags: the server runs ONNX Runtime alone by itself (PyTorch, on this class path, is not
+        // loaded as ORT's "alternative engine"), so nothing it does may need an NDArray op only PyTorch has.
+        Process server = Children.start(EmbeddingServer.class, List.of(), List.of("--image", image.toString(), "--model", name,
                 "--port", "0", "--pooling", pooling.name().toLowerCase(java.util.Locale.ROOT), "--threads", "4"));
         try {
             int port = Integer.parseInt(Children.awaitLine(server, "start-up: listening on 127.0.0.1:").replaceAll(".*127\\.0\\.0\\.1:(\\d+).*", "$1"));
+            // What the process holds: no libtorch, and ORT's library from daxload's per-host cache, not a
+            // copy ORT extracted for this process alone (its temporary onnxruntime-java* directory).
+            List<String> libraries = Files.readAllLines(Path.of("/proc/" + server.pid() + "/maps")).stream()
+                    .filter(l -> l.endsWith(".so") || l.contains(".so.")).map(l -> l.substring(l.lastIndexOf(' ') + 1)).distinct().toList();
+            assertTrue(libraries.stream().noneMatch(l -> l.contains("libtorch")), "the server loaded PyTorch: " + libraries);
+            List<String> ort = libraries.stream().filter(l -> l.endsWith("/libonnxruntime.so")).toList();
+            assertEquals(1, ort.size(), "ONNX Runtime's library mapped once: " + libraries);
+            assertFalse(ort.get(0).contains("/onnxruntime-java"), "ORT's library extracted for this process alone: " + ort.get(0));
             HttpClient client = HttpClient.newHttpClient();
             URI embed = URI.create("http://127.0.0.1:" + port + "/embed");
 
