@@ -58,6 +58,29 @@ class NativeViewsTest {
         assertTrue(lib.code(DType.Q4_0).isEmpty(), "block-quantized types have no dtype");
     }
 
+    /**
+     * A tensor libtorch refuses in the middle of a call (a negative dimension here) fails the whole call with
+     * an exception naming that tensor, not a crash; the call hands out no view, and the library goes on.
+     */
+    @Test
+    void aTensorLibtorchRefusesFailsTheCallNamingItAndMakesNoView() {
+        NativeViews lib = NativeViews.get().orElseThrow();
+        int f32 = lib.code(DType.F32).orElseThrow();
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            long address = arena.allocate(64, 64).address();
+            long before = lib.made();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> lib.fromBlobs(
+                    new long[] {address, address, address}, new long[][] {{4}, {2, -2}, {1}}, new int[] {f32, f32, f32},
+                    new String[] {"first", "negative", "third"}));
+            assertTrue(e.getMessage().contains("'negative'"), e.getMessage());
+            assertEquals(before, lib.made(), "a refused call counts no view");
+            // The library goes on working after a refusal.
+            long[] ok = lib.fromBlobs(new long[] {address}, new long[][] {{4}}, new int[] {f32}, new String[] {"after"});
+            assertEquals(address, lib.dataPtr(ok[0]));
+            lib.delete(ok);
+        }
+    }
+
     /** A model shaped like an LLM's: two thirds BF16, the rest F32, ranks 0 to 4, viewed in one call. */
     @Test
     void aWholeModelOfBf16AndF32TensorsIsViewedInPlaceInOneCall() throws Exception {
