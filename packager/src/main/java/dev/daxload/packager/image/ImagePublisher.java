@@ -2,6 +2,7 @@ package dev.daxload.packager.image;
 
 import dev.daxload.image.internal.DaxfsLayout;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -15,7 +16,8 @@ import java.nio.file.StandardOpenOption;
  * Puts a complete, checked image where an {@link ImageTarget} says, so that nobody ever sees half of
  * one: written unnamed beside a file and renamed over it; for a device or a stream, written unnamed
  * in {@code java.io.tmpdir}, checked, then copied in order (a device's size checked before a byte of it
- * is written).
+ * is written); for hugetlbfs, written and checked in {@code java.io.tmpdir}, then copied through a
+ * mapping into an unnamed file beside the target and renamed over it.
  */
 final class ImagePublisher {
     /** Writes the whole image into an empty channel from position 0. */
@@ -42,6 +44,7 @@ final class ImagePublisher {
     ImageLayout to(ImageTarget target, long knownBytes) throws IOException {
         return switch (target) {
             case ImageTarget.File f -> toFile(f.path());
+            case ImageTarget.HugePages h -> toHugePages(h);
             case ImageTarget.Device d -> toDevice(d, knownBytes);
             case ImageTarget.Stream s -> {
                 try (FileChannel out = FileChannel.open(s.path(), StandardOpenOption.WRITE)) {
@@ -66,6 +69,31 @@ final class ImagePublisher {
         try (TempImage tmp = TempImage.create(dir, target.getFileName().toString(), false)) {
             ImageLayout layout = writeChecked(tmp);
             tmp.publish(target);
+            return layout;
+        }
+    }
+
+    private ImageLayout toHugePages(ImageTarget.HugePages h) throws IOException {
+        try (TempImage staged = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
+            ImageLayout layout = writeChecked(staged);
+            long size = layout.size();
+            long length = DaxfsLayout.alignUp(size, h.pageSize());
+            Path dir = h.path().toAbsolutePath().getParent();
+            try (TempImage placed = TempImage.create(dir, h.path().getFileName().toString(), false);
+                 Arena arena = Arena.ofConfined()) {
+                try {
+                    try (RandomAccessFile f = new RandomAccessFile(placed.path().toFile(), "rw")) {
+                        f.setLength(length); // ftruncate: a hugetlbfs file is sized before it is mapped
+                    }
+                    FileCalls.copyThroughMapping(staged.channel().map(FileChannel.MapMode.READ_ONLY, 0, size, arena),
+                            placed.path(), length);
+                } catch (IOException e) {
+                    throw new FileSystemException(h.named().toString(), null, "hugetlbfs did not take the image ("
+                            + length / h.pageSize() + " huge pages of " + (h.pageSize() >> 10) + " KiB; HugePages_Free in"
+                            + " /proc/meminfo tells how many are left): " + e.getMessage() + "; nothing was written there");
+                }
+                placed.publish(h.path());
+            }
             return layout;
         }
     }

@@ -35,6 +35,16 @@ public sealed interface ImageTarget {
     /** A FIFO (or another file that only takes bytes in order): the image is streamed into it. */
     record Stream(Path named, Path path) implements ImageTarget {}
 
+    /**
+     * A file on hugetlbfs, new or replaced atomically once complete. Hugetlbfs takes no {@code write(2)}
+     * ({@code cp} fails there with {@code EINVAL}): the image is written through a mapping, and the file
+     * is sized to whole huge pages (readers take the image's size from its superblock).
+     *
+     * @param path the file itself, at the end of any symlinks
+     * @param pageSize the mount's huge page size in bytes
+     */
+    record HugePages(Path named, Path path, long pageSize) implements ImageTarget {}
+
     /** Most symlinks followed before giving up, as the kernel's ELOOP limit. */
     int MAX_LINKS = 40;
 
@@ -48,13 +58,13 @@ public sealed interface ImageTarget {
         try {
             mode = (Integer) Files.getAttribute(named, "unix:mode");
         } catch (NoSuchFileException e) {
-            return new File(named, endOfLinks(named));
+            return fileOn(named, endOfLinks(named));
         }
         switch (mode & 0170000) {
             case 0040000 -> throw new FileSystemException(named.toString(), null,
                     "is a directory; name the image file to write, e.g. " + named.resolve("image.daxfs"));
             case 0100000 -> {
-                return new File(named, named.toRealPath());
+                return fileOn(named, named.toRealPath());
             }
             case 0060000, 0020000 -> {
                 boolean block = (mode & 0170000) == 0060000;
@@ -64,6 +74,18 @@ public sealed interface ImageTarget {
                 return new Stream(named, named);
             }
         }
+    }
+
+    /** A regular file at {@code path}, or a {@link HugePages} one where its directory is on hugetlbfs. */
+    private static ImageTarget fileOn(Path named, Path path) throws IOException {
+        Path dir = path.toAbsolutePath().getParent();
+        if (dir != null && Files.isDirectory(dir)) {
+            java.nio.file.FileStore store = Files.getFileStore(dir);
+            if ("hugetlbfs".equals(store.type())) {
+                return new HugePages(named, path, store.getBlockSize());
+            }
+        }
+        return new File(named, path);
     }
 
     /** The name a chain of symlinks ends at, when that name does not exist yet. */

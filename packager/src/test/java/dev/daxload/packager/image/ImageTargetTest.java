@@ -54,6 +54,62 @@ class ImageTargetTest {
         }
     }
 
+    /**
+     * Hugetlbfs takes no write(2) (cp fails there with EINVAL): an image named there is written through a
+     * mapping into a file of whole huge pages, replaced whole, with nothing left beside it. Needs a hugetlbfs
+     * mount with two free huge pages (root: {@code mount -t hugetlbfs none DIR}, {@code sysctl vm.nr_hugepages=2}).
+     */
+    @Test
+    void anImageOnHugetlbfsIsWrittenThroughAMappingAndReplacedWhole() throws Exception {
+        Path mount = null;
+        for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+            String[] f = line.split(" ");
+            if (f.length > 2 && f[2].equals("hugetlbfs") && Files.isWritable(Path.of(f[1]))) {
+                mount = Path.of(f[1]);
+                break;
+            }
+        }
+        assumeTrue(mount != null, "no writable hugetlbfs mount (mount -t hugetlbfs none DIR, as root)");
+        long free = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("HugePages_Free:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(0);
+        assumeTrue(free >= 2, "hugetlbfs at " + mount + " has " + free + " free huge pages, the test needs 2 (sysctl vm.nr_hugepages)");
+        Path dir = Files.createDirectory(mount.resolve("daxload-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
+        try {
+            Path target = dir.resolve("model.daxfs");
+            ImageTarget t = ImageTarget.resolve(target);
+            ImageTarget.HugePages huge = assertInstanceOf(ImageTarget.HugePages.class, t);
+            long page = huge.pageSize();
+            assertEquals(Files.getFileStore(mount).getBlockSize(), page);
+            for (int bytes : new int[] {5000, 9000}) { // the second replaces the first
+                ImageTree tree = tree(bytes);
+                byte[] expected = imageBytes(tree, tmp);
+                ImageLayout layout = new ImageWriter().write(tree, target);
+                assertEquals(expected.length, layout.size());
+                assertEquals(0, Files.size(target) % page, "a hugetlbfs file holds whole huge pages");
+                assertTrue(Files.size(target) >= expected.length);
+                try (FileChannel ch = FileChannel.open(target)) {
+                    ByteBuffer b = ByteBuffer.allocate(expected.length);
+                    while (b.hasRemaining() && ch.read(b) >= 0) {
+                        // fill
+                    }
+                    assertArrayEquals(expected, b.array(), "the image's bytes, as the writer makes them on any file");
+                }
+                try (DaxImage img = DaxImage.open(target)) {
+                    assertTrue(img.warnings().isEmpty(), img.warnings().toString());
+                    assertEquals(bytes, img.resolve("data.bin").size());
+                }
+                assertEquals(List.of("model.daxfs"), listing(dir), "nothing left beside the target");
+            }
+        } finally {
+            try (Stream<Path> s = Files.list(dir)) {
+                for (Path p : s.toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.delete(dir);
+        }
+    }
+
     @Test
     void aSymlinkIsFollowedAndTheFileItNamesReplaced() throws Exception {
         Path srv = Files.createDirectories(tmp.resolve("srv"));
