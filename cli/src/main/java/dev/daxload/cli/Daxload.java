@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             VerifyCommand.class,
             PackModelCommand.class,
             PrepackCommand.class,
+            PlaceCommand.class,
             TensorsCommand.class,
             LookupCommand.class,
             PushCommand.class,

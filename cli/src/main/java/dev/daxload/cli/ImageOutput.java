@@ -2,6 +2,7 @@ package dev.daxload.cli;
 
 import dev.daxload.image.DaxImage;
 import dev.daxload.packager.image.ImageLayout;
+import dev.daxload.packager.image.ImagePlacer;
 import dev.daxload.packager.image.ImageTarget;
 import dev.daxload.packager.image.ImageTree;
 import dev.daxload.packager.image.ImageWriter;
@@ -13,7 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 
 /**
- * The {@code -o IMAGE} of {@code pack} and {@code pack-model}: {@code -} is standard output, anything
+ * The {@code -o IMAGE} of {@code pack}, {@code pack-model} and {@code place}: {@code -} is standard output, anything
  * else is resolved (symlinks followed, devices written in place, directories refused) before any work.
  */
 final class ImageOutput {
@@ -58,6 +59,16 @@ final class ImageOutput {
         System.out.flush();
         FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
         return writer.write(tree, out);
+    }
+
+    /** Puts the existing {@code image} here ({@code daxload place}); returns its size. */
+    long place(Path image) throws IOException {
+        if (target != null) {
+            return ImagePlacer.place(image, target);
+        }
+        System.out.flush();
+        FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
+        return ImagePlacer.place(image, out, named);
     }
 
     ImageLayout write(ImageWriter writer, ModelPackager packager) throws IOException {

@@ -52,6 +52,31 @@ class OutputPathCliTest {
         return new Piped(p.exitValue(), out, err);
     }
 
+    /**
+     * {@code daxload place}: an image copied to a file (replacing it whole) and through a real pipe; a file that
+     * is no image fails with exit 1 and a message naming the file and the broken rule, the target untouched.
+     */
+    @Test
+    void placeCopiesAnImageWholeAndRefusesOneThatIsNot() throws Exception {
+        Path image = tmp.resolve("model.daxfs");
+        assertEquals(0, DaxloadCliTest.run("pack-model", "-q", "--name", "m", weights.toString(), "-o", image.toString()).code());
+        Path target = tmp.resolve("placed.daxfs");
+        Files.writeString(target, "old");
+        Piped ok = piped("place", image.toString(), "-o", target.toString());
+        assertEquals(0, ok.code(), ok.err());
+        assertArrayEquals(Files.readAllBytes(image), Files.readAllBytes(target));
+        assertTrue(ok.err().startsWith(target + ": "), ok.err());
+        Piped streamed = piped("place", "-q", image.toString(), "-o", "-");
+        assertEquals(0, streamed.code(), streamed.err());
+        assertArrayEquals(Files.readAllBytes(image), streamed.out());
+
+        Path notAnImage = Files.writeString(tmp.resolve("notes.txt"), "not an image");
+        Piped bad = piped("place", notAnImage.toString(), "-o", target.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains(notAnImage.toString()) && bad.err().contains("[image.size]"), bad.err());
+        assertArrayEquals(Files.readAllBytes(image), Files.readAllBytes(target), "the target keeps the image placed before");
+    }
+
     @Test
     void dashStreamsTheImageToStandardOutput() throws Exception {
         Path file = tmp.resolve("file.daxfs");

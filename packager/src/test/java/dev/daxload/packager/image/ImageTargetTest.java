@@ -61,19 +61,8 @@ class ImageTargetTest {
      */
     @Test
     void anImageOnHugetlbfsIsWrittenThroughAMappingAndReplacedWhole() throws Exception {
-        Path mount = null;
-        for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
-            String[] f = line.split(" ");
-            if (f.length > 2 && f[2].equals("hugetlbfs") && Files.isWritable(Path.of(f[1]))) {
-                mount = Path.of(f[1]);
-                break;
-            }
-        }
-        assumeTrue(mount != null, "no writable hugetlbfs mount (mount -t hugetlbfs none DIR, as root)");
-        long free = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("HugePages_Free:"))
-                .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(0);
-        assumeTrue(free >= 2, "hugetlbfs at " + mount + " has " + free + " free huge pages, the test needs 2 (sysctl vm.nr_hugepages)");
-        Path dir = Files.createDirectory(mount.resolve("daxload-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
+        Path dir = Hugetlbfs.directory(2);
+        Path mount = dir.getParent();
         try {
             Path target = dir.resolve("model.daxfs");
             ImageTarget t = ImageTarget.resolve(target);
@@ -101,12 +90,7 @@ class ImageTargetTest {
                 assertEquals(List.of("model.daxfs"), listing(dir), "nothing left beside the target");
             }
         } finally {
-            try (Stream<Path> s = Files.list(dir)) {
-                for (Path p : s.toList()) {
-                    Files.delete(p);
-                }
-            }
-            Files.delete(dir);
+            Hugetlbfs.delete(dir);
         }
     }
 

@@ -1,0 +1,123 @@
+package dev.daxload.packager.image;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.daxload.image.DaxFormatException;
+import dev.daxload.image.DaxImage;
+import java.io.ByteArrayOutputStream;
+import java.nio.channels.Channels;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code daxload place}: an existing image copied where servers read it, on real files, a real pipe-like
+ * stream and, where the machine has one, a real hugetlbfs mount; a bad image or a target that is the image
+ * itself leaves everything as it was.
+ */
+class ImagePlacerTest {
+    @TempDir Path tmp;
+
+    private Path image(String name, int bytes) throws Exception {
+        Path p = tmp.resolve(name);
+        new ImageWriter().write(ImageTargetTest.tree(bytes), p);
+        return p;
+    }
+
+    private List<String> listing(Path dir) throws Exception {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void anImageReplacesAFileWholeAndIsCopiedByteForByte() throws Exception {
+        Path source = image("source.daxfs", 70_000);
+        Path dir = Files.createDirectories(tmp.resolve("srv"));
+        Path target = dir.resolve("model.daxfs");
+        Files.writeString(target, "the old image");
+        long size = ImagePlacer.place(source, ImageTarget.resolve(target));
+        assertEquals(Files.size(source), size);
+        assertArrayEquals(Files.readAllBytes(source), Files.readAllBytes(target));
+        assertEquals(List.of("model.daxfs"), listing(dir), "nothing left beside the target");
+    }
+
+    @Test
+    void aPaddedSourceIsPlacedAtTheImagesOwnSize() throws Exception {
+        // As an image on hugetlbfs is: the file holds whole huge pages, the image its superblock's size.
+        Path source = image("source.daxfs", 5000);
+        byte[] bytes = Files.readAllBytes(source);
+        Path padded = Files.write(tmp.resolve("padded.daxfs"), Arrays.copyOf(bytes, 2 << 20));
+        Path target = tmp.resolve("placed.daxfs");
+        assertEquals(bytes.length, ImagePlacer.place(padded, ImageTarget.resolve(target)));
+        assertArrayEquals(bytes, Files.readAllBytes(target));
+    }
+
+    @Test
+    void aBrokenImageIsRefusedNamingTheFieldAndTheTargetKeepsItsBytes() throws Exception {
+        Path source = image("source.daxfs", 5000);
+        byte[] broken = Files.readAllBytes(source);
+        broken[4] ^= 0x7f; // the superblock's version
+        Path bad = Files.write(tmp.resolve("bad.daxfs"), broken);
+        Path target = tmp.resolve("model.daxfs");
+        Files.writeString(target, "the old image");
+        DaxFormatException e = assertThrows(DaxFormatException.class, () -> ImagePlacer.place(bad, ImageTarget.resolve(target)));
+        assertTrue(e.getMessage().contains(bad.toString()), e.getMessage());
+        assertEquals("the old image", Files.readString(target));
+
+        Path truncated = Files.write(tmp.resolve("truncated.daxfs"), Arrays.copyOf(Files.readAllBytes(source), 9000));
+        assertThrows(DaxFormatException.class, () -> ImagePlacer.place(truncated, ImageTarget.resolve(target)));
+        assertEquals("the old image", Files.readString(target));
+        assertEquals(List.of("bad.daxfs", "model.daxfs", "source.daxfs", "truncated.daxfs"), listing(tmp));
+    }
+
+    @Test
+    void theImageItselfIsRefusedAsItsOwnTarget() throws Exception {
+        Path source = image("source.daxfs", 5000);
+        byte[] before = Files.readAllBytes(source);
+        Path link = Files.createSymbolicLink(tmp.resolve("current.daxfs"), source.getFileName());
+        FileSystemException e = assertThrows(FileSystemException.class, () -> ImagePlacer.place(source, ImageTarget.resolve(link)));
+        assertTrue(e.getMessage().contains("is the image being placed"), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(source));
+    }
+
+    @Test
+    void anImageStreamsInOrder() throws Exception {
+        Path source = image("source.daxfs", 70_000);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(Files.size(source), ImagePlacer.place(source, Channels.newChannel(out), Path.of("-")));
+        assertArrayEquals(Files.readAllBytes(source), out.toByteArray());
+    }
+
+    @Test
+    void anImageGoesOntoHugetlbfsInWholeHugePages() throws Exception {
+        Path dir = Hugetlbfs.directory(1);
+        try {
+            Path source = image("source.daxfs", 70_000);
+            Path target = dir.resolve("model.daxfs");
+            ImageTarget t = ImageTarget.resolve(target);
+            assertInstanceOf(ImageTarget.HugePages.class, t);
+            ImagePlacer.place(source, t);
+            assertEquals(0, Files.size(target) % ((ImageTarget.HugePages) t).pageSize());
+            byte[] expected = Files.readAllBytes(source);
+            try (var ch = java.nio.channels.FileChannel.open(target)) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(expected.length);
+                while (b.hasRemaining() && ch.read(b) >= 0) {
+                    // fill
+                }
+                assertArrayEquals(expected, b.array());
+            }
+            try (DaxImage placed = DaxImage.open(target)) {
+                assertEquals(70_000, placed.resolve("data.bin").size());
+            }
+            assertEquals(List.of("model.daxfs"), listing(dir));
+        } finally {
+            Hugetlbfs.delete(dir);
+        }
+    }
+}
