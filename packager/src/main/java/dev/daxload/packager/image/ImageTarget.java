@@ -80,9 +80,14 @@ public sealed interface ImageTarget {
     private static ImageTarget fileOn(Path named, Path path) throws IOException {
         Path dir = path.toAbsolutePath().getParent();
         if (dir != null && Files.isDirectory(dir)) {
-            java.nio.file.FileStore store = Files.getFileStore(dir);
-            if ("hugetlbfs".equals(store.type())) {
-                return new HugePages(named, path, store.getBlockSize());
+            try {
+                java.nio.file.FileStore store = Files.getFileStore(dir);
+                if ("hugetlbfs".equals(store.type())) {
+                    return new HugePages(named, path, store.getBlockSize());
+                }
+            } catch (IOException e) {
+                // The JDK finds no mount entry for some directories in containers: an ordinary file system
+                // then, as before; hugetlbfs would refuse the write with a message of its own.
             }
         }
         return new File(named, path);
