@@ -3,6 +3,7 @@ package dev.daxload.packager.image;
 import dev.daxload.image.DaxImage;
 import dev.daxload.image.MapOptions;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.FileSystemException;
@@ -38,6 +39,20 @@ public final class ImagePlacer {
         if (Files.exists(destination) && Files.isSameFile(image, destination)) {
             throw new FileSystemException(target.named().toString(), null, "is the image being placed (" + image + "); nothing was written");
         }
+        if (target instanceof ImageTarget.HugePages h) {
+            // Straight from the image's mapping into huge pages, checked there before it is published: no staging
+            // copy in java.io.tmpdir, which may be far smaller than an image meant for huge pages.
+            try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+                long fileSize = in.size();
+                if (fileSize < size) {
+                    throw shrank(image, fileSize, size);
+                }
+                // The whole file is mapped: a source on hugetlbfs maps only in whole huge pages, as its file is.
+                ImagePublisher.onHugePages(in.map(FileChannel.MapMode.READ_ONLY, 0, fileSize, arena).asSlice(0, size), h,
+                        ImagePlacer::checkCopy);
+            }
+            return size;
+        }
         return publisher(image, size).to(target, size).size();
     }
 
@@ -58,8 +73,7 @@ public final class ImagePlacer {
         return new ImagePublisher(ch -> {
             try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
                 if (in.size() < size) {
-                    throw new FileSystemException(image.toString(), null, "shrank to " + in.size() + " bytes while it was read;"
-                            + " the image takes " + size + "; nothing was written");
+                    throw shrank(image, in.size(), size);
                 }
                 long done = 0;
                 while (done < size) {
@@ -74,6 +88,11 @@ public final class ImagePlacer {
             layout.size(size);
             return layout;
         }, ImagePlacer::checkCopy);
+    }
+
+    private static FileSystemException shrank(Path image, long fileSize, long size) {
+        return new FileSystemException(image.toString(), null, "shrank to " + fileSize + " bytes while it was read;"
+                + " the image takes " + size + "; nothing was written");
     }
 
     /** The copy, read back with the same checks as the source, before it is published. */

@@ -4,6 +4,7 @@ import dev.daxload.image.internal.DaxfsLayout;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -74,27 +75,37 @@ final class ImagePublisher {
     }
 
     private ImageLayout toHugePages(ImageTarget.HugePages h) throws IOException {
-        try (TempImage staged = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
+        try (TempImage staged = TempImage.create(temporaryDirectory(), "daxload-image", true);
+             Arena arena = Arena.ofConfined()) {
             ImageLayout layout = writeChecked(staged);
             long size = layout.size();
-            long length = DaxfsLayout.alignUp(size, h.pageSize());
-            Path dir = h.path().toAbsolutePath().getParent();
-            try (TempImage placed = TempImage.create(dir, h.path().getFileName().toString(), false);
-                 Arena arena = Arena.ofConfined()) {
-                try {
-                    try (RandomAccessFile f = new RandomAccessFile(placed.path().toFile(), "rw")) {
-                        f.setLength(length); // ftruncate: a hugetlbfs file is sized before it is mapped
-                    }
-                    FileCalls.copyThroughMapping(staged.channel().map(FileChannel.MapMode.READ_ONLY, 0, size, arena),
-                            placed.path(), length);
-                } catch (IOException e) {
-                    throw new FileSystemException(h.named().toString(), null, "hugetlbfs did not take the image ("
-                            + length / h.pageSize() + " huge pages of " + (h.pageSize() >> 10) + " KiB; HugePages_Free in"
-                            + " /proc/meminfo tells how many are left): " + e.getMessage() + "; nothing was written there");
-                }
-                placed.publish(h.path());
-            }
+            onHugePages(staged.channel().map(FileChannel.MapMode.READ_ONLY, 0, size, arena), h, null);
             return layout;
+        }
+    }
+
+    /**
+     * Copies the complete image {@code source} through a mapping into an unnamed file of whole huge pages beside
+     * {@code h}'s path, has {@code check} read it there (when given), and renames it over the target.
+     */
+    static void onHugePages(MemorySegment source, ImageTarget.HugePages h, ImageWriter.ImageCheck check) throws IOException {
+        long length = DaxfsLayout.alignUp(source.byteSize(), h.pageSize());
+        Path dir = h.path().toAbsolutePath().getParent();
+        try (TempImage placed = TempImage.create(dir, h.path().getFileName().toString(), false)) {
+            try {
+                try (RandomAccessFile f = new RandomAccessFile(placed.path().toFile(), "rw")) {
+                    f.setLength(length); // ftruncate: a hugetlbfs file is sized before it is mapped
+                }
+                FileCalls.copyThroughMapping(source, placed.path(), length);
+            } catch (IOException e) {
+                throw new FileSystemException(h.named().toString(), null, "hugetlbfs did not take the image ("
+                        + length / h.pageSize() + " huge pages of " + (h.pageSize() >> 10) + " KiB; HugePages_Free in"
+                        + " /proc/meminfo tells how many are left): " + e.getMessage() + "; nothing was written there");
+            }
+            if (check != null) {
+                check.check(placed.path());
+            }
+            placed.publish(h.path());
         }
     }
 

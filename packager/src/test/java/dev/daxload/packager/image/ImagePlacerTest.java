@@ -96,7 +96,7 @@ class ImagePlacerTest {
 
     @Test
     void anImageGoesOntoHugetlbfsInWholeHugePages() throws Exception {
-        Path dir = Hugetlbfs.directory(1);
+        Path dir = Hugetlbfs.directory(2);
         try {
             Path source = image("source.daxfs", 70_000);
             Path target = dir.resolve("model.daxfs");
@@ -115,7 +115,11 @@ class ImagePlacerTest {
             try (DaxImage placed = DaxImage.open(target)) {
                 assertEquals(70_000, placed.resolve("data.bin").size());
             }
-            assertEquals(List.of("model.daxfs"), listing(dir));
+            // From huge pages to huge pages: a source there maps only whole, as its file is.
+            Path again = dir.resolve("again.daxfs");
+            assertEquals(expected.length, ImagePlacer.place(target, ImageTarget.resolve(again)));
+            assertEquals(Files.size(target), Files.size(again));
+            assertEquals(List.of("again.daxfs", "model.daxfs"), listing(dir));
         } finally {
             Hugetlbfs.delete(dir);
         }
