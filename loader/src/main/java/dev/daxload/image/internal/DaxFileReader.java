@@ -194,19 +194,16 @@ public final class DaxFileReader implements AutoCloseable {
 
     /**
      * Writes the regular file at {@code path} to the new file {@code out}, copied by the kernel from this image file
-     * ({@code copy_file_range} where the file systems allow): nothing of it passes through the heap.
+     * ({@code copy_file_range} where the file systems allow; {@link FileCopy}): nothing of it passes through the heap.
      */
     public void copy(String path, Path out) throws IOException {
         Node f = regularFile(path);
         long from = base + f.dataOffset();
         try (FileChannel to = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            for (long done = 0; done < f.size(); ) {
-                long n = channel.transferTo(from + done, f.size() - done, to);
-                if (n <= 0) {
-                    throw problem(f.ino(), from + done, "read.range", "data of '" + path + "': the file ended at " + (from + done)
-                            + " while copying it (did it shrink?)");
-                }
-                done += n;
+            long done = FileCopy.copy(channel, from, f.size(), to);
+            if (done < f.size()) {
+                throw problem(f.ino(), from + done, "read.range", "data of '" + path + "': the file ended at " + (from + done)
+                        + " while copying it (did it shrink?)");
             }
         }
     }

@@ -127,17 +127,13 @@ public interface FileContent {
 
         /**
          * Copies the range from {@code src}, this range's file opened earlier, to {@code position} of
-         * {@code image} by {@link FileChannel#transferTo} (the kernel's copy).
+         * {@code image} by {@link FileChannel#transferTo} (the kernel's copy; {@code FileCopy}).
          */
         void transfer(FileChannel src, FileChannel image, long position) throws IOException {
             image.position(position);
-            long done = 0;
-            while (done < length) {
-                long n = src.transferTo(offset + done, length - done, image);
-                if (n <= 0) {
-                    throw new IOException(file + ": copy stopped at byte " + (offset + done) + " of " + (offset + length));
-                }
-                done += n;
+            long done = dev.daxload.image.internal.FileCopy.copy(src, offset, length, image);
+            if (done < length) {
+                throw new IOException(file + ": copy stopped at byte " + (offset + done) + " of " + (offset + length));
             }
         }
 
