@@ -73,6 +73,11 @@ echo
 printf '%-7s %-5s %-10s %12s %12s %20s\n' model cache way "way (ms)" "onnx (ms)" "ratio onnx / way"
 for model in $MODELS; do for c in none aot; do for m in "${MODES[@]}"; do
   [ "$m" = onnx ] && continue
-  d=$(median ${T["$model $m $c"]}); o=$(median ${T["$model onnx $c"]})
-  printf '%-7s %-5s %-10s %12s %12s %20s\n' "$model" "$c" "$m" "$d" "$o" "$(ratio "$o" "$d")"
+  d=$(median ${T["$model $m $c"]})
+  if [ -n "${T["$model onnx $c"]:-}" ]; then
+    o=$(median ${T["$model onnx $c"]})
+    printf '%-7s %-5s %-10s %12s %12s %20s\n' "$model" "$c" "$m" "$d" "$o" "$(ratio "$o" "$d")"
+  else
+    printf '%-7s %-5s %-10s %12s %12s %20s\n' "$model" "$c" "$m" "$d" - - # onnx not among MODES
+  fi
 done; done; done
