@@ -1,8 +1,11 @@
 package dev.daxload.cli;
 
+import dev.daxload.packager.image.ImagePlacer;
+import dev.daxload.packager.image.ImageTarget;
 import dev.daxload.registry.ImagePull;
 import dev.daxload.registry.ImageReference;
 import dev.daxload.registry.OciImages;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -67,12 +70,26 @@ final class PullCommand implements Callable<Integer> {
             spec.commandLine().getOut().flush();
             return 0;
         }
+        ImageTarget target = ImageTarget.resolve(output);
+        // Hugetlbfs takes no write(2), so the pull's partial file cannot lie beside OUT there: the image is pulled into
+        // daxload's cache directory instead (resumable there, its sha256 checked) and placed from it through a mapping.
+        Path pulledTo = target instanceof ImageTarget.HugePages
+                ? Files.createDirectories(OciImages.cacheDirectory().resolve("staging"))
+                        .resolve(Integer.toHexString(output.toAbsolutePath().toString().hashCode()) + "-" + output.getFileName())
+                : output;
         ImagePull.Result r;
         try (ProgressBar bar = new ProgressBar("pulling", quiet)) {
-            r = ImagePull.pull(ref, output, registry.client(ref, System.in), bar::progress, streams);
+            r = ImagePull.pull(ref, pulledTo, registry.client(ref, System.in), bar::progress, streams);
+        }
+        if (pulledTo != output) {
+            try {
+                ImagePlacer.place(pulledTo, target);
+            } finally {
+                Files.deleteIfExists(pulledTo);
+            }
         }
         if (!quiet) {
-            spec.commandLine().getErr().printf("%s: %s, %s%s%n", r.target(), r.imageDigest(), Sizes.human(r.imageBytes()),
+            spec.commandLine().getErr().printf("%s: %s, %s%s%n", output, r.imageDigest(), Sizes.human(r.imageBytes()),
                     r.resumedFrom() > 0 ? " (resumed at " + Sizes.human(r.resumedFrom()) + ")" : "");
         }
         spec.commandLine().getOut().println(r.reference());

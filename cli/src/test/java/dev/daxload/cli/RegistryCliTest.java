@@ -11,6 +11,8 @@ import dev.daxload.registry.ModelPackArtifact;
 import dev.daxload.registry.RegistryClient;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -130,6 +132,37 @@ class RegistryCliTest {
         JsonObject sm = JsonParser.parseString(raw).getAsJsonObject();
         assertEquals(ModelPackArtifact.ARTIFACT_TYPE, sm.get("artifactType").getAsString());
         assertEquals(imageDigest, sm.getAsJsonArray("layers").get(0).getAsJsonObject().get("digest").getAsString());
+    }
+
+    /**
+     * {@code pull -o} onto hugetlbfs, which takes no write(2) and so holds no partial file: the image is pulled into
+     * the cache directory and placed from there through a mapping; the bytes are the pushed image's, nothing is left
+     * in the cache's staging directory.
+     */
+    @Test
+    void aPullOntoHugetlbfsIsPlacedThroughTheCache() throws Exception {
+        long pages = (Files.size(image) + (2 << 20) - 1) / (2 << 20);
+        Path huge = dev.daxload.packager.image.Hugetlbfs.directory(pages);
+        try {
+            Run p = push("models/minilm:huge");
+            assertEquals(0, p.code(), p.err());
+            Path out = huge.resolve("minilm.daxfs");
+            Run q = pull(registry.host(), "models/minilm:huge", out);
+            assertEquals(0, q.code(), q.err());
+            assertEquals(p.out().strip(), q.out().strip(), "pull prints the same pinned reference");
+            try (FileChannel ch = FileChannel.open(out)) {
+                ByteBuffer b = ByteBuffer.allocate((int) Files.size(image));
+                while (b.hasRemaining() && ch.read(b) >= 0) {
+                    // fill
+                }
+                assertArrayEquals(Files.readAllBytes(image), b.array());
+            }
+            try (Stream<Path> s = Files.list(dev.daxload.registry.OciImages.cacheDirectory().resolve("staging"))) {
+                assertEquals(List.of(), s.toList(), "the staged pull is removed once placed");
+            }
+        } finally {
+            dev.daxload.packager.image.Hugetlbfs.delete(huge);
+        }
     }
 
     /** A sound copy of the image with another digest (its last byte of padding changed), which no test pushed yet. */

@@ -7,11 +7,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** A writable hugetlbfs mount with free huge pages, for the tests that need one; they skip, saying what is missing, without. */
-final class Hugetlbfs {
+public final class Hugetlbfs {
     private Hugetlbfs() {}
 
     /** A fresh directory on such a mount; the test deletes it. */
-    static Path directory(long pagesNeeded) throws IOException {
+    public static Path directory(long pagesNeeded) throws IOException {
         Path mount = null;
         for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
             String[] f = line.split(" ");
@@ -29,7 +29,7 @@ final class Hugetlbfs {
     }
 
     /** Deletes {@code dir} and the files in it. */
-    static void delete(Path dir) throws IOException {
+    public static void delete(Path dir) throws IOException {
         try (var s = Files.list(dir)) {
             for (Path p : s.toList()) {
                 Files.delete(p);
