@@ -41,10 +41,19 @@ public final class ImagePlacer {
                 throw new FileSystemException(target.named().toString(), null, "is the image being placed (" + image + "); nothing was written");
             }
             MemorySegment bytes = imageBytes(source);
+            // Onto huge pages or a device, straight from the image's mapping: no staging copy in java.io.tmpdir, which
+            // may be far smaller than an image meant for them. Huge pages are checked before they are published; a
+            // device, written in place, is checked after.
             if (target instanceof ImageTarget.HugePages h) {
-                // Straight from the image's mapping into huge pages, checked there before it is published: no staging
-                // copy in java.io.tmpdir, which may be far smaller than an image meant for huge pages.
                 ImagePublisher.onHugePages(bytes, h, ImagePlacer::checkCopy);
+                return bytes.byteSize();
+            }
+            if (target instanceof ImageTarget.Device d) {
+                ImagePublisher.onDevice(bytes, d);
+                if (!d.block() && d.size() < 0) {
+                    return bytes.byteSize(); // a device that only takes bytes in order (/dev/null, a tape) cannot be read back
+                }
+                checkCopy(d.path());
                 return bytes.byteSize();
             }
             return publisher(bytes).to(target, bytes.byteSize()).size();

@@ -113,30 +113,51 @@ final class ImagePublisher {
         if (d.size() >= 0 && knownBytes > d.size()) {
             throw doesNotFit(d, knownBytes, "its files alone take");
         }
-        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
+        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true);
+             Arena arena = Arena.ofConfined()) {
             ImageLayout layout = writeChecked(tmp);
-            long size = layout.size();
-            if (d.size() >= 0 && size > d.size()) {
-                throw doesNotFit(d, size, "the image takes");
-            }
-            if (d.block() || d.size() < 0) {
-                try (FileChannel out = FileChannel.open(d.path(), StandardOpenOption.WRITE)) {
-                    copy(tmp.channel(), size, out, d.named());
-                    if (d.block()) {
-                        // through the page cache to the device itself, as mkfs does before it returns
-                        out.force(true);
-                    }
-                }
-            } else {
-                // A character device with a size is memory (device-DAX): it takes data through a
-                // mapping only, in whole huge pages.
-                long mapLength = Math.min(d.size(), DaxfsLayout.alignUp(size, DAX_ALIGN));
-                try (Arena arena = Arena.ofConfined()) {
-                    FileCalls.copyThroughMapping(tmp.channel().map(FileChannel.MapMode.READ_ONLY, 0, size, arena),
-                            d.path(), mapLength);
-                }
-            }
+            onDevice(tmp.channel().map(FileChannel.MapMode.READ_ONLY, 0, layout.size(), arena), d);
             return layout;
+        }
+    }
+
+    /**
+     * Writes the complete image {@code bytes} onto {@code d} in place, after checking that it fits: through the
+     * page cache to a block device (flushed to the device before this returns, as mkfs does), through a mapping
+     * in whole huge pages to a character device with a size (device-DAX takes data no other way), in order to any
+     * other character device.
+     */
+    static void onDevice(MemorySegment bytes, ImageTarget.Device d) throws IOException {
+        long size = bytes.byteSize();
+        if (d.size() >= 0 && size > d.size()) {
+            throw doesNotFit(d, size, "the image takes");
+        }
+        if (d.block() || d.size() < 0) {
+            try (FileChannel out = FileChannel.open(d.path(), StandardOpenOption.WRITE)) {
+                write(bytes, out, d.named());
+                if (d.block()) {
+                    out.force(true);
+                }
+            }
+        } else {
+            FileCalls.copyThroughMapping(bytes, d.path(), Math.min(d.size(), DaxfsLayout.alignUp(size, DAX_ALIGN)));
+        }
+    }
+
+    /** Writes {@code bytes} to {@code out} in order, in pieces any direct buffer can hold. */
+    private static void write(MemorySegment bytes, WritableByteChannel out, Path named) throws IOException {
+        long size = bytes.byteSize();
+        long done = 0;
+        try {
+            while (done < size) {
+                ByteBuffer piece = bytes.asSlice(done, Math.min(8 << 20, size - done)).asByteBuffer();
+                while (piece.hasRemaining()) {
+                    done += out.write(piece);
+                }
+            }
+        } catch (IOException e) {
+            throw new IOException(named + ": writing the image failed after " + done + " of " + size + " bytes: "
+                    + e.getMessage(), e);
         }
     }
 

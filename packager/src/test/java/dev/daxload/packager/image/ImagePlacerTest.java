@@ -86,6 +86,41 @@ class ImagePlacerTest {
         assertArrayEquals(before, Files.readAllBytes(source));
     }
 
+    /**
+     * Onto devices, straight from the image's mapping (no staging copy): a block device (a real loop device) in
+     * place after its size is checked, and read back; one too small is refused with nothing written to it; a
+     * character device without a size takes the bytes in order.
+     */
+    @Test
+    void anImageGoesOntoDevicesInPlaceAfterItsSizeIsChecked() throws Exception {
+        Path source = image("source.daxfs", 100_000);
+        byte[] want = Files.readAllBytes(source);
+        Path backing = tmp.resolve("disk.img");
+        Path dev = ImageTargetTest.loop(backing, 1 << 20);
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev != null, "no loop device here (losetup missing or not permitted)");
+        try {
+            assertEquals(want.length, ImagePlacer.place(source, ImageTarget.resolve(dev)));
+            assertArrayEquals(want, Arrays.copyOf(Files.readAllBytes(backing), want.length), "the device holds the image");
+            assertEquals(1, Files.readAllBytes(backing)[(1 << 20) - 1], "bytes past the image are left alone");
+        } finally {
+            ImageTargetTest.detach(dev);
+        }
+        Path smallBacking = tmp.resolve("small.img");
+        Path small = ImageTargetTest.loop(smallBacking, 64 << 10);
+        try {
+            byte[] before = Files.readAllBytes(smallBacking);
+            FileSystemException e = assertThrows(FileSystemException.class, () -> ImagePlacer.place(source, ImageTarget.resolve(small)));
+            assertTrue(e.getMessage().startsWith(small.toString()) && e.getMessage().contains("does not fit"), e.getMessage());
+            assertArrayEquals(before, Files.readAllBytes(smallBacking), "nothing was written to the device");
+        } finally {
+            ImageTargetTest.detach(small);
+        }
+        Path nul = tmp.resolve("null");
+        if (ImageTargetTest.mknod(nul, 'c', 1, 3)) {
+            assertEquals(want.length, ImagePlacer.place(source, ImageTarget.resolve(nul)));
+        }
+    }
+
     @Test
     void anImageStreamsInOrder() throws Exception {
         Path source = image("source.daxfs", 70_000);
