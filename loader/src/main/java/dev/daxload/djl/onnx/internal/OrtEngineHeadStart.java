@@ -29,7 +29,9 @@ public final class OrtEngineHeadStart {
         private volatile Throwable failure;
 
         Start() {
-            super("daxload-ort-engine");
+            // The threads ONNX Runtime makes while its environment starts inherit this name in top and ps:
+            // they are ORT's for as long as the process runs, this thread's work is over in tens of milliseconds.
+            super("onnxruntime");
             setDaemon(true);
         }
 
