@@ -13,8 +13,9 @@ import java.nio.file.Path;
  * An image that exists already, put where servers read it ({@code daxload place}) with the care a freshly
  * packed one gets: the image is checked before a byte is written, copied whole into an unnamed file, checked
  * again there, and only then published as its {@link ImageTarget} says (a file replaced atomically, hugetlbfs
- * through a mapping, a device in place after a size check, a stream in order). A copy that went wrong, or a
- * source that changed under it, is never published.
+ * through a mapping, a stream in order). A copy that went wrong, or a source that changed under it, is never
+ * published. A device is written in place (there is nothing to rename) after its size is checked, and read back
+ * with the same checks afterwards.
  */
 public final class ImagePlacer {
     /** Bytes handed to one write: large enough for the kernel's copy to dominate, small enough for any direct buffer. */
