@@ -18,9 +18,6 @@ import java.nio.file.Path;
  * with the same checks afterwards.
  */
 public final class ImagePlacer {
-    /** Bytes handed to one write: large enough for the kernel's copy to dominate, small enough for any direct buffer. */
-    private static final long COPY_PIECE = 8 << 20;
-
     private ImagePlacer() {}
 
     /**
@@ -57,14 +54,14 @@ public final class ImagePlacer {
                 checkCopy(d.path());
                 return bytes.byteSize();
             }
-            return publisher(bytes).to(target, bytes.byteSize()).size();
+            return publisher(bytes, target.named()).to(target, bytes.byteSize()).size();
         }
     }
 
     /** Streams {@code image} to {@code out} once checked; {@code named} says what {@code out} is in messages. */
     public static long place(Path image, WritableByteChannel out, Path named) throws IOException {
         try (DaxImage source = DaxImage.open(image, MapOptions.readOnly())) {
-            return publisher(imageBytes(source)).to(out, named).size();
+            return publisher(imageBytes(source), named).to(out, named).size();
         }
     }
 
@@ -77,17 +74,12 @@ public final class ImagePlacer {
         return source.segment().asSlice(0, source.superblock().totalSize());
     }
 
-    private static ImagePublisher publisher(MemorySegment bytes) {
+    /** Writes the image's bytes into the publisher's unnamed file; {@code named}, the target, is what a failure names. */
+    private static ImagePublisher publisher(MemorySegment bytes, Path named) {
         return new ImagePublisher(ch -> {
-            long size = bytes.byteSize();
-            for (long done = 0; done < size; ) {
-                java.nio.ByteBuffer piece = bytes.asSlice(done, Math.min(COPY_PIECE, size - done)).asByteBuffer();
-                while (piece.hasRemaining()) {
-                    done += ch.write(piece, done);
-                }
-            }
+            ImagePublisher.write(bytes, ch, named);
             ImageLayout layout = new ImageLayout();
-            layout.size(size);
+            layout.size(bytes.byteSize());
             return layout;
         }, ImagePlacer::checkCopy);
     }

@@ -57,9 +57,10 @@ final class ImagePublisher {
 
     /** Streams the complete image to {@code out}; {@code named} says what {@code out} is in messages. */
     ImageLayout to(WritableByteChannel out, Path named) throws IOException {
-        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true)) {
+        try (TempImage tmp = TempImage.create(temporaryDirectory(), "daxload-image", true);
+             Arena arena = Arena.ofConfined()) {
             ImageLayout layout = writeChecked(tmp);
-            copy(tmp.channel(), layout.size(), out, named);
+            write(tmp.channel().map(FileChannel.MapMode.READ_ONLY, 0, layout.size(), arena), out, named);
             return layout;
         }
     }
@@ -144,8 +145,11 @@ final class ImagePublisher {
         }
     }
 
-    /** Writes {@code bytes} to {@code out} in order, in pieces any direct buffer can hold. */
-    private static void write(MemorySegment bytes, WritableByteChannel out, Path named) throws IOException {
+    /**
+     * Writes {@code bytes} to {@code out} in order, in pieces any direct buffer can hold; a failure names
+     * {@code named} and how far the writing got.
+     */
+    static void write(MemorySegment bytes, WritableByteChannel out, Path named) throws IOException {
         long size = bytes.byteSize();
         long done = 0;
         try {
@@ -176,31 +180,5 @@ final class ImagePublisher {
 
     private static Path temporaryDirectory() {
         return Path.of(System.getProperty("java.io.tmpdir"));
-    }
-
-    /** Copies the first {@code size} bytes of {@code image} to {@code out}, in order. */
-    private static void copy(FileChannel image, long size, WritableByteChannel out, Path named) throws IOException {
-        long done = 0;
-        try {
-            while (done < size) {
-                long n = image.transferTo(done, size - done, out);
-                if (n <= 0) {
-                    // a channel transferTo could not feed: through a buffer
-                    ByteBuffer b = ByteBuffer.allocate((int) Math.min(1 << 20, size - done));
-                    while (b.hasRemaining() && image.read(b, done + b.position()) >= 0) {
-                        // fill
-                    }
-                    b.flip();
-                    n = b.limit();
-                    while (b.hasRemaining()) {
-                        out.write(b);
-                    }
-                }
-                done += n;
-            }
-        } catch (IOException e) {
-            throw new IOException(named + ": writing the image failed after " + done + " of " + size + " bytes: "
-                    + e.getMessage(), e);
-        }
     }
 }
