@@ -28,6 +28,17 @@ public final class Hugetlbfs {
         return Files.createDirectory(mount.resolve("daxload-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
     }
 
+    /** The first {@code bytes} bytes of {@code file}: an image placed there, without the rest of its last huge page. */
+    public static byte[] head(Path file, int bytes) throws IOException {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(bytes);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            while (b.hasRemaining() && ch.read(b) >= 0) {
+                // fill
+            }
+        }
+        return b.array();
+    }
+
     /** Deletes {@code dir} and the files in it. */
     public static void delete(Path dir) throws IOException {
         try (var s = Files.list(dir)) {

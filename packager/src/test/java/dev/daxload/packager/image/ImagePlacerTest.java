@@ -140,13 +140,7 @@ class ImagePlacerTest {
             ImagePlacer.place(source, t);
             assertEquals(0, Files.size(target) % ((ImageTarget.HugePages) t).pageSize());
             byte[] expected = Files.readAllBytes(source);
-            try (var ch = java.nio.channels.FileChannel.open(target)) {
-                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(expected.length);
-                while (b.hasRemaining() && ch.read(b) >= 0) {
-                    // fill
-                }
-                assertArrayEquals(expected, b.array());
-            }
+            assertArrayEquals(expected, Hugetlbfs.head(target, expected.length));
             try (DaxImage placed = DaxImage.open(target)) {
                 assertEquals(70_000, placed.resolve("data.bin").size());
             }

@@ -76,13 +76,7 @@ class ImageTargetTest {
                 assertEquals(expected.length, layout.size());
                 assertEquals(0, Files.size(target) % page, "a hugetlbfs file holds whole huge pages");
                 assertTrue(Files.size(target) >= expected.length);
-                try (FileChannel ch = FileChannel.open(target)) {
-                    ByteBuffer b = ByteBuffer.allocate(expected.length);
-                    while (b.hasRemaining() && ch.read(b) >= 0) {
-                        // fill
-                    }
-                    assertArrayEquals(expected, b.array(), "the image's bytes, as the writer makes them on any file");
-                }
+                assertArrayEquals(expected, Hugetlbfs.head(target, expected.length), "the image's bytes, as the writer makes them on any file");
                 try (DaxImage img = DaxImage.open(target)) {
                     assertTrue(img.warnings().isEmpty(), img.warnings().toString());
                     assertEquals(bytes, img.resolve("data.bin").size());
