@@ -32,7 +32,7 @@ ROUTES=(file memory)
 if [ -n "${HUGETLBFS:-}" ]; then
   mkdir -p "$WORK/hugetlbfs"
   cp "$WORK/file/model.onnx" "$WORK/hugetlbfs/model.onnx"
-  "$WORK/probe" --copy "$IMAGE" "$HUGETLBFS/$MODEL-ortform.daxfs" # hugetlbfs takes no write(2), so no cp
+  "$REPO/bin/daxload" place -q "$IMAGE" -o "$HUGETLBFS/$MODEL-ortform.daxfs" # hugetlbfs takes no write(2), so no cp
   ln -s "$HUGETLBFS/$MODEL-ortform.daxfs" "$WORK/hugetlbfs/daxfs.image"
   ROUTES+=(hugetlbfs)
 else

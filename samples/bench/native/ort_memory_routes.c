@@ -15,8 +15,6 @@
  * at start (a status made and read back), and a wrong table would not reach the session.
  *
  * usage: ort_memory_routes LIBONNXRUNTIME GRAPH_DIR file|memory [IMAGE]
- *        ort_memory_routes --copy SRC DST   copies a file onto hugetlbfs, which takes no write(2): DST is sized
- *                                           to whole huge pages and written through a shared mapping
  * prints: ROUTE mode=M session_ms=T anon_kib=A ort_maps_of_image=N
  *   anon_kib: RssAnon growth across session creation; ort_maps_of_image: mappings of IMAGE that ORT made.
  */
@@ -77,25 +75,7 @@ static int maps_of(const char *path) {
     return n;
 }
 
-static int copy_to_hugetlbfs(const char *src, const char *dst) {
-    int in = open(src, O_RDONLY);
-    off_t size = in < 0 ? -1 : lseek(in, 0, SEEK_END);
-    char *from = size <= 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_SHARED, in, 0);
-    if (from == MAP_FAILED) { perror(src); return 1; }
-    const off_t huge = 2 << 20;
-    off_t rounded = (size + huge - 1) / huge * huge;
-    int out = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || ftruncate(out, rounded)) { perror(dst); return 1; }
-    char *to = mmap(NULL, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, out, 0);
-    if (to == MAP_FAILED) { perror(dst); unlink(dst); return 1; }
-    memcpy(to, from, size);
-    return munmap(to, rounded) || close(out);
-}
-
 int main(int argc, char **argv) {
-    if (argc == 4 && !strcmp(argv[1], "--copy")) {
-        return copy_to_hugetlbfs(argv[2], argv[3]);
-    }
     if (argc < 4) {
         fprintf(stderr, "usage: %s LIBONNXRUNTIME GRAPH_DIR file|memory [IMAGE]\n", argv[0]);
         return 2;
