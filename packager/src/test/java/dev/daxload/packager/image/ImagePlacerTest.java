@@ -35,6 +35,25 @@ class ImagePlacerTest {
         }
     }
 
+    interface Placing {
+        long run() throws Exception;
+    }
+
+    /**
+     * Runs {@code placing} with {@code java.io.tmpdir} naming a directory that does not exist, so that a staging
+     * copy there fails the call: what shows that onto huge pages and devices the image goes straight from its
+     * mapping (no second copy of a multi-GB image in a temporary directory that may not hold it).
+     */
+    private long withoutTemporaryDirectory(Placing placing) throws Exception {
+        String saved = System.getProperty("java.io.tmpdir");
+        System.setProperty("java.io.tmpdir", tmp.resolve("no-such-directory").toString());
+        try {
+            return placing.run();
+        } finally {
+            System.setProperty("java.io.tmpdir", saved);
+        }
+    }
+
     @Test
     void anImageReplacesAFileWholeAndIsCopiedByteForByte() throws Exception {
         Path source = image("source.daxfs", 70_000);
@@ -99,7 +118,7 @@ class ImagePlacerTest {
         Path dev = ImageTargetTest.loop(backing, 1 << 20);
         org.junit.jupiter.api.Assumptions.assumeTrue(dev != null, "no loop device here (losetup missing or not permitted)");
         try {
-            assertEquals(want.length, ImagePlacer.place(source, ImageTarget.resolve(dev)));
+            assertEquals(want.length, withoutTemporaryDirectory(() -> ImagePlacer.place(source, ImageTarget.resolve(dev))));
             assertArrayEquals(want, Arrays.copyOf(Files.readAllBytes(backing), want.length), "the device holds the image");
             assertEquals(1, Files.readAllBytes(backing)[(1 << 20) - 1], "bytes past the image are left alone");
         } finally {
@@ -137,7 +156,7 @@ class ImagePlacerTest {
             Path target = dir.resolve("model.daxfs");
             ImageTarget t = ImageTarget.resolve(target);
             assertInstanceOf(ImageTarget.HugePages.class, t);
-            ImagePlacer.place(source, t);
+            withoutTemporaryDirectory(() -> ImagePlacer.place(source, t));
             assertEquals(0, Files.size(target) % ((ImageTarget.HugePages) t).pageSize());
             byte[] expected = Files.readAllBytes(source);
             assertArrayEquals(expected, Hugetlbfs.head(target, expected.length));
